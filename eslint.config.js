@@ -1,0 +1,59 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Node modules that do I/O: the pure layers may not import them. */
+const IO_MODULES = ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:https', 'node:child_process', 'node:dgram', 'node:os', 'fs', 'net', 'http', 'child_process'];
+const IO_LIBRARIES = ['fastify', '@fastify/*', 'mysql2', 'mysql2/*', 'better-sqlite3', 'pino'];
+
+/** Builds a no-restricted-imports rule from layer names a file may not reach. */
+function forbid(layers, extra = {}) {
+  return {
+    'no-restricted-imports': [
+      'error',
+      {
+        paths: (extra.paths ?? []).map((name) => ({ name, message: extra.message ?? 'this layer does no I/O' })),
+        patterns: [
+          ...layers.map((layer) => ({
+            group: [`**/${layer}/*`, `**/${layer}/**`],
+            message: `layer boundary (STYLE.md): this layer may not import ${layer}/`,
+          })),
+          ...(extra.patterns ?? []).map((group) => ({ group: [group], message: extra.message ?? 'this layer does no I/O' })),
+        ],
+      },
+    ],
+  };
+}
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { parserOptions: { projectService: false } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'error',
+      eqeqeq: 'error',
+    },
+  },
+  // The wire contract: types and schemas only.
+  { files: ['src/protocol/**'], rules: forbid(['rpc', 'agent', 'engine', 'manager', 'cli', 'store', 'cloud'], { paths: IO_MODULES, patterns: IO_LIBRARIES }) },
+  // Utilities depend on no layer of the product.
+  { files: ['src/util/**'], rules: forbid(['protocol', 'rpc', 'agent', 'engine', 'manager', 'cli', 'store', 'cloud']) },
+  // The transport knows the contract, never what runs behind it.
+  { files: ['src/rpc/**'], rules: forbid(['agent', 'engine', 'manager', 'cli', 'store', 'cloud']) },
+  // The engine is the door to MariaDB; it knows nothing of agents, managers or the wire.
+  { files: ['src/engine/**'], rules: forbid(['agent', 'manager', 'cli', 'rpc', 'store', 'cloud']) },
+  // Only the agent imports the engine.
+  { files: ['src/agent/**'], rules: forbid(['manager', 'cli', 'store', 'cloud']) },
+  { files: ['src/cli/**'], rules: forbid(['engine', 'store']) },
+  { files: ['src/manager/**'], rules: forbid(['engine', 'agent', 'cli']) },
+  // The manager's decision core is pure: no I/O, no clocks (STYLE.md).
+  {
+    files: ['src/manager/core/**'],
+    rules: forbid(['engine', 'agent', 'cli', 'rpc', 'store', 'cloud'], { paths: IO_MODULES, patterns: IO_LIBRARIES, message: 'the decision core is pure: no I/O' }),
+  },
+  { files: ['test/**', 'bench/**', 'scripts/**'], rules: { 'no-console': 'off' } },
+  { files: ['**/*.mjs', '**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' } } },
+);

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Makes sure this machine has what ConPaaS MySQL runs on: MariaDB 10.11's server, client and
+// backup tools from Debian's packages. Installs them with apt-get when run as root; otherwise
+// prints the exact command and stops. The system-wide MariaDB service is never started or used.
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+const PACKAGES = ['mariadb-server', 'mariadb-client', 'mariadb-backup'];
+const PROGRAMS = ['mariadbd', 'mariadb-install-db', 'mariadb', 'mariadb-dump', 'mariadb-backup', 'mbstream'];
+const SEARCH = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
+
+function found(program) {
+  for (const dir of SEARCH) {
+    try {
+      accessSync(join(dir, program), constants.X_OK);
+      return true;
+    } catch {
+      // keep looking
+    }
+  }
+  return false;
+}
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 19)) {
+  console.error(`cps-mysql needs Node.js 20.19 or newer; this is ${process.versions.node}`);
+  process.exit(1);
+}
+
+const missing = PROGRAMS.filter((p) => !found(p));
+if (missing.length === 0) process.exit(0);
+
+const command = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${PACKAGES.join(' ')}`;
+if (process.getuid?.() !== 0) {
+  console.error(`missing: ${missing.join(', ')}. Install MariaDB as root with:\n  sudo sh -c '${command}'`);
+  process.exit(1);
+}
+console.error(`installing ${PACKAGES.join(', ')} (missing: ${missing.join(', ')})`);
+execFileSync('sh', ['-c', command], { stdio: ['ignore', 'inherit', 'inherit'] });
+const still = PROGRAMS.filter((p) => !found(p));
+if (still.length > 0) {
+  console.error(`still missing after the install: ${still.join(', ')}`);
+  process.exit(1);
+}

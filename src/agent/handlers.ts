@@ -1,0 +1,232 @@
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { agentApi, type AgentApi, type AgentStatus, type ServerSettings } from '../protocol/agent-api.js';
+import type { Engine, EngineSettings } from '../engine/engine.js';
+import { RpcClient } from '../rpc/client.js';
+import { streamResult, type Handlers } from '../rpc/server.js';
+import { AppError, isAppError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { Mutex } from '../util/mutex.js';
+import { VERSION } from '../version.js';
+import type { AgentStateFile } from './agent-state.js';
+
+export interface AgentDeps {
+  engine: Engine;
+  state: AgentStateFile;
+  dir: string;
+  logger: Logger;
+}
+
+/** Accounts the service must keep for itself; `set_password` refuses them. */
+const RESERVED_USERS = new Set(['root', 'mariadb.sys', 'mysql', 'public']);
+
+const DEFAULT_SETTINGS = { innodbBufferPoolSize: '128M', maxConnections: 200 };
+
+/** The agent's methods. The agent acts only when called: the manager decides. */
+export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
+  const { engine, state, logger } = deps;
+  const lock = new Mutex();
+
+  const settingsOf = (serverId: number, s: ServerSettings): EngineSettings => ({
+    serverId,
+    innodbBufferPoolSize: s.innodbBufferPoolSize ?? DEFAULT_SETTINGS.innodbBufferPoolSize,
+    maxConnections: s.maxConnections ?? DEFAULT_SETTINGS.maxConnections,
+  });
+
+  const status = async (): Promise<AgentStatus> => {
+    const p = engine.process();
+    const st = state.get();
+    let sqlStatus = null;
+    if (p.state === 'running') {
+      try {
+        sqlStatus = await engine.status();
+      } catch (err) {
+        logger.debug({ err }, 'status query failed');
+      }
+    }
+    return {
+      agentVersion: VERSION,
+      mysqld: { state: p.state, pid: p.pid, host: engine.host, port: engine.port, lastExit: p.lastExit },
+      serverId: sqlStatus?.serverId ?? st.serverId,
+      role: st.role,
+      readOnly: sqlStatus?.readOnly ?? null,
+      gtid: sqlStatus?.gtid ?? null,
+      replication: sqlStatus?.replication
+        ? {
+            masterHost: sqlStatus.replication.masterHost,
+            masterPort: sqlStatus.replication.masterPort,
+            ioRunning: sqlStatus.replication.ioRunning,
+            sqlRunning: sqlStatus.replication.sqlRunning,
+            secondsBehindMaster: sqlStatus.replication.secondsBehindMaster,
+            gtidIoPos: sqlStatus.replication.gtidIoPos,
+            lastIoError: sqlStatus.replication.lastIoError,
+            lastSqlError: sqlStatus.replication.lastSqlError,
+          }
+        : null,
+      busy: lock.busy,
+    };
+  };
+
+  /** Runs a state-changing section under the lock, then reports the status it left. */
+  const locked = async (name: string, fn: () => Promise<void>): Promise<AgentStatus> => {
+    await lock.run(name, fn);
+    return status();
+  };
+
+  const requireRunning = (method: string): void => {
+    const s = engine.process().state;
+    if (s !== 'running') throw new AppError('WRONG_STATE', `wrong state to ${method}: mariadbd is ${s} (accepted: running)`, { details: { state: s } });
+  };
+
+  const requireMaster = (method: string): void => {
+    requireRunning(method);
+    const role = state.get().role;
+    if (role !== 'master') {
+      throw new AppError('WRONG_STATE', `wrong state to ${method}: this node is ${role === 'replica' ? 'a replica' : 'not a master'}; call it on the master (replicas follow by replication)`, {
+        details: { role },
+      });
+    }
+  };
+
+  return {
+    check_agent_process: async () => ({ ok: true, pid: process.pid, version: VERSION }),
+
+    get_status: status,
+
+    init_server: (params) =>
+      locked('init_server', async () => {
+        const st = state.get();
+        if (engine.isInitialized() && st.serverId !== null && st.serverId !== params.serverId) {
+          throw new AppError('WRONG_STATE', `this node was initialized with serverId ${st.serverId}, not ${params.serverId}`);
+        }
+        const merged = { ...st.settings, ...(params.settings ?? {}) };
+        const settings = settingsOf(params.serverId, merged);
+        await engine.initialize(settings);
+        await state.update({ serverId: params.serverId, settings: merged });
+        await engine.start(settings);
+        logger.info({ serverId: params.serverId, port: engine.port }, 'server running');
+      }),
+
+    configure_master: (params) =>
+      locked('configure_master', async () => {
+        requireRunning('configure_master');
+        const s = await engine.status();
+        if (s.replication !== null) {
+          throw new AppError('WRONG_STATE', `wrong state to configure_master: this node replicates from ${s.replication.masterHost}:${s.replication.masterPort}; call promote instead`);
+        }
+        await engine.ensureReplicationUser(params.replUser, params.replPassword);
+        await engine.setReadOnly(false);
+        await state.update({ role: 'master', masterHost: null, masterPort: null });
+      }),
+
+    configure_replica: (params) =>
+      locked('configure_replica', async () => {
+        requireRunning('configure_replica');
+        if (params.master.host === engine.host && params.master.port === engine.port) {
+          throw new AppError('INVALID_PARAMS', 'configure_replica: a node cannot replicate from itself');
+        }
+        await engine.configureReplica(params.master, params.gtidSlavePos);
+        await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port });
+      }),
+
+    stream_snapshot: async () => {
+      requireRunning('stream_snapshot');
+      logger.info('streaming a snapshot');
+      return streamResult(engine.snapshotStream(), { contentType: 'application/octet-stream', filename: 'snapshot.xbstream' });
+    },
+
+    provision_from: async (params) => {
+      const restored = await lock.run('provision_from', async (): Promise<{ restoredGtid: string; bytes: number }> => {
+        const st = state.get();
+        if (engine.isInitialized()) {
+          const replicatingFromIt = st.role === 'replica' && st.masterHost === params.master.host && st.masterPort === params.master.port;
+          if (replicatingFromIt && st.serverId === params.serverId) {
+            if (engine.process().state !== 'running') await engine.start(settingsOf(params.serverId, st.settings));
+            return { restoredGtid: '', bytes: 0 };
+          }
+          throw new AppError('WRONG_STATE', 'wrong state to provision_from: this node already holds data (accepted: a new node)');
+        }
+        const settingsIn = params.settings ?? {};
+        const settings = settingsOf(params.serverId, settingsIn);
+        await state.update({ serverId: params.serverId, settings: settingsIn, role: 'none' });
+        const peer = new RpcClient(agentApi, { url: `http://${params.source.host}:${params.source.port}/` });
+        const started = Date.now();
+        const stream = await peer.stream('stream_snapshot', {});
+        const { gtid, bytes } = await engine.restoreSnapshot(stream, settings);
+        await engine.configureReplica(params.master, gtid);
+        await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port });
+        logger.info({ bytes, gtid, ms: Date.now() - started }, 'provisioned from snapshot');
+        return { restoredGtid: gtid, bytes };
+      });
+      return { ...(await status()), ...restored };
+    },
+
+    promote: () =>
+      locked('promote', async () => {
+        requireRunning('promote');
+        await engine.promote();
+        await state.update({ role: 'master', masterHost: null, masterPort: null });
+      }),
+
+    set_read_only: (params) =>
+      locked('set_read_only', async () => {
+        requireRunning('set_read_only');
+        await engine.setReadOnly(params.readOnly);
+      }),
+
+    set_password: async (params) => {
+      if (RESERVED_USERS.has(params.user.toLowerCase())) {
+        throw new AppError('INVALID_PARAMS', `set_password: the user '${params.user}' is reserved`);
+      }
+      requireMaster('set_password');
+      await engine.setUserPassword(params.user, params.password);
+      return { user: params.user };
+    },
+
+    dump: async () => {
+      requireRunning('dump');
+      return streamResult(await engine.dumpStream(), { contentType: 'application/sql', filename: 'dump.sql' });
+    },
+
+    load_dump: async (_params, ctx) => {
+      if (!ctx.file) throw new AppError('INVALID_PARAMS', "load_dump: missing file field 'mysqldump_file'");
+      try {
+        requireMaster('load_dump');
+      } catch (err) {
+        ctx.file.resume();
+        throw err;
+      }
+      // Spool the upload to disk first: a truncated upload then changes nothing.
+      const spool = join(deps.dir, 'tmp', `upload-${randomBytes(8).toString('hex')}.sql`);
+      let bytes = 0;
+      ctx.file.on('data', (c: Buffer) => (bytes += c.length));
+      try {
+        try {
+          await pipeline(ctx.file, createWriteStream(spool, { mode: 0o600 }));
+        } catch (err) {
+          if (isAppError(err)) throw err;
+          throw new AppError('INVALID_PARAMS', `load_dump: the upload did not complete (${bytes} bytes received): ${(err as Error).message}`, { cause: err });
+        }
+        await engine.loadDump(spool);
+      } finally {
+        await rm(spool, { force: true });
+      }
+      logger.info({ bytes }, 'dump loaded');
+      return { bytes };
+    },
+
+    get_counters: async () => {
+      requireRunning('get_counters');
+      const c = await engine.counters();
+      return { at: new Date().toISOString(), ...c };
+    },
+
+    stop: () =>
+      locked('stop', async () => {
+        await engine.stop();
+      }),
+  };
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { startAgent } from '../agent/agent-main.js';
+import { createLogger } from '../util/logger.js';
+import { messageOf } from '../util/errors.js';
+import { portOption } from './options.js';
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('run a node agent: one mariadbd under --dir, controlled over JSON-RPC')
+    .requiredOption('--port <port>', 'port of the agent API', portOption)
+    .requiredOption('--dir <dir>', 'directory holding every file of this node (created if missing)')
+    .option('--host <host>', 'address the agent API listens on', '127.0.0.1')
+    .option('--mysql-host <host>', 'address mariadbd listens on (default: --host)')
+    .option('--mysql-port <port>', 'port mariadbd listens on (default: --port + 1)', portOption)
+    .addHelpText('after', '\nExample:\n  cps-mysql agent --host 127.0.0.1 --port 8101 --dir /tmp/node-1\n')
+    .action(async (opts: { port: number; dir: string; host: string; mysqlHost?: string; mysqlPort?: number }) => {
+      const logger = createLogger('agent');
+      const mysqlPort = opts.mysqlPort ?? opts.port + 1;
+      if (mysqlPort > 65535) {
+        process.stderr.write('error: --mysql-port is needed when --port is 65535\n');
+        process.exit(2);
+      }
+      try {
+        const { app, engine } = await startAgent({
+          host: opts.host,
+          port: opts.port,
+          dir: opts.dir,
+          mysqlHost: opts.mysqlHost ?? opts.host,
+          mysqlPort,
+          logger,
+        });
+        const shutdown = async (signal: string): Promise<void> => {
+          logger.info({ signal }, 'agent stopping');
+          await app.close();
+          await engine.stop();
+          process.exit(0);
+        };
+        process.once('SIGTERM', () => void shutdown('SIGTERM'));
+        process.once('SIGINT', () => void shutdown('SIGINT'));
+      } catch (err) {
+        logger.error({ err: messageOf(err) }, 'agent failed to start');
+        process.exit(1);
+      }
+    });
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { VERSION } from '../version.js';
+import { registerAgentCommand } from './agent-command.js';
+
+const program = new Command('cps-mysql')
+  .description('ConPaaS MySQL: a replicated MariaDB service (manager, agents and client)')
+  .version(VERSION)
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    // Usage errors exit 2; --help and --version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+registerAgentCommand(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,78 @@
+import type { Layout } from './layout.js';
+
+export interface InstanceConfig {
+  host: string;
+  port: number;
+  serverId: number;
+  /** InnoDB buffer pool, as MariaDB takes it (`128M`). */
+  innodbBufferPoolSize: string;
+  maxConnections: number;
+  /** Threads that apply replicated transactions in parallel on a replica. */
+  parallelReplicationThreads: number;
+  /** Seconds without data or heartbeat before a replica declares its master lost. */
+  slaveNetTimeout: number;
+}
+
+export const DEFAULT_INSTANCE_SETTINGS = {
+  innodbBufferPoolSize: '128M',
+  maxConnections: 200,
+  parallelReplicationThreads: 4,
+  slaveNetTimeout: 4,
+} as const;
+
+/**
+ * The whole option file of one instance. It is read with `--defaults-file`, so nothing
+ * from /etc/mysql applies. Every instance starts read-only: only the manager, through
+ * `configure_master` or `promote`, makes a server writable, so a master that crashed and came
+ * back can never take writes on its own.
+ */
+export function renderMyCnf(layout: Layout, c: InstanceConfig): string {
+  const lines = [
+    '# Written by cps-mysql agent; rewritten on every start. Do not edit.',
+    '[client]',
+    `socket=${layout.socket}`,
+    `port=${c.port}`,
+    '',
+    '[mariadbd]',
+    'user=root',
+    `datadir=${layout.data}`,
+    `socket=${layout.socket}`,
+    `pid_file=${layout.pidFile}`,
+    `log_error=${layout.errorLog}`,
+    `tmpdir=${layout.tmp}`,
+    `secure_file_priv=${layout.tmp}`,
+    `bind_address=${c.host}`,
+    `port=${c.port}`,
+    `server_id=${c.serverId}`,
+    'skip_name_resolve=ON',
+    'character_set_server=utf8mb4',
+    'collation_server=utf8mb4_general_ci',
+    `max_connections=${c.maxConnections}`,
+    'max_allowed_packet=64M',
+    '',
+    '# durability: nothing acknowledged is lost on a crash',
+    'innodb_flush_log_at_trx_commit=1',
+    'sync_binlog=1',
+    `innodb_buffer_pool_size=${c.innodbBufferPoolSize}`,
+    '',
+    '# replication with GTIDs',
+    'log_bin=mariadb-bin',
+    'log_bin_index=mariadb-bin.index',
+    'relay_log=relay-bin',
+    'relay_log_index=relay-bin.index',
+    'binlog_format=ROW',
+    'log_slave_updates=ON',
+    'gtid_domain_id=0',
+    'gtid_strict_mode=ON',
+    'binlog_expire_logs_seconds=604800',
+    'read_only=ON',
+    `slave_net_timeout=${c.slaveNetTimeout}`,
+    `slave_parallel_threads=${c.parallelReplicationThreads}`,
+    'slave_parallel_mode=optimistic',
+    '',
+    '# statement latency and errors for the service metrics',
+    'performance_schema=ON',
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,52 @@
+import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
+import { AppError } from '../../util/errors.js';
+
+/**
+ * The agent talks to its own server as `root@localhost` through the Unix socket, which
+ * MariaDB authenticates by the peer's uid (`unix_socket`): no password exists to leak.
+ */
+export async function connect(socketPath: string, timeoutMs = 5000): Promise<Connection> {
+  try {
+    return await mysql.createConnection({
+      socketPath,
+      user: 'root',
+      charset: 'utf8mb4',
+      connectTimeout: timeoutMs,
+      multipleStatements: false,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      authPlugins: { unix_socket: () => () => Buffer.alloc(0) },
+    });
+  } catch (err) {
+    throw sqlError('connect', err);
+  }
+}
+
+export async function withConnection<T>(socketPath: string, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const c = await connect(socketPath);
+  try {
+    return await fn(c);
+  } finally {
+    c.destroy();
+  }
+}
+
+/**
+ * Runs one statement. Values are passed separately and escaped by mysql2, never spliced
+ * into the text by us. The error names what failed but never carries the statement text,
+ * which may hold a password.
+ */
+export async function q<T extends RowDataPacket[] = RowDataPacket[]>(c: Connection, what: string, sql: string, values?: unknown[]): Promise<T> {
+  try {
+    const [rows] = await c.query(sql, values);
+    return rows as T;
+  } catch (err) {
+    throw sqlError(what, err);
+  }
+}
+
+export function sqlError(what: string, err: unknown): AppError {
+  const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
+  const text = e.sqlMessage ?? e.message ?? String(err);
+  return new AppError('ENGINE_FAILED', `${what} failed: ${text}${e.code ? ` (${e.code})` : ''}`);
+}

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { EngineCounters, EngineReplication, EngineStatus, ReplicaSource } from '../engine.js';
+import { q } from './sql.js';
+
+/**
+ * Every SQL statement the project sends, one function each. User-supplied values travel
+ * as placeholders; what is spliced into the text is constant.
+ */
+
+/** Seconds between heartbeats from a master, and between reconnect attempts of a replica. */
+export const HEARTBEAT_PERIOD_SECONDS = 1;
+export const CONNECT_RETRY_SECONDS = 1;
+
+/** The privileges of the service's database user: everything an application needs, but not
+ * the administrative ones that would let it write on a read-only replica or stop replication. */
+const APP_PRIVILEGES = [
+  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'INDEX', 'ALTER', 'REFERENCES',
+  'CREATE TEMPORARY TABLES', 'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW',
+  'CREATE ROUTINE', 'ALTER ROUTINE', 'EVENT', 'TRIGGER', 'SHOW DATABASES', 'PROCESS',
+].join(', ');
+
+const STATUS_VARIABLES = [
+  'Questions', 'Queries', 'Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_replace',
+  'Com_commit', 'Com_rollback', 'Binlog_commits', 'Handler_commit', 'Handler_rollback',
+  'Threads_connected', 'Threads_running', 'Connections', 'Aborted_connects', 'Bytes_received',
+  'Bytes_sent', 'Slow_queries', 'Innodb_rows_inserted', 'Innodb_rows_read', 'Innodb_rows_updated',
+  'Innodb_rows_deleted', 'Uptime', 'Rpl_semi_sync_master_yes_tx', 'Rpl_semi_sync_master_no_tx',
+];
+
+const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
+
+/** MariaDB's `mysql_native_password` hash, so a plain password never reaches the server's
+ * binary log, process list or replicas. */
+export function nativePasswordHash(password: string): string {
+  const once = createHash('sha1').update(password, 'utf8').digest();
+  return `*${createHash('sha1').update(once).digest('hex').toUpperCase()}`;
+}
+
+export async function ping(c: Connection): Promise<void> {
+  await q(c, 'ping', 'SELECT 1');
+}
+
+export async function readStatus(c: Connection): Promise<EngineStatus> {
+  const [v] = await q(
+    c,
+    'read status',
+    'SELECT @@server_id AS serverId, @@read_only AS readOnly, @@gtid_binlog_pos AS binlogPos, @@gtid_slave_pos AS slavePos, @@gtid_current_pos AS currentPos',
+  );
+  const rows = await q(c, 'read replication status', 'SHOW SLAVE STATUS');
+  return {
+    serverId: Number(v!['serverId']),
+    readOnly: Number(v!['readOnly']) === 1,
+    gtid: { binlogPos: String(v!['binlogPos']), slavePos: String(v!['slavePos']), currentPos: String(v!['currentPos']) },
+    replication: rows[0] ? replicationOf(rows[0]) : null,
+  };
+}
+
+function replicationOf(r: RowDataPacket): EngineReplication {
+  const lag = r['Seconds_Behind_Master'] as number | null;
+  return {
+    masterHost: String(r['Master_Host'] ?? ''),
+    masterPort: Number(r['Master_Port'] ?? 0),
+    masterUser: String(r['Master_User'] ?? ''),
+    ioRunning: String(r['Slave_IO_Running'] ?? 'No'),
+    sqlRunning: String(r['Slave_SQL_Running'] ?? 'No'),
+    secondsBehindMaster: lag === null || lag === undefined ? null : Number(lag),
+    gtidIoPos: String(r['Gtid_IO_Pos'] ?? ''),
+    lastIoError: String(r['Last_IO_Error'] ?? ''),
+    lastSqlError: String(r['Last_SQL_Error'] ?? ''),
+  };
+}
+
+export async function ensureReplicationUser(c: Connection, user: string, password: string): Promise<void> {
+  const hash = nativePasswordHash(password);
+  await q(c, 'create replication user', "CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY PASSWORD ?", [user, hash]);
+  await q(c, 'set replication password', "ALTER USER ?@'%' IDENTIFIED BY PASSWORD ?", [user, hash]);
+  await q(c, 'grant replication', "GRANT REPLICATION SLAVE, REPLICATION CLIENT, SLAVE MONITOR ON *.* TO ?@'%'", [user]);
+}
+
+export async function setUserPassword(c: Connection, user: string, password: string): Promise<void> {
+  const hash = nativePasswordHash(password);
+  await q(c, 'create user', "CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY PASSWORD ?", [user, hash]);
+  await q(c, 'set password', "ALTER USER ?@'%' IDENTIFIED BY PASSWORD ?", [user, hash]);
+  await q(c, 'grant privileges', `GRANT ${APP_PRIVILEGES} ON *.* TO ?@'%'`, [user]);
+}
+
+export async function setReadOnly(c: Connection, readOnly: boolean): Promise<void> {
+  await q(c, 'set read_only', readOnly ? 'SET GLOBAL read_only = 1' : 'SET GLOBAL read_only = 0');
+}
+
+/**
+ * Points the server at a master. Without an explicit position the server continues from
+ * everything it already holds, its own binary log included (`gtid_current_pos`), which is
+ * what a demoted master needs.
+ */
+export async function changeMaster(c: Connection, source: ReplicaSource, gtidSlavePos?: string): Promise<void> {
+  await q(c, 'stop replication', 'STOP SLAVE');
+  await setReadOnly(c, true);
+  if (gtidSlavePos !== undefined) {
+    await q(c, 'set gtid_slave_pos', 'SET GLOBAL gtid_slave_pos = ?', [gtidSlavePos]);
+  } else {
+    await q(c, 'set gtid_slave_pos', 'SET GLOBAL gtid_slave_pos = @@gtid_current_pos');
+  }
+  await q(
+    c,
+    'change master',
+    `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = ${CONNECT_RETRY_SECONDS}, MASTER_HEARTBEAT_PERIOD = ${HEARTBEAT_PERIOD_SECONDS}`,
+    [source.host, source.port, source.user, source.password],
+  );
+  await q(c, 'start replication', 'START SLAVE');
+}
+
+export async function promote(c: Connection): Promise<void> {
+  await q(c, 'stop replication', 'STOP SLAVE');
+  await q(c, 'forget master', 'RESET SLAVE ALL');
+  await setReadOnly(c, false);
+}
+
+export async function waitForGtid(c: Connection, gtid: string, timeoutSeconds: number): Promise<boolean> {
+  const [r] = await q(c, 'wait for GTID', 'SELECT MASTER_GTID_WAIT(?, ?) AS r', [gtid, timeoutSeconds]);
+  return Number(r!['r']) === 0;
+}
+
+export async function readCounters(c: Connection): Promise<EngineCounters> {
+  const rows = await q(c, 'read global status', 'SHOW GLOBAL STATUS WHERE Variable_name IN (?)', [STATUS_VARIABLES]);
+  const status: Record<string, number> = {};
+  for (const r of rows) {
+    const n = Number(r['Value']);
+    if (Number.isFinite(n)) status[String(r['Variable_name'])] = n;
+  }
+  // Statements of clients only: the agent's own (root) and replication threads (no user) are left out.
+  const [s] = await q(
+    c,
+    'read statement summary',
+    "SELECT COALESCE(SUM(COUNT_STAR), 0) AS n, COALESCE(SUM(SUM_ERRORS), 0) AS errors, COALESCE(SUM(SUM_TIMER_WAIT), 0) AS latency FROM performance_schema.events_statements_summary_by_user_by_event_name WHERE USER IS NOT NULL AND USER <> 'root'",
+  );
+  return {
+    uptimeSeconds: status['Uptime'] ?? 0,
+    status,
+    statements: { count: Number(s!['n']), errors: Number(s!['errors']), latencyPicoseconds: Number(s!['latency']) },
+  };
+}
+
+export async function userDatabases(c: Connection): Promise<string[]> {
+  const rows = await q(c, 'list databases', 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?) ORDER BY SCHEMA_NAME', [SYSTEM_SCHEMAS]);
+  return rows.map((r) => String(r['name']));
+}

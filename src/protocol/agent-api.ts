@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { method } from './method.js';
+
+/** The agent's methods (DESIGN §5): the contract shared by the agent, its client and tests. */
+
+const none = z.object({}).strict();
+const port = z.number().int().min(1).max(65535);
+const host = z.string().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or an IP address');
+/** A MariaDB account name: printable, no quotes needed by callers (identifiers are escaped). */
+const userName = z.string().min(1).max(80).regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -');
+/** Any characters, as a user may choose; bounded in size. */
+const password = z.string().min(1).max(512);
+const serverId = z.number().int().min(1).max(4294967295);
+/** A size such as `128M` or `1G`, as MariaDB takes it. */
+const byteSize = z.string().regex(/^[0-9]{1,12}[KMG]?$/, 'must be a size such as 128M or 1G');
+
+export const replicationSource = z
+  .object({
+    host,
+    port,
+    user: userName,
+    password,
+  })
+  .strict();
+export type ReplicationSource = z.infer<typeof replicationSource>;
+
+export const peerAddress = z.object({ host, port }).strict();
+export type PeerAddress = z.infer<typeof peerAddress>;
+
+export const serverSettings = z
+  .object({
+    innodbBufferPoolSize: byteSize.optional(),
+    maxConnections: z.number().int().min(10).max(100000).optional(),
+  })
+  .strict();
+export type ServerSettings = z.infer<typeof serverSettings>;
+
+export type Role = 'master' | 'replica' | 'none';
+export type MysqldState = 'uninitialized' | 'stopped' | 'starting' | 'running' | 'stopping' | 'crashed';
+
+export interface ReplicationStatus {
+  masterHost: string;
+  masterPort: number;
+  ioRunning: string; // Yes | No | Connecting
+  sqlRunning: string; // Yes | No
+  secondsBehindMaster: number | null;
+  gtidIoPos: string;
+  lastIoError: string;
+  lastSqlError: string;
+}
+
+export interface AgentStatus {
+  agentVersion: string;
+  mysqld: {
+    state: MysqldState;
+    pid: number | null;
+    port: number;
+    host: string;
+    /** How the last run ended, when it ended without being asked to. */
+    lastExit: { code: number | null; signal: string | null; at: string } | null;
+  };
+  serverId: number | null;
+  role: Role;
+  readOnly: boolean | null;
+  gtid: { binlogPos: string; slavePos: string; currentPos: string } | null;
+  replication: ReplicationStatus | null;
+  /** The long operation under way on this agent, if any (e.g. `provision_from`). */
+  busy: string | null;
+}
+
+export interface Counters {
+  at: string; // ISO time the counters were read
+  uptimeSeconds: number;
+  status: Record<string, number>;
+  statements: { count: number; errors: number; latencyPicoseconds: number };
+}
+
+export const agentApi = {
+  check_agent_process: method<{ ok: true; pid: number; version: string }>()({ verb: 'GET', params: none }),
+  get_status: method<AgentStatus>()({ verb: 'GET', params: none }),
+  init_server: method<AgentStatus>()({
+    verb: 'POST',
+    params: z.object({ serverId, settings: serverSettings.optional() }).strict(),
+  }),
+  configure_master: method<AgentStatus>()({
+    verb: 'POST',
+    params: z.object({ replUser: userName, replPassword: password }).strict(),
+  }),
+  configure_replica: method<AgentStatus>()({
+    verb: 'POST',
+    params: z.object({ master: replicationSource, gtidSlavePos: z.string().max(4096).optional() }).strict(),
+  }),
+  stream_snapshot: method()({ verb: 'GET', params: none, result: 'stream' }),
+  provision_from: method<AgentStatus & { restoredGtid: string; bytes: number }>()({
+    verb: 'POST',
+    params: z
+      .object({ source: peerAddress, master: replicationSource, serverId, settings: serverSettings.optional() })
+      .strict(),
+  }),
+  promote: method<AgentStatus>()({ verb: 'POST', params: none }),
+  set_read_only: method<AgentStatus>()({ verb: 'POST', params: z.object({ readOnly: z.boolean() }).strict() }),
+  set_password: method<{ user: string }>()({
+    verb: 'POST',
+    params: z.object({ user: userName, password }).strict(),
+  }),
+  dump: method()({ verb: 'GET', params: none, result: 'stream' }),
+  load_dump: method<{ bytes: number }>()({ verb: 'UPLOAD', params: none, files: ['mysqldump_file'] }),
+  get_counters: method<Counters>()({ verb: 'GET', params: none }),
+  stop: method<AgentStatus>()({ verb: 'POST', params: none }),
+} as const;
+
+export type AgentApi = typeof agentApi;

@@ -1,0 +1,38 @@
+import type { z } from 'zod';
+
+/**
+ * How a method travels on the wire (DESIGN §2):
+ * - `GET`: read methods, `GET /?method=NAME&params=<JSON>&id=N` (POST is accepted too);
+ * - `POST`: state-changing methods, a JSON body `{method, params, id}`;
+ * - `UPLOAD`: `multipart/form-data` with a `method` field and file fields.
+ */
+export type Verb = 'GET' | 'POST' | 'UPLOAD';
+
+/** What a method answers: a JSON result in the envelope, or a raw byte stream. */
+export type ResultKind = 'json' | 'stream';
+
+export interface MethodSpec<P extends z.ZodTypeAny = z.ZodTypeAny, R = unknown> {
+  readonly verb: Verb;
+  readonly params: P;
+  readonly result: ResultKind;
+  /** Names of the file fields an UPLOAD method takes. */
+  readonly files?: readonly string[];
+  /** Phantom: the type of a JSON result. Never read at run time. */
+  readonly _result?: R;
+}
+
+export type MethodMap = Record<string, MethodSpec>;
+
+export type ParamsOf<S> = S extends MethodSpec<infer P, unknown> ? z.input<P> : never;
+export type ParsedParamsOf<S> = S extends MethodSpec<infer P, unknown> ? z.output<P> : never;
+export type ResultOf<S> = S extends MethodSpec<z.ZodTypeAny, infer R> ? R : never;
+
+/** Declares a method; `R` is the JSON result type shared by server and client. */
+export function method<R = unknown>() {
+  return <P extends z.ZodTypeAny>(spec: { verb: Verb; params: P; result?: ResultKind; files?: readonly string[] }): MethodSpec<P, R> => ({
+    verb: spec.verb,
+    params: spec.params,
+    result: spec.result ?? 'json',
+    ...(spec.files ? { files: spec.files } : {}),
+  });
+}

@@ -1,0 +1,125 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { randomBytes } from 'node:crypto';
+import type { MethodMap, ParamsOf, ResultOf } from '../protocol/method.js';
+import { AppError, ERROR_CODES, type ErrorCode } from '../util/errors.js';
+
+export interface RpcClientOptions {
+  /** Base URL, e.g. `http://127.0.0.1:8001/`. */
+  url: string;
+  /** Milliseconds before a JSON call is abandoned. */
+  timeoutMs?: number;
+}
+
+/** Raised for an error the remote side answered with; carries its stable code. */
+export class RemoteError extends AppError {
+  readonly remoteCode: ErrorCode;
+  constructor(method: string, code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(code, message, details ? { details: { ...details, method } } : { details: { method } });
+    this.name = 'RemoteError';
+    this.remoteCode = code;
+  }
+}
+
+let nextId = 1;
+
+/** A typed client for any method map: the same contract the server dispatches from. */
+export class RpcClient<M extends MethodMap> {
+  readonly url: string;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly methods: M,
+    options: RpcClientOptions,
+  ) {
+    this.url = options.url.endsWith('/') ? options.url : `${options.url}/`;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** Calls a JSON method with the verb its spec names. */
+  async call<K extends keyof M & string>(name: K, params: ParamsOf<M[K]>, options?: { timeoutMs?: number }): Promise<ResultOf<M[K]>> {
+    const res = await this.send(name, params, options?.timeoutMs ?? this.timeoutMs);
+    return (await readEnvelope(name, res)) as ResultOf<M[K]>;
+  }
+
+  /** Calls a method that answers with a byte stream; errors before the first byte are thrown. */
+  async stream<K extends keyof M & string>(name: K, params: ParamsOf<M[K]>): Promise<Readable> {
+    const res = await this.send(name, params, 0);
+    const type = res.headers.get('content-type') ?? '';
+    if (type.startsWith('application/json')) {
+      await readEnvelope(name, res);
+      throw new AppError('PEER_FAILED', `${name}: expected a stream, got a JSON answer`);
+    }
+    if (!res.body) throw new AppError('PEER_FAILED', `${name}: empty answer`);
+    return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+  }
+
+  /** Uploads one file, streamed from `file`, as multipart/form-data. */
+  async upload<K extends keyof M & string>(name: K, field: string, file: Readable, options?: { timeoutMs?: number }): Promise<ResultOf<M[K]>> {
+    const boundary = `----cps-mysql-${randomBytes(12).toString('hex')}`;
+    const body = Readable.from(multipartBody(boundary, { method: name, id: String(nextId++) }, field, file));
+    const res = await this.fetch(
+      {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        body: Readable.toWeb(body) as unknown as BodyInit,
+        duplex: 'half',
+      },
+      this.url,
+      name,
+      options?.timeoutMs ?? 0,
+    );
+    return (await readEnvelope(name, res)) as ResultOf<M[K]>;
+  }
+
+  private async send(name: string, params: unknown, timeoutMs: number): Promise<Response> {
+    const spec = this.methods[name];
+    if (!spec) throw new AppError('METHOD_NOT_FOUND', `method not found: ${name}`);
+    const id = nextId++;
+    if (spec.verb === 'GET') {
+      const q = new URLSearchParams({ method: name, params: JSON.stringify(params ?? {}), id: String(id) });
+      return this.fetch({ method: 'GET' }, `${this.url}?${q.toString()}`, name, timeoutMs);
+    }
+    return this.fetch(
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ method: name, params: params ?? {}, id }) },
+      this.url,
+      name,
+      timeoutMs,
+    );
+  }
+
+  private async fetch(init: RequestInit & { duplex?: 'half' }, url: string, name: string, timeoutMs: number): Promise<Response> {
+    try {
+      return await fetch(url, timeoutMs > 0 ? { ...init, signal: AbortSignal.timeout(timeoutMs) } : init);
+    } catch (err) {
+      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      throw new AppError(timedOut ? 'TIMEOUT' : 'PEER_FAILED', `${name}: ${timedOut ? 'no answer in time from' : 'cannot reach'} ${this.url}`, { cause: err });
+    }
+  }
+}
+
+async function readEnvelope(name: string, res: Response): Promise<unknown> {
+  let body: unknown;
+  try {
+    body = await res.json();
+  } catch (err) {
+    throw new AppError('PEER_FAILED', `${name}: the answer (HTTP ${res.status}) is not JSON`, { cause: err });
+  }
+  const env = body as { result?: unknown; error?: unknown; code?: unknown; details?: unknown };
+  if (env.error !== null && env.error !== undefined) {
+    const code = typeof env.code === 'string' && (ERROR_CODES as readonly string[]).includes(env.code) ? (env.code as ErrorCode) : 'PEER_FAILED';
+    const details = typeof env.details === 'object' && env.details !== null ? (env.details as Record<string, unknown>) : undefined;
+    throw new RemoteError(name, code, typeof env.error === 'string' ? env.error : JSON.stringify(env.error), details);
+  }
+  if (!res.ok) throw new AppError('PEER_FAILED', `${name}: HTTP ${res.status}`);
+  return env.result;
+}
+
+async function* multipartBody(boundary: string, fields: Record<string, string>, field: string, file: Readable): AsyncGenerator<Buffer> {
+  for (const [k, v] of Object.entries(fields)) {
+    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`);
+  }
+  yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${field}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  for await (const chunk of file) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+  yield Buffer.from(`\r\n--${boundary}--\r\n`);
+}

@@ -1,0 +1,294 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { MethodMap, ParsedParamsOf, ResultOf } from '../protocol/method.js';
+import { httpStatusFor, jsonRpc2CodeFor } from '../protocol/envelope.js';
+import { AppError, isAppError, type ErrorCode } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { parseParams } from './params.js';
+
+/** A method's answer when it is a byte stream rather than JSON. */
+export interface StreamResult {
+  readonly kind: 'stream';
+  readonly stream: Readable;
+  readonly contentType?: string;
+  readonly filename?: string;
+}
+
+export function streamResult(stream: Readable, options?: { contentType?: string; filename?: string }): StreamResult {
+  return { kind: 'stream', stream, ...options };
+}
+
+export interface CallContext {
+  /** The uploaded file of an UPLOAD method, to be read once by the handler. */
+  readonly file: Readable | null;
+  readonly remoteAddress: string;
+}
+
+export type Handlers<M extends MethodMap> = {
+  [K in keyof M]: (
+    params: ParsedParamsOf<M[K]>,
+    ctx: CallContext,
+  ) => Promise<M[K]['result'] extends 'stream' ? StreamResult : ResultOf<M[K]>>;
+};
+
+export interface RpcServerOptions {
+  logger: Logger;
+  /** Largest JSON body, in bytes. */
+  bodyLimit?: number;
+  /** Largest uploaded file, in bytes. */
+  fileLimit?: number;
+}
+
+interface Framing {
+  id: number | string | null;
+  v2: boolean;
+}
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const DEFAULT_FILE_LIMIT = 64 * 1024 * 1024 * 1024;
+
+/**
+ * The JSON-RPC transport shared by the manager and the agents (DESIGN §2): one route that
+ * dispatches from a table of methods, validates params against each method's schema, and
+ * answers in the ConPaaS envelope (or JSON-RPC 2.0 when asked).
+ */
+export async function createRpcServer<M extends MethodMap>(
+  methods: M,
+  handlers: Handlers<M>,
+  options: RpcServerOptions,
+): Promise<FastifyInstance> {
+  const log = options.logger;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // A stalled client cannot hold a connection open forever waiting for headers.
+    connectionTimeout: 0,
+    keepAliveTimeout: 5000,
+  });
+  // Only JSON and multipart bodies are taken; anything else is refused as an unsupported type.
+  app.removeContentTypeParser('text/plain');
+  await app.register(multipart, {
+    limits: { fileSize: options.fileLimit ?? DEFAULT_FILE_LIMIT, files: 1, fields: 8, fieldSize: 64 * 1024, parts: 16 },
+  });
+
+  const fail = (reply: FastifyReply, framing: Framing, err: unknown, method: string | null): void => {
+    const e = toAppError(err);
+    if (e.code === 'INTERNAL') log.error({ err, method }, 'internal error');
+    else log.warn({ code: e.code, method, reason: e.message }, 'call failed');
+    if (reply.sent || reply.raw.headersSent) {
+      reply.raw.destroy();
+      return;
+    }
+    void reply.code(httpStatusFor(e.code)).type('application/json').send(errorBody(framing, e));
+  };
+
+  const dispatch = async (
+    reply: FastifyReply,
+    framing: Framing,
+    name: unknown,
+    rawParams: unknown,
+    httpVerb: 'GET' | 'POST' | 'UPLOAD',
+    ctx: CallContext,
+  ): Promise<void> => {
+    if (name === undefined || name === null || name === '') throw new AppError('NO_METHOD', 'no method given');
+    if (typeof name !== 'string') throw new AppError('NO_METHOD', "'method' must be a string");
+    if (!Object.hasOwn(methods, name)) throw new AppError('METHOD_NOT_FOUND', `method not found: ${name.slice(0, 100)}`);
+    const spec = methods[name]!;
+    if (spec.verb === 'UPLOAD' && httpVerb !== 'UPLOAD') {
+      throw new AppError('WRONG_VERB', `${name} takes a multipart/form-data upload`);
+    }
+    if (spec.verb === 'POST' && httpVerb !== 'POST') {
+      throw new AppError('WRONG_VERB', `${name} changes state: call it with POST`);
+    }
+    if (spec.verb !== 'UPLOAD' && httpVerb === 'UPLOAD') {
+      throw new AppError('WRONG_VERB', `${name} takes no upload: send JSON`);
+    }
+    const params = parseParams(name, spec.params, rawParams);
+    const handler = handlers[name as keyof M] as (p: unknown, c: CallContext) => Promise<unknown>;
+    const result = await handler(params, ctx);
+    if (spec.result === 'stream') {
+      await sendStream(reply, result as StreamResult);
+      return;
+    }
+    void reply.code(200).type('application/json').send(okBody(framing, result));
+  };
+
+  const ctxOf = (req: FastifyRequest, file: Readable | null): CallContext => ({
+    file,
+    remoteAddress: req.ip,
+  });
+
+  app.get('/', async (req, reply) => {
+    const q = (req.query ?? {}) as Record<string, unknown>;
+    const framing: Framing = { id: parseId(single(q['id'])), v2: single(q['jsonrpc']) === '2.0' };
+    let method: string | null = null;
+    try {
+      const m = single(q['method']);
+      method = typeof m === 'string' ? m : null;
+      const rawParams = q['params'] === undefined ? {} : parseJson(single(q['params']), 'params');
+      await dispatch(reply, framing, m, rawParams, 'GET', ctxOf(req, null));
+    } catch (err) {
+      fail(reply, framing, err, method);
+    }
+    return reply;
+  });
+
+  app.post('/', async (req, reply) => {
+    if (req.isMultipart()) {
+      await handleUpload(req, reply);
+      return reply;
+    }
+    const body = req.body;
+    const framing: Framing = { id: null, v2: false };
+    let method: string | null = null;
+    try {
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new AppError('PARSE_ERROR', 'the body must be a JSON object {"method", "params", "id"}');
+      }
+      const b = body as Record<string, unknown>;
+      framing.id = parseId(b['id']);
+      framing.v2 = b['jsonrpc'] === '2.0';
+      method = typeof b['method'] === 'string' ? b['method'] : null;
+      await dispatch(reply, framing, b['method'], b['params'], 'POST', ctxOf(req, null));
+    } catch (err) {
+      fail(reply, framing, err, method);
+    }
+    return reply;
+  });
+
+  /** Multipart: fields first (`method`, optional `id`), then the file, streamed to the handler. */
+  const handleUpload = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const q = (req.query ?? {}) as Record<string, unknown>;
+    const fields: Record<string, string> = {};
+    const framing: Framing = { id: parseId(single(q['id'])), v2: false };
+    let method: string | null = typeof single(q['method']) === 'string' ? (single(q['method']) as string) : null;
+    let handled = false;
+    try {
+      for await (const part of req.parts()) {
+        if (part.type === 'field') {
+          if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+          continue;
+        }
+        method = fields['method'] ?? method;
+        if (fields['id'] !== undefined) framing.id = parseId(fields['id']);
+        if (handled) throw new AppError('INVALID_PARAMS', 'only one file may be uploaded');
+        const spec = method !== null && Object.hasOwn(methods, method) ? methods[method] : undefined;
+        if (spec?.files && !spec.files.includes(part.fieldname)) {
+          part.file.resume();
+          throw new AppError('INVALID_PARAMS', `${method}: unexpected file field '${part.fieldname.slice(0, 64)}' (expected ${spec.files.join(', ')})`);
+        }
+        const rawParams = fields['params'] === undefined ? {} : parseJson(fields['params'], 'params');
+        handled = true;
+        await dispatch(reply, framing, method, rawParams, 'UPLOAD', ctxOf(req, limitedFile(part.file)));
+      }
+      if (!handled) {
+        if (method !== null && Object.hasOwn(methods, method) && methods[method]!.verb === 'UPLOAD') {
+          throw new AppError('INVALID_PARAMS', `${method}: missing file field '${methods[method]!.files?.[0] ?? 'file'}'`);
+        }
+        await dispatch(reply, framing, method, {}, 'UPLOAD', ctxOf(req, null));
+      }
+    } catch (err) {
+      fail(reply, framing, err, method);
+    }
+  };
+
+  app.setNotFoundHandler((req, reply) => {
+    void reply
+      .code(404)
+      .type('application/json')
+      .send(errorBody({ id: null, v2: false }, new AppError('METHOD_NOT_FOUND', `no such path: ${req.method} ${req.url.slice(0, 100)}`)));
+  });
+
+  // Errors raised before a route runs: body parsing, size limits, content types.
+  app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, _req, reply) => {
+    const e = frameworkError(err);
+    log.warn({ code: e.code, reason: e.message }, 'request refused');
+    void reply.code(httpStatusFor(e.code)).type('application/json').send(errorBody({ id: null, v2: false }, e));
+  });
+
+  return app;
+}
+
+/** The uploaded file as the handler reads it: a file over the size limit fails the stream
+ * (busboy would only cut it short and set a flag, which a handler might not check). */
+function limitedFile(file: Readable): Readable {
+  const out = new PassThrough();
+  file.on('limit', () => out.destroy(new AppError('TOO_LARGE', 'the uploaded file is over the size limit')));
+  file.on('error', (err) => out.destroy(err));
+  file.pipe(out);
+  return out;
+}
+
+async function sendStream(reply: FastifyReply, result: StreamResult): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  res.statusCode = 200;
+  res.setHeader('Content-Type', result.contentType ?? 'application/octet-stream');
+  if (result.filename) res.setHeader('Content-Disposition', `attachment; filename="${result.filename}"`);
+  try {
+    await pipeline(result.stream, res);
+  } catch (err) {
+    // Headers are gone: the only honest signal left is to cut the connection, so the
+    // receiver sees a truncated (unterminated) chunked body instead of a clean end.
+    res.destroy();
+    throw err;
+  }
+}
+
+function single(v: unknown): unknown {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function parseJson(text: unknown, what: string): unknown {
+  if (typeof text !== 'string') throw new AppError('PARSE_ERROR', `'${what}' must be a JSON text`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new AppError('PARSE_ERROR', `'${what}' is not valid JSON`);
+  }
+}
+
+function parseId(v: unknown): number | string | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string') {
+    const s = v.slice(0, 64);
+    return /^-?[0-9]{1,15}$/.test(s) ? Number(s) : s;
+  }
+  return null;
+}
+
+function toAppError(err: unknown): AppError {
+  if (isAppError(err)) return err;
+  return new AppError('INTERNAL', 'internal error', { cause: err });
+}
+
+function frameworkError(err: { code?: string; statusCode?: number; message: string }): AppError {
+  const code = err.code ?? '';
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) return new AppError('TOO_LARGE', 'the request body is over the size limit');
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) {
+    return new AppError('PARSE_ERROR', 'unsupported content type: send application/json or multipart/form-data');
+  }
+  if (code.startsWith('FST_ERR_CTP') || code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || err.statusCode === 400) {
+    return new AppError('PARSE_ERROR', 'malformed request body: it must be a JSON object {"method", "params", "id"}');
+  }
+  return new AppError('INTERNAL', 'internal error', { cause: err });
+}
+
+function okBody(framing: Framing, result: unknown): unknown {
+  if (framing.v2) return { jsonrpc: '2.0', id: framing.id, result };
+  return { result, error: null, id: framing.id };
+}
+
+function errorBody(framing: Framing, e: AppError): unknown {
+  const code: ErrorCode = e.code;
+  if (framing.v2) {
+    return {
+      jsonrpc: '2.0',
+      id: framing.id,
+      error: { code: jsonRpc2CodeFor(code), message: e.message, data: { code, ...(e.details ? { details: e.details } : {}) } },
+    };
+  }
+  return { result: null, error: e.message, id: framing.id, code, ...(e.details ? { details: e.details } : {}) };
+}

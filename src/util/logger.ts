@@ -1,0 +1,31 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Field names whose values are never written to a log, wherever they appear in a logged
+ * object. Secrets are also kept out of messages by construction; this is the safety net.
+ */
+const SECRET_KEYS = ['password', 'replPassword', 'masterPassword', 'token', 'authorization', 'secret', 'sql'];
+
+export function redactPaths(): string[] {
+  const paths: string[] = [];
+  for (const k of SECRET_KEYS) {
+    paths.push(k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`);
+  }
+  return paths;
+}
+
+export function createLogger(name: string, options?: { level?: string; destination?: DestinationStream }): Logger {
+  const opts = {
+    name,
+    level: options?.level ?? process.env['CPS_MYSQL_LOG_LEVEL'] ?? 'info',
+    redact: { paths: redactPaths(), censor: '[redacted]' },
+  };
+  return options?.destination ? pino(opts, options.destination) : pino(opts);
+}
+
+/** A logger that writes nothing, for tests and library use. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

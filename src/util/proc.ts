@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
+import { AppError } from './errors.js';
+
+/** Keeps the last `max` bytes written to it: enough of stderr to explain a failure. */
+export class TailBuffer {
+  private buf = Buffer.alloc(0);
+  constructor(private readonly max = 4096) {}
+  push(chunk: Buffer): void {
+    this.buf = Buffer.concat([this.buf, chunk]);
+    if (this.buf.length > this.max) this.buf = this.buf.subarray(this.buf.length - this.max);
+  }
+  text(): string {
+    return this.buf.toString('utf8').trim();
+  }
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export function waitExit(child: ChildProcess): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve({ code: child.exitCode, signal: child.signalCode });
+      return;
+    }
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+function describeExit(e: Exit): string {
+  return e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`;
+}
+
+/** Runs a program to completion; throws ENGINE_FAILED with the tail of its stderr on failure. */
+export async function run(cmd: string, args: string[], options?: SpawnOptions & { stdin?: Readable }): Promise<{ stdout: string }> {
+  const child = spawn(cmd, args, { ...options, stdio: [options?.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err = new TailBuffer();
+  child.stdout?.on('data', (c: Buffer) => out.push(c));
+  child.stderr?.on('data', (c: Buffer) => err.push(c));
+  if (options?.stdin && child.stdin) {
+    child.stdin.on('error', () => undefined); // the exit code tells what happened
+    options.stdin.pipe(child.stdin);
+  }
+  let exit: Exit;
+  try {
+    exit = await waitExit(child);
+  } catch (e) {
+    throw new AppError('ENGINE_FAILED', `cannot run ${cmd}: ${(e as Error).message}`, { cause: e });
+  }
+  if (exit.code !== 0) {
+    throw new AppError('ENGINE_FAILED', `${cmd} ${describeExit(exit)}: ${lastLines(err.text(), 5)}`);
+  }
+  return { stdout: Buffer.concat(out).toString('utf8') };
+}
+
+/**
+ * The stdout of a program as a stream that ends cleanly only if the program exits with 0;
+ * otherwise the stream fails with the tail of its stderr, so a reader never mistakes a
+ * truncated output for a whole one.
+ */
+export function spawnOutput(cmd: string, args: string[], options?: SpawnOptions): { stream: Readable; child: ChildProcess } {
+  const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  const err = new TailBuffer();
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  child.stderr?.on('data', (c: Buffer) => err.push(c));
+  child.stdout?.pipe(out, { end: false });
+  let stdoutEnded = false;
+  let exit: Exit | null = null;
+  const settle = (): void => {
+    if (!stdoutEnded || !exit) return;
+    if (exit.code === 0) out.end();
+    else out.destroy(new AppError('ENGINE_FAILED', `${cmd} ${describeExit(exit)}: ${lastLines(err.text(), 5)}`));
+  };
+  child.stdout?.on('end', () => {
+    stdoutEnded = true;
+    settle();
+  });
+  child.on('error', (e) => out.destroy(new AppError('ENGINE_FAILED', `cannot run ${cmd}: ${e.message}`, { cause: e })));
+  child.on('close', (code, signal) => {
+    exit = { code, signal };
+    stdoutEnded = true;
+    settle();
+  });
+  // A reader that goes away stops the program.
+  out.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
+  return { stream: out, child };
+}
+
+export function lastLines(text: string, n: number): string {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  return lines.slice(-n).join(' | ') || '(no message)';
+}
+
+/** True when a process with this pid exists and is not a zombie (see MARIADB-NOTES trap 10). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** The command line of a live process, or null. */
+export function cmdlineOf(pid: number): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '');
+  } catch {
+    return null;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

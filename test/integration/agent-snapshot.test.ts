@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Connection } from 'mysql2/promise';
+import { AgentProcess, stopAll } from '../helpers/agent-process.js';
+import { APP_PASSWORD, APP_USER, connectApp, eventually, scalar } from '../helpers/sql.js';
+
+const REPL = { user: 'repl', password: 'snapshot-repl-secret' };
+const ROWS = 100_000;
+
+describe('a replica provisioned from a physical snapshot', () => {
+  const agents: AgentProcess[] = [];
+  const conns: Connection[] = [];
+  let master: AgentProcess;
+  let mc: Connection;
+
+  beforeAll(async () => {
+    master = await AgentProcess.start();
+    agents.push(master);
+    await master.client.call('init_server', { serverId: 1 });
+    await master.client.call('configure_master', { replUser: REPL.user, replPassword: REPL.password });
+    await master.client.call('set_password', { user: APP_USER, password: APP_PASSWORD });
+    mc = await connectApp(master.host, master.mysqlPort);
+    conns.push(mc);
+    await mc.query('CREATE DATABASE big');
+    await mc.query('CREATE TABLE big.t (id INT PRIMARY KEY, payload VARCHAR(64)) ENGINE=InnoDB');
+    // 100,000 rows in batches: a recursive CTE generates them on the server.
+    await mc.query('SET SESSION max_recursive_iterations = 1000000');
+    for (let start = 0; start < ROWS; start += 20_000) {
+      await mc.query(
+        'INSERT INTO big.t SELECT n, SHA1(n) FROM (WITH RECURSIVE s(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM s WHERE n < ?) SELECT n FROM s) x',
+        [start + 1, start + 20_000],
+      );
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
+    await stopAll(agents);
+  });
+
+  it('holds every row of the master, including those written while the snapshot was taken, and then follows new writes', async () => {
+    const replica = await AgentProcess.start();
+    agents.push(replica);
+
+    // A writer keeps inserting while the snapshot is streamed; every acknowledged id is recorded.
+    const acked: number[] = [];
+    let writing = true;
+    const writer = (async () => {
+      const wc = await connectApp(master.host, master.mysqlPort);
+      let id = ROWS + 1;
+      while (writing) {
+        await wc.query('INSERT INTO big.t VALUES (?, ?)', [id, 'during']);
+        acked.push(id);
+        id++;
+      }
+      await wc.end();
+    })();
+
+    let result;
+    try {
+      result = await replica.client.call('provision_from', {
+        source: { host: master.host, port: master.port },
+        master: { host: master.host, port: master.mysqlPort, ...REPL },
+        serverId: 2,
+      });
+    } finally {
+      writing = false;
+      await writer;
+    }
+    expect(result.bytes).toBeGreaterThan(1_000_000);
+    expect(result.restoredGtid).toMatch(/^0-1-[0-9]+$/);
+    expect(result.role).toBe('replica');
+
+    const rc = await connectApp(replica.host, replica.mysqlPort);
+    conns.push(rc);
+    const total = ROWS + acked.length;
+    expect(acked.length).toBeGreaterThan(0);
+    const n = await eventually(() => scalar(rc, 'SELECT COUNT(*) FROM big.t'), (v) => Number(v) === total);
+    expect(Number(n)).toBe(total);
+    expect(Number(await scalar(rc, 'SELECT COUNT(*) FROM big.t WHERE id <= ?', [ROWS]))).toBe(ROWS);
+
+    await mc.query('INSERT INTO big.t VALUES (?, ?)', [9_000_000, 'after']);
+    const after = await eventually(() => scalar(rc, 'SELECT payload FROM big.t WHERE id = 9000000'), (v) => v === 'after');
+    expect(after).toBe('after');
+    const s = await replica.client.call('get_status', {});
+    expect(s.replication).toMatchObject({ ioRunning: 'Yes', sqlRunning: 'Yes', lastSqlError: '' });
+
+    // Calling provision_from again is safe: the node already follows that master.
+    const again = await replica.client.call('provision_from', {
+      source: { host: master.host, port: master.port },
+      master: { host: master.host, port: master.mysqlPort, ...REPL },
+      serverId: 2,
+    });
+    expect(again).toMatchObject({ role: 'replica', bytes: 0 });
+  });
+
+  it('refuses to provision a node that already holds data', async () => {
+    await expect(
+      master.client.call('provision_from', {
+        source: { host: master.host, port: master.port },
+        master: { host: master.host, port: master.mysqlPort, ...REPL },
+        serverId: 3,
+      }),
+    ).rejects.toThrow(/already holds data/);
+  });
+
+  it('fails cleanly when the source is not an agent, and can then be provisioned', async () => {
+    const replica = await AgentProcess.start();
+    agents.push(replica);
+    await expect(
+      replica.client.call('provision_from', {
+        source: { host: '127.0.0.1', port: 1 },
+        master: { host: master.host, port: master.mysqlPort, ...REPL },
+        serverId: 4,
+      }),
+    ).rejects.toThrow(/cannot reach/);
+    const st = await replica.client.call('get_status', {});
+    expect(st.mysqld.state).toBe('uninitialized');
+    const ok = await replica.client.call('provision_from', {
+      source: { host: master.host, port: master.port },
+      master: { host: master.host, port: master.mysqlPort, ...REPL },
+      serverId: 4,
+    });
+    expect(ok.role).toBe('replica');
+  });
+});
