@@ -1,0 +1,26 @@
+/**
+ * What the manager needs from the outside world (STYLE.md: inject dependencies). Each port
+ * has one contract test suite that every implementation runs.
+ */
+
+/** A node as a cloud sees it: a machine running an agent. */
+export interface CloudNode {
+  id: string;
+  /** Address of the node: its agent API and its mariadbd listen there. */
+  host: string;
+  agentPort: number;
+  mysqlPort: number;
+}
+
+export interface CloudDriver {
+  readonly name: string;
+  /**
+   * Creates a node running an agent, and resolves once the agent answers. Idempotent by id:
+   * creating an id that already exists and is alive returns that node.
+   */
+  createNode(id: string): Promise<CloudNode>;
+  /** The nodes alive now (the seed's `IaaSClient.listVMs()`). */
+  listNodes(): Promise<CloudNode[]>;
+  /** Destroys a node and everything on it. Idempotent: an unknown id is not an error. */
+  destroyNode(id: string): Promise<void>;
+}
