@@ -48,6 +48,21 @@ export default tseslint.config(
   // Only the agent imports the engine.
   { files: ['src/agent/**'], rules: forbid(['manager', 'cli', 'store', 'cloud']) },
   { files: ['src/cli/**'], rules: forbid(['engine', 'store']) },
+  // Cloud drivers implement the manager's port and talk to agents; they know nothing else of the manager.
+  {
+    files: ['src/cloud/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/engine/*', '**/agent/*', '**/cli/*', '**/store/*'], message: 'layer boundary (STYLE.md): a cloud driver may not import this layer' },
+            { group: ['**/manager/*', '!**/manager/ports.js'], message: 'layer boundary (STYLE.md): a cloud driver sees only manager/ports.ts' },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['src/manager/**'], rules: forbid(['engine', 'agent', 'cli']) },
   // The manager's decision core is pure: no I/O, no clocks (STYLE.md).
   {

@@ -10,9 +10,11 @@ export interface AgentState {
   /** The master this node was last told to follow (no password kept here). */
   masterHost: string | null;
   masterPort: number | null;
+  /** The GTID position of the snapshot this node was restored from, until it is attached. */
+  restoredGtid: string | null;
 }
 
-const INITIAL: AgentState = { serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null };
+const INITIAL: AgentState = { serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null };
 
 export class AgentStateFile {
   private readonly path: string;

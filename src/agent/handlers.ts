@@ -147,6 +147,13 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
             if (engine.process().state !== 'running') await engine.start(settingsOf(params.serverId, st.settings));
             return { restoredGtid: '', bytes: 0 };
           }
+          // Restored earlier but never attached (the attach failed, or the caller went away).
+          if (st.role === 'none' && st.restoredGtid !== null && st.serverId === params.serverId) {
+            if (engine.process().state !== 'running') await engine.start(settingsOf(params.serverId, st.settings));
+            await engine.configureReplica(params.master, st.restoredGtid);
+            await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null });
+            return { restoredGtid: st.restoredGtid, bytes: 0 };
+          }
           throw new AppError('WRONG_STATE', 'wrong state to provision_from: this node already holds data (accepted: a new node)');
         }
         const settingsIn = params.settings ?? {};
@@ -156,12 +163,20 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
         const started = Date.now();
         const stream = await peer.stream('stream_snapshot', {});
         const { gtid, bytes } = await engine.restoreSnapshot(stream, settings);
+        await state.update({ restoredGtid: gtid });
         await engine.configureReplica(params.master, gtid);
-        await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port });
+        await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null });
         logger.info({ bytes, gtid, ms: Date.now() - started }, 'provisioned from snapshot');
         return { restoredGtid: gtid, bytes };
       });
       return { ...(await status()), ...restored };
+    },
+
+    wait_for_gtid: async (params) => {
+      requireRunning('wait_for_gtid');
+      const reached = params.gtid === '' ? true : await engine.waitForGtid(params.gtid, params.timeoutSeconds);
+      const s = await engine.status();
+      return { reached, gtid: s.gtid };
     },
 
     promote: () =>

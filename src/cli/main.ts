@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAgentCommand } from './agent-command.js';
+import { registerManagerCommand } from './manager-command.js';
 
 const program = new Command('cps-mysql')
   .description('ConPaaS MySQL: a replicated MariaDB service (manager, agents and client)')
@@ -13,5 +14,6 @@ const program = new Command('cps-mysql')
   });
 
 registerAgentCommand(program);
+registerManagerCommand(program);
 
 await program.parseAsync(process.argv);

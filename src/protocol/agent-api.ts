@@ -97,6 +97,12 @@ export const agentApi = {
       .object({ source: peerAddress, master: replicationSource, serverId, settings: serverSettings.optional() })
       .strict(),
   }),
+  wait_for_gtid: method<{ reached: boolean; gtid: { binlogPos: string; slavePos: string; currentPos: string } }>()({
+    verb: 'POST',
+    params: z
+      .object({ gtid: z.string().max(4096).regex(/^([0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*)?$/, 'must be a GTID list such as 0-1-42'), timeoutSeconds: z.number().min(0).max(3600) })
+      .strict(),
+  }),
   promote: method<AgentStatus>()({ verb: 'POST', params: none }),
   set_read_only: method<AgentStatus>()({ verb: 'POST', params: z.object({ readOnly: z.boolean() }).strict() }),
   set_password: method<{ user: string }>()({

@@ -1,0 +1,37 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { startManager } from '../manager/manager-main.js';
+import { messageOf } from '../util/errors.js';
+import { portOption } from './options.js';
+
+function millis(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 100 || n > 3_600_000) throw new InvalidArgumentError('must be milliseconds between 100 and 3600000');
+  return n;
+}
+
+export function registerManagerCommand(program: Command): void {
+  program
+    .command('manager')
+    .description('run the manager: the service API, its state under --data-dir, the nodes it creates')
+    .requiredOption('--port <port>', 'port of the manager API', portOption)
+    .requiredOption('--data-dir <dir>', 'directory holding the state, the log and (local cloud) the nodes')
+    .option('--host <host>', 'address the API listens on', '127.0.0.1')
+    .option('--cloud <name>', 'cloud driver that creates nodes', 'local')
+    .option('--monitor-interval <ms>', 'milliseconds between monitoring rounds', millis, 2000)
+    .addHelpText('after', '\nExample:\n  cps-mysql manager --port 8100 --data-dir ~/.cps-mysql\n')
+    .action(async (opts: { port: number; dataDir: string; host: string; cloud: string; monitorInterval: number }) => {
+      try {
+        const m = await startManager({ host: opts.host, port: opts.port, dataDir: opts.dataDir, cloud: opts.cloud, monitorIntervalMs: opts.monitorInterval });
+        const shutdown = async (signal: string): Promise<void> => {
+          m.logger.info({ signal }, 'manager stopping; the nodes keep running');
+          await m.stop();
+          process.exit(0);
+        };
+        process.once('SIGTERM', () => void shutdown('SIGTERM'));
+        process.once('SIGINT', () => void shutdown('SIGINT'));
+      } catch (err) {
+        process.stderr.write(`cps-mysql manager: ${messageOf(err)}\n`);
+        process.exit(1);
+      }
+    });
+}

@@ -1,0 +1,292 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CloudDriver, CloudNode } from '../../manager/ports.js';
+import { agentApi } from '../../protocol/agent-api.js';
+import { RpcClient } from '../../rpc/client.js';
+import { AppError } from '../../util/errors.js';
+import { Mutex } from '../../util/mutex.js';
+import { cmdlineOf, isAlive, sleep } from '../../util/proc.js';
+import { KeyedLock } from './keyed-lock.js';
+import { logTail, nodeFiles, readNodeRecord, writeNodeRecord, type NodeFiles, type NodeRecord } from './node-files.js';
+import { findFreePortPair } from './ports.js';
+
+export interface LocalCloudDriverOptions {
+  /** The directory holding one directory per node (the manager's `D/nodes`). */
+  baseDir: string;
+  /** Address every node's agent and mariadbd listen on. Default 127.0.0.1. */
+  host?: string;
+  /** The `cps-mysql` CLI to run agents with. Default: the built CLI next to this module. */
+  cliPath?: string;
+  /** How long a started agent has to answer. Default 20 s. */
+  startTimeoutMs?: number;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+const POLL_MS = 50;
+/** How long an agent has to stop its mariadbd gracefully after SIGTERM. */
+const STOP_GRACE_MS = 30_000;
+/** How long a process has to disappear after SIGKILL. */
+const KILL_WAIT_MS = 10_000;
+/** A new node whose ports were taken meanwhile is started again on other ports, this many times. */
+const START_ATTEMPTS = 3;
+
+/** The built CLI: dist/cloud/local/local-driver.js -> dist/cli/main.js. */
+function defaultCliPath(): string {
+  return fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+}
+
+function checkId(id: string): void {
+  // '.' and '..' match the pattern but name no directory of a node.
+  if (!ID_PATTERN.test(id) || /^\.+$/.test(id)) {
+    throw new AppError('INVALID_PARAMS', `invalid node id ${JSON.stringify(id.slice(0, 80))}: use 1 to 64 letters, digits, _ . or -`);
+  }
+}
+
+function toNode(r: NodeRecord): CloudNode {
+  return { id: r.id, host: r.host, agentPort: r.agentPort, mysqlPort: r.mysqlPort };
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isAlive(pid)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(POLL_MS);
+  }
+  return true;
+}
+
+type StartOutcome = { ok: true } | { ok: false; why: 'exited' | 'timeout'; log: string };
+
+/**
+ * The embedded cloud: a node is a detached `cps-mysql agent` process on this host, with its
+ * own ports and its own directory `baseDir/<id>/`, so it outlives the manager as a VM would.
+ * Processes are only ever signalled by a pid whose command line names the node's directory.
+ */
+export class LocalCloudDriver implements CloudDriver {
+  readonly name = 'local';
+  private readonly baseDir: string;
+  private readonly host: string;
+  private readonly cliPath: string;
+  private readonly startTimeoutMs: number;
+  private readonly locks = new KeyedLock();
+  private readonly portLock = new Mutex();
+  /** Ports chosen for a node whose node.json is not written yet. */
+  private readonly promisedPorts = new Set<number>();
+
+  constructor(options: LocalCloudDriverOptions) {
+    this.baseDir = resolve(options.baseDir);
+    this.host = options.host ?? '127.0.0.1';
+    this.cliPath = resolve(options.cliPath ?? defaultCliPath());
+    this.startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  }
+
+  async createNode(id: string): Promise<CloudNode> {
+    checkId(id);
+    return this.locks.run(id, () => this.ensureNode(id));
+  }
+
+  async listNodes(): Promise<CloudNode[]> {
+    const nodes: CloudNode[] = [];
+    for (const { files, record } of await this.records()) {
+      if (this.isAgentOf(record.pid, files)) nodes.push(toNode(record));
+    }
+    return nodes.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async destroyNode(id: string): Promise<void> {
+    checkId(id);
+    return this.locks.run(id, () => this.removeNode(id));
+  }
+
+  private async ensureNode(id: string): Promise<CloudNode> {
+    const files = nodeFiles(this.baseDir, id);
+    const existing = readNodeRecord(files);
+    if (existing && existing.id === id) {
+      if (this.isAgentOf(existing.pid, files)) {
+        // Running already (perhaps still starting, under another driver object): wait for it.
+        const outcome = await this.waitForAgent(existing, files);
+        if (!outcome.ok) throw this.startError(id, outcome);
+        return toNode(existing);
+      }
+      // The agent died: start it again on the same directory and ports; it finds its mariadbd.
+      const record = await this.start(files, { ...existing, pid: 0 });
+      const outcome = await this.waitForAgent(record, files);
+      if (!outcome.ok) {
+        await this.killStarted(record.pid, files);
+        throw this.startError(id, outcome);
+      }
+      return toNode(record);
+    }
+    await mkdir(this.baseDir, { recursive: true, mode: 0o700 });
+    for (let attempt = 1; ; attempt++) {
+      const ports = await this.choosePorts();
+      let record: NodeRecord;
+      try {
+        record = await this.start(files, { id, host: this.host, ...ports, pid: 0 });
+      } finally {
+        // Recorded in node.json now (or never used).
+        this.promisedPorts.delete(ports.agentPort);
+        this.promisedPorts.delete(ports.mysqlPort);
+      }
+      const outcome = await this.waitForAgent(record, files);
+      if (outcome.ok) return toNode(record);
+      await this.killStarted(record.pid, files);
+      // Another program took a port between our check and the agent's bind.
+      if (outcome.why === 'exited' && /EADDRINUSE/.test(outcome.log) && attempt < START_ATTEMPTS) continue;
+      throw this.startError(id, outcome);
+    }
+  }
+
+  /** Two free ports, promised to the caller until its node.json records them. */
+  private choosePorts(): Promise<{ agentPort: number; mysqlPort: number }> {
+    return this.portLock.run('ports', async () => {
+      const taken = new Set(this.promisedPorts);
+      // A node's mariadbd port is free until init_server: never hand it out again.
+      for (const { record } of await this.records()) {
+        taken.add(record.agentPort).add(record.mysqlPort);
+      }
+      const [agentPort, mysqlPort] = await findFreePortPair(this.host, taken);
+      this.promisedPorts.add(agentPort).add(mysqlPort);
+      return { agentPort, mysqlPort };
+    });
+  }
+
+  /** Spawns the node's agent, detached, and records it in node.json. */
+  private async start(files: NodeFiles, planned: NodeRecord): Promise<NodeRecord> {
+    await mkdir(files.dir, { recursive: true, mode: 0o700 });
+    const logFd = openSync(files.log, 'a', 0o600);
+    let pid: number | undefined;
+    try {
+      const args = [this.cliPath, 'agent', '--host', planned.host, '--port', String(planned.agentPort)];
+      args.push('--mysql-port', String(planned.mysqlPort), '--dir', files.dir);
+      const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], cwd: files.dir });
+      child.on('error', () => undefined); // a failed spawn shows as a missing pid
+      child.unref();
+      pid = child.pid;
+    } finally {
+      closeSync(logFd);
+    }
+    if (pid === undefined) throw new AppError('INTERNAL', `cannot start the agent of node ${planned.id}`);
+    const record = { ...planned, pid };
+    try {
+      await writeNodeRecord(files, record);
+    } catch (err) {
+      signal(pid, 'SIGKILL'); // an agent no node.json names could never be found again
+      throw err;
+    }
+    return record;
+  }
+
+  /** Polls `check_agent_process` until the agent with this pid answers, exits, or time runs out. */
+  private async waitForAgent(record: NodeRecord, files: NodeFiles): Promise<StartOutcome> {
+    const client = new RpcClient(agentApi, { url: `http://${urlHost(record.host)}:${record.agentPort}/` });
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      try {
+        const left = Math.max(100, Math.min(2000, deadline - Date.now()));
+        const answer = await client.call('check_agent_process', {}, { timeoutMs: left });
+        if (answer.pid === record.pid) return { ok: true };
+      } catch {
+        // not listening yet
+      }
+      if (!this.isAgentOf(record.pid, files)) return { ok: false, why: 'exited', log: await logTail(files) };
+      if (Date.now() >= deadline) return { ok: false, why: 'timeout', log: await logTail(files) };
+      await sleep(POLL_MS);
+    }
+  }
+
+  private startError(id: string, outcome: Exclude<StartOutcome, { ok: true }>): AppError {
+    if (outcome.why === 'timeout') {
+      return new AppError('TIMEOUT', `the agent of node ${id} did not answer within ${this.startTimeoutMs} ms; agent.log: ${outcome.log}`);
+    }
+    return new AppError('PEER_FAILED', `the agent of node ${id} exited before answering; agent.log: ${outcome.log}`);
+  }
+
+  /** Kills an agent this driver started and that never answered (its mariadbd, if any, stays). */
+  private async killStarted(pid: number, files: NodeFiles): Promise<void> {
+    if (!this.isAgentOf(pid, files)) return;
+    signal(pid, 'SIGKILL');
+    await waitGone(pid, KILL_WAIT_MS);
+  }
+
+  private async removeNode(id: string): Promise<void> {
+    const files = nodeFiles(this.baseDir, id);
+    const record = readNodeRecord(files);
+    if (record && this.isAgentOf(record.pid, files)) {
+      // The agent stops its mariadbd gracefully on SIGTERM.
+      signal(record.pid, 'SIGTERM');
+      if (!(await waitGone(record.pid, STOP_GRACE_MS)) && this.isAgentOf(record.pid, files)) {
+        signal(record.pid, 'SIGKILL');
+        if (!(await waitGone(record.pid, KILL_WAIT_MS))) {
+          throw new AppError('TIMEOUT', `the agent of node ${id} (pid ${record.pid}) is still alive after SIGKILL`);
+        }
+      }
+    }
+    // An agent killed from outside leaves its mariadbd running.
+    const mysqld = this.mysqldOf(files);
+    if (mysqld !== null) {
+      signal(mysqld, 'SIGKILL');
+      if (!(await waitGone(mysqld, KILL_WAIT_MS))) {
+        throw new AppError('TIMEOUT', `the mariadbd of node ${id} (pid ${mysqld}) is still alive after SIGKILL`);
+      }
+    }
+    await rm(files.dir, { recursive: true, force: true });
+  }
+
+  /** Every node directory with a node.json of ours, alive or not. */
+  private async records(): Promise<{ files: NodeFiles; record: NodeRecord }[]> {
+    let names: string[];
+    try {
+      const entries = await readdir(this.baseDir, { withFileTypes: true });
+      names = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const found: { files: NodeFiles; record: NodeRecord }[] = [];
+    for (const name of names) {
+      if (!ID_PATTERN.test(name)) continue;
+      const files = nodeFiles(this.baseDir, name);
+      const record = readNodeRecord(files);
+      if (record && record.id === name) found.push({ files, record });
+    }
+    return found;
+  }
+
+  /** True when `pid` is alive and is the agent of this node (its command line names the node's directory). */
+  private isAgentOf(pid: number, files: NodeFiles): boolean {
+    if (!isAlive(pid)) return false;
+    const cmd = cmdlineOf(pid);
+    if (!cmd) return false;
+    const at = cmd.indexOf('--dir');
+    return at >= 0 && cmd[at + 1] === files.dir;
+  }
+
+  /** The pid of this node's live mariadbd, from its pid file, checked against its command line. */
+  private mysqldOf(files: NodeFiles): number | null {
+    let pid: number;
+    try {
+      pid = Number.parseInt(readFileSync(files.mysqldPid, 'utf8').trim(), 10);
+    } catch {
+      return null;
+    }
+    if (!Number.isInteger(pid) || pid <= 1 || !isAlive(pid)) return null;
+    const cmd = cmdlineOf(pid);
+    return cmd?.includes(`--defaults-file=${files.myCnf}`) ? pid : null;
+  }
+}

@@ -1,0 +1,77 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readJsonFile, writeJsonFile } from '../../util/json-file.js';
+import { lastLines } from '../../util/proc.js';
+
+/** What `baseDir/<id>/node.json` holds: where the node's agent listens and its pid. */
+export interface NodeRecord {
+  id: string;
+  host: string;
+  agentPort: number;
+  mysqlPort: number;
+  pid: number;
+}
+
+/** The files of one local node, all under `baseDir/<id>/` (the agent's `--dir`). */
+export interface NodeFiles {
+  dir: string;
+  record: string;
+  log: string;
+  /** Written by the agent: the option file its mariadbd is started with, and that server's pid. */
+  myCnf: string;
+  mysqldPid: string;
+}
+
+export function nodeFiles(baseDir: string, id: string): NodeFiles {
+  const dir = join(baseDir, id);
+  return {
+    dir,
+    record: join(dir, 'node.json'),
+    log: join(dir, 'agent.log'),
+    myCnf: join(dir, 'my.cnf'),
+    mysqldPid: join(dir, 'run', 'mysqld.pid'),
+  };
+}
+
+function isPort(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
+/** The node's record, or null when there is none or it is not one we wrote. */
+export function readNodeRecord(files: NodeFiles): NodeRecord | null {
+  let raw: unknown;
+  try {
+    raw = readJsonFile<unknown>(files.record);
+  } catch {
+    return null; // unreadable or not JSON: not a node of ours
+  }
+  if (typeof raw !== 'object' || raw === null) return null;
+  const r = raw as Record<string, unknown>;
+  if (typeof r['id'] !== 'string' || typeof r['host'] !== 'string') return null;
+  if (!isPort(r['agentPort']) || !isPort(r['mysqlPort'])) return null;
+  if (typeof r['pid'] !== 'number' || !Number.isInteger(r['pid']) || r['pid'] <= 1) return null;
+  return { id: r['id'], host: r['host'], agentPort: r['agentPort'], mysqlPort: r['mysqlPort'], pid: r['pid'] };
+}
+
+export function writeNodeRecord(files: NodeFiles, record: NodeRecord): Promise<void> {
+  return writeJsonFile(files.record, record);
+}
+
+/** The last lines of the agent's log, to explain why it did not come up. */
+export async function logTail(files: NodeFiles, lines = 10): Promise<string> {
+  const max = 8192;
+  try {
+    const fh = await open(files.log, 'r');
+    try {
+      const { size } = await fh.stat();
+      const start = Math.max(0, size - max);
+      const buf = Buffer.alloc(size - start);
+      await fh.read(buf, 0, buf.length, start);
+      return lastLines(buf.toString('utf8'), lines);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return '(no agent log)';
+  }
+}

@@ -1,0 +1,92 @@
+import { mkdirSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { destination, multistream, pino } from 'pino';
+import { managerApi } from '../protocol/manager-api.js';
+import { createRpcServer } from '../rpc/server.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import { LocalCloudDriver } from '../cloud/local/local-driver.js';
+import { redactPaths, type Logger } from '../util/logger.js';
+import { AgentClients } from './agents.js';
+import { managerHandlers } from './api.js';
+import { Executor } from './execute.js';
+import { ManagerLoop } from './loop.js';
+import { Observer } from './observe.js';
+import type { CloudDriver } from './ports.js';
+
+export interface ManagerOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  cloud: string;
+  /** Milliseconds between monitoring rounds. */
+  monitorIntervalMs: number;
+  logLevel?: string;
+}
+
+export interface RunningManager {
+  app: FastifyInstance;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/** How much of the log getLog answers with. */
+const LOG_TAIL_BYTES = 64 * 1024;
+
+function makeDriver(cloud: string, dataDir: string): CloudDriver {
+  if (cloud === 'local') return new LocalCloudDriver({ baseDir: join(dataDir, 'nodes') });
+  throw new Error(`unknown cloud '${cloud}' (available: local)`);
+}
+
+function readTail(path: string, bytes: number): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, bytes);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const text = buf.toString('utf8');
+    return len < size ? text.slice(text.indexOf('\n') + 1) : text;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Starts a manager on its data directory: state, cloud driver, loop and API. */
+export async function startManager(o: ManagerOptions): Promise<RunningManager> {
+  const dataDir = resolve(o.dataDir);
+  // Everything the manager writes (state with credentials, logs, node directories) is its owner's only.
+  process.umask(0o077);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const logFile = join(dataDir, 'manager.log');
+  const logger = pino(
+    { name: 'manager', level: o.logLevel ?? process.env['CPS_MYSQL_LOG_LEVEL'] ?? 'info', redact: { paths: redactPaths(), censor: '[redacted]' } },
+    multistream([{ stream: process.stdout }, { stream: destination({ dest: logFile, sync: false, mkdir: true }) }]),
+  );
+  const store = new SqliteStore(join(dataDir, 'state.db'));
+  const driver = makeDriver(o.cloud, dataDir);
+  const agents = new AgentClients();
+  const observer = new Observer(store, driver, agents, logger, o.monitorIntervalMs);
+  const executor = new Executor(store, driver, agents);
+  const loop = new ManagerLoop(store, observer, executor, logger, { intervalMs: o.monitorIntervalMs });
+  const handlers = managerHandlers({ store, driver, agents, observer, loop, readLog: async () => readTail(logFile, LOG_TAIL_BYTES) });
+  const app = await createRpcServer(managerApi, handlers, { logger });
+  await app.listen({ host: o.host, port: o.port });
+  const op = store.operation();
+  logger.info({ host: o.host, port: o.port, dataDir, cloud: o.cloud, state: store.service()?.state ?? 'INIT', resuming: op?.kind ?? null }, 'manager listening');
+  loop.start();
+  return {
+    app,
+    logger,
+    stop: async () => {
+      await app.close();
+      await loop.stop();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/** The manager's SQLite schema, as ordered migrations (PRAGMA user_version counts them). */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE service (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    state TEXT NOT NULL,
+    error TEXT,
+    cloud TEXT NOT NULL,
+    user TEXT NOT NULL,
+    password TEXT NOT NULL,
+    repl_user TEXT NOT NULL,
+    repl_password TEXT NOT NULL,
+    desired_replicas INTEGER NOT NULL,
+    next_seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('master', 'replica')),
+    status TEXT NOT NULL CHECK (status IN ('creating', 'created', 'ready', 'removing')),
+    server_id INTEGER NOT NULL UNIQUE,
+    host TEXT,
+    agent_port INTEGER,
+    mysql_port INTEGER,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE operations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,
+    phase TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT CHECK (outcome IN ('done', 'failed')),
+    error TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT
+  );
+  CREATE TABLE journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    operation_id INTEGER,
+    step TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    outcome TEXT,
+    at TEXT NOT NULL
+  );
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    message TEXT NOT NULL
+  );
+  `,
+];

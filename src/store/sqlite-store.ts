@@ -1,0 +1,175 @@
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync } from 'node:fs';
+import type { NodeRole, NodeStatus, ServiceEvent } from '../protocol/manager-api.js';
+import type { ServiceState } from '../protocol/service-states.js';
+import { MIGRATIONS } from './schema.js';
+import type { NodeRecord, OperationRecord, ServiceRecord, StateStore } from './store.js';
+
+type Row = Record<string, unknown>;
+
+/** The state store in one SQLite file (WAL, synchronous=FULL), readable by its owner only. */
+export class SqliteStore implements StateStore {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    const fresh = !existsSync(path);
+    this.db = new Database(path);
+    if (fresh) chmodSync(path, 0o600);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const version = Number(this.db.pragma('user_version', { simple: true }));
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  service(): ServiceRecord | null {
+    const r = this.db.prepare('SELECT * FROM service WHERE id = 1').get() as Row | undefined;
+    if (!r) return null;
+    return {
+      state: r['state'] as ServiceState,
+      error: (r['error'] as string | null) ?? null,
+      cloud: String(r['cloud']),
+      user: String(r['user']),
+      password: String(r['password']),
+      replUser: String(r['repl_user']),
+      replPassword: String(r['repl_password']),
+      desiredReplicas: Number(r['desired_replicas']),
+      nextSeq: Number(r['next_seq']),
+    };
+  }
+
+  createService(s: ServiceRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO service (id, state, error, cloud, user, password, repl_user, repl_password, desired_replicas, next_seq, updated_at)
+         VALUES (1, @state, @error, @cloud, @user, @password, @replUser, @replPassword, @desiredReplicas, @nextSeq, @now)`,
+      )
+      .run({ ...s, now: now() });
+  }
+
+  updateService(patch: Partial<ServiceRecord>): ServiceRecord {
+    const cur = this.service();
+    if (!cur) throw new Error('no service record');
+    const next = { ...cur, ...patch };
+    this.db
+      .prepare(
+        `UPDATE service SET state = @state, error = @error, cloud = @cloud, user = @user, password = @password,
+         repl_user = @replUser, repl_password = @replPassword, desired_replicas = @desiredReplicas, next_seq = @nextSeq, updated_at = @now WHERE id = 1`,
+      )
+      .run({ ...next, now: now() });
+    return next;
+  }
+
+  nodes(): NodeRecord[] {
+    return (this.db.prepare('SELECT * FROM nodes ORDER BY server_id').all() as Row[]).map(nodeOf);
+  }
+
+  node(id: string): NodeRecord | null {
+    const r = this.db.prepare('SELECT * FROM nodes WHERE id = ?').get(id) as Row | undefined;
+    return r ? nodeOf(r) : null;
+  }
+
+  insertNode(n: NodeRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO nodes (id, role, status, server_id, host, agent_port, mysql_port, created_at)
+         VALUES (@id, @role, @status, @serverId, @host, @agentPort, @mysqlPort, @now)`,
+      )
+      .run({ ...n, now: now() });
+  }
+
+  updateNode(id: string, patch: Partial<Omit<NodeRecord, 'id'>>): void {
+    const cur = this.node(id);
+    if (!cur) return;
+    const n = { ...cur, ...patch };
+    this.db
+      .prepare('UPDATE nodes SET role = @role, status = @status, server_id = @serverId, host = @host, agent_port = @agentPort, mysql_port = @mysqlPort WHERE id = @id')
+      .run(n);
+  }
+
+  deleteNode(id: string): void {
+    this.db.prepare('DELETE FROM nodes WHERE id = ?').run(id);
+  }
+
+  operation(): OperationRecord | null {
+    const r = this.db.prepare('SELECT * FROM operations WHERE outcome IS NULL ORDER BY id DESC LIMIT 1').get() as Row | undefined;
+    if (!r) return null;
+    return {
+      id: Number(r['id']),
+      kind: String(r['kind']),
+      params: JSON.parse(String(r['params'])) as Record<string, unknown>,
+      phase: (r['phase'] as string | null) ?? null,
+      attempts: Number(r['attempts']),
+      startedAt: String(r['started_at']),
+    };
+  }
+
+  beginOperation(kind: string, params: Record<string, unknown>): OperationRecord {
+    if (this.operation()) throw new Error('an operation is already under way');
+    const info = this.db.prepare('INSERT INTO operations (kind, params, started_at) VALUES (?, ?, ?)').run(kind, JSON.stringify(params), now());
+    return this.operation() ?? { id: Number(info.lastInsertRowid), kind, params, phase: null, attempts: 0, startedAt: now() };
+  }
+
+  updateOperation(patch: Partial<Pick<OperationRecord, 'phase' | 'attempts' | 'params'>>): void {
+    const cur = this.operation();
+    if (!cur) return;
+    const n = { ...cur, ...patch };
+    this.db.prepare('UPDATE operations SET phase = ?, attempts = ?, params = ? WHERE id = ?').run(n.phase, n.attempts, JSON.stringify(n.params), cur.id);
+  }
+
+  endOperation(outcome: 'done' | 'failed', error?: string): void {
+    this.db.prepare('UPDATE operations SET outcome = ?, error = ?, ended_at = ? WHERE outcome IS NULL').run(outcome, error ?? null, now());
+  }
+
+  journal(step: string, detail: Record<string, unknown>): number {
+    const op = this.operation();
+    const info = this.db.prepare('INSERT INTO journal (operation_id, step, detail, at) VALUES (?, ?, ?, ?)').run(op?.id ?? null, step, JSON.stringify(detail), now());
+    return Number(info.lastInsertRowid);
+  }
+
+  journalOutcome(id: number, outcome: string): void {
+    this.db.prepare('UPDATE journal SET outcome = ? WHERE id = ?').run(outcome, id);
+  }
+
+  addEvent(message: string): void {
+    this.db.prepare('INSERT INTO events (at, message) VALUES (?, ?)').run(now(), message);
+  }
+
+  events(limit: number): ServiceEvent[] {
+    const rows = this.db.prepare('SELECT at, message FROM events ORDER BY id DESC LIMIT ?').all(limit) as Row[];
+    return rows.reverse().map((r) => ({ at: String(r['at']), message: String(r['message']) }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function nodeOf(r: Row): NodeRecord {
+  return {
+    id: String(r['id']),
+    role: r['role'] as NodeRole,
+    status: r['status'] as NodeStatus,
+    serverId: Number(r['server_id']),
+    host: (r['host'] as string | null) ?? null,
+    agentPort: r['agent_port'] === null ? null : Number(r['agent_port']),
+    mysqlPort: r['mysql_port'] === null ? null : Number(r['mysql_port']),
+  };
+}
+
+function now(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Connection } from 'mysql2/promise';
+import { ManagerProcess } from '../helpers/manager-process.js';
+import { connectApp, eventually, scalar } from '../helpers/sql.js';
+
+const hostPort = (s: string): { host: string; port: number } => {
+  const [host, port] = s.split(':');
+  return { host: host!, port: Number(port) };
+};
+
+describe('manager: startup, then add_nodes while the master takes writes', () => {
+  let m: ManagerProcess;
+  let password: string;
+  const conns: Connection[] = [];
+
+  beforeAll(async () => {
+    m = await ManagerProcess.start();
+  });
+
+  afterAll(async () => {
+    await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
+    await m.cleanup();
+  });
+
+  const connect = async (addr: string): Promise<Connection> => {
+    const { host, port } = hostPort(addr);
+    const c = await connectApp(host, port, 'mysqldb', password);
+    conns.push(c);
+    return c;
+  };
+
+  it('starts a service with a master', async () => {
+    expect(await m.client.call('startup', {})).toEqual({ state: 'PROLOGUE' });
+    const info = await m.waitFor('RUNNING');
+    expect(info).toMatchObject({ state: 'RUNNING', type: 'mysql', user: 'mysqldb', slaves: [], error: null, desiredReplicas: 0 });
+    expect(info.master).toMatch(/^127\.0\.0\.1:[0-9]+$/);
+    expect(info.events.map((e) => e.message)).toContain('startup complete: master node-1, no replica');
+    password = await m.client.call('get_password', {});
+    expect(password.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('adds two replicas in parallel without losing a write acknowledged meanwhile', async () => {
+    const info = await m.info();
+    const mc = await connect(info.master!);
+    await mc.query('CREATE DATABASE app');
+    await mc.query('CREATE TABLE app.events (id INT PRIMARY KEY, note VARCHAR(20))');
+    const acked: number[] = [];
+    let writing = true;
+    const writer = (async () => {
+      const wc = await connect(info.master!);
+      for (let id = 1; writing; id++) {
+        await wc.query('INSERT INTO app.events VALUES (?, ?)', [id, 'load']);
+        acked.push(id);
+      }
+    })();
+    try {
+      expect(await m.client.call('add_nodes', { slaves: 2 })).toEqual({ state: 'ADAPTING' });
+      // One operation at a time.
+      await expect(m.client.call('add_nodes', { slaves: 1 })).rejects.toThrow('wrong state to add_nodes: ADAPTING (accepted: RUNNING)');
+      await m.waitFor('RUNNING');
+    } finally {
+      writing = false;
+      await writer;
+    }
+    const after = await m.info();
+    expect(after.slaves).toHaveLength(2);
+    expect(after.desiredReplicas).toBe(2);
+    const messages = after.events.map((e) => e.message);
+    // Both replicas were provisioned in the same step.
+    expect(messages).toContain('add_nodes: provisioning node-2 and node-3 from a snapshot of node-1');
+    expect(acked.length).toBeGreaterThan(10);
+    const max = Math.max(...acked);
+    for (const addr of after.slaves) {
+      const rc = await connect(addr);
+      const n = await eventually(() => scalar(rc, 'SELECT COUNT(*) FROM app.events WHERE id <= ?', [max]), (v) => Number(v) === acked.length);
+      expect(Number(n)).toBe(acked.length);
+    }
+    // New writes replicate.
+    await mc.query('INSERT INTO app.events VALUES (?, ?)', [1_000_000, 'after']);
+    for (const addr of after.slaves) {
+      const rc = await connect(addr);
+      expect(await eventually(() => scalar(rc, 'SELECT note FROM app.events WHERE id = 1000000'), (v) => v === 'after')).toBe('after');
+    }
+  });
+
+  it('describes nodes with the seed fields and replication figures', async () => {
+    const nodes = await m.client.call('list_nodes', {});
+    expect(nodes).toEqual({ masters: ['node-1'], slaves: ['node-2', 'node-3'], serviceNode: ['node-1', 'node-2', 'node-3'] });
+    const master = (await m.client.call('get_node_info', { serviceNodeId: 'node-1' })).serviceNode;
+    expect(master).toMatchObject({ id: 'node-1', ip: '127.0.0.1', isRunningMySQL: true, isMaster: true, isSlave: false, role: 'master', readOnly: false, replication: null });
+    const replica = await eventually(
+      async () => (await m.client.call('get_node_info', { id: 'node-2' })).serviceNode,
+      (n) => n.replication?.ioRunning === 'Yes',
+    );
+    expect(replica).toMatchObject({ id: 'node-2', isMaster: false, isSlave: true, role: 'replica', readOnly: true, isRunningMySQL: true });
+    expect(replica.replication).toMatchObject({ ioRunning: 'Yes', sqlRunning: 'Yes', lastError: '', masterPort: master.port });
+    expect(replica.replication!.gtidPosition).toMatch(/^0-1-[0-9]+$/);
+    await expect(m.client.call('get_node_info', { serviceNodeId: 'node-9' })).rejects.toThrow('no node node-9 in this service (nodes: node-1, node-2, node-3)');
+  });
+
+  it('reports performance from real counters under a write load', async () => {
+    const info = await m.info();
+    const wc = await connect(info.master!);
+    const deadline = Date.now() + 3000;
+    let writes = 0;
+    while (Date.now() < deadline) {
+      await wc.query('INSERT INTO app.events VALUES (?, ?)', [2_000_000 + writes, 'perf']);
+      writes++;
+    }
+    const rate = writes / 3;
+    const perf = await eventually(
+      () => m.client.call('get_service_performance', {}),
+      (p) => p.throughput > 0 && p.request_rate > 0,
+    );
+    expect(perf.interval).toBeGreaterThan(0);
+    expect(perf.nodes['node-1']?.role).toBe('master');
+    // Figures of the same order as the load: each insert is one statement and one commit.
+    expect(perf.throughput).toBeGreaterThan(rate * 0.1);
+    expect(perf.throughput).toBeLessThan(rate * 3);
+    expect(perf.request_rate).toBeGreaterThan(rate * 0.1);
+    expect(perf.response_time).toBeGreaterThan(0);
+    expect(perf.error_rate).toBe(0);
+  });
+});

@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { managerApi, type ManagerApi, type ServiceInfo } from '../../src/protocol/manager-api.js';
+import type { ServiceState } from '../../src/protocol/service-states.js';
+import { RpcClient } from '../../src/rpc/client.js';
+import { isAlive, sleep } from '../../src/util/proc.js';
+import { freePort } from './ports.js';
+
+const CLI = resolve('dist/cli/main.js');
+
+/** Pids of every live process whose command line mentions `dir` (our agents and mariadbd). */
+export function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes(dir) && isAlive(pid)) pids.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** A real `cps-mysql manager` process with its own data directory, on loopback. */
+export class ManagerProcess {
+  child: ChildProcess | null = null;
+  readonly client: RpcClient<ManagerApi>;
+  private output = '';
+
+  private constructor(
+    readonly dataDir: string,
+    readonly port: number,
+    private readonly monitorMs: number,
+  ) {
+    this.client = new RpcClient(managerApi, { url: `http://127.0.0.1:${port}/`, timeoutMs: 60_000 });
+  }
+
+  static async start(options?: { monitorMs?: number }): Promise<ManagerProcess> {
+    const dir = mkdtempSync(join(tmpdir(), 'cps-mgr-'));
+    const m = new ManagerProcess(dir, await freePort(), options?.monitorMs ?? 500);
+    await m.launch();
+    return m;
+  }
+
+  async launch(): Promise<void> {
+    const child = spawn(process.execPath, [CLI, 'manager', '--port', String(this.port), '--data-dir', this.dataDir, '--monitor-interval', String(this.monitorMs)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (c: Buffer) => (this.output += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (this.output += c.toString()));
+    this.child = child;
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`manager exited with ${child.exitCode}: ${this.output}`);
+      try {
+        await this.client.call('get_service_info', {}, { timeoutMs: 1000 });
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`manager did not answer: ${this.output}`);
+        await sleep(50);
+      }
+    }
+  }
+
+  get logs(): string {
+    return this.output;
+  }
+
+  info(): Promise<ServiceInfo> {
+    return this.client.call('get_service_info', {});
+  }
+
+  /** Waits until the service reaches `state` with no operation under way; fails on ERROR or timeout. */
+  async waitFor(state: ServiceState, timeoutMs = 120_000): Promise<ServiceInfo> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await this.info();
+      if (info.state === state && info.operation === null) return info;
+      if (info.state === 'ERROR' && state !== 'ERROR') throw new Error(`service in ERROR: ${info.error}`);
+      if (Date.now() > deadline) throw new Error(`service still ${info.state} (${info.operation?.step ?? ''}) after ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** Stops the manager, then every node process left under its directory, by pid, and removes it. */
+  async cleanup(): Promise<void> {
+    await this.kill('SIGTERM');
+    for (const pid of processesUnder(this.dataDir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    for (const pid of processesUnder(this.dataDir)) while (isAlive(pid)) await sleep(20);
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+}
