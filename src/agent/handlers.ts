@@ -233,9 +233,9 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
       return { bytes };
     },
 
-    get_counters: async () => {
+    get_counters: async (params) => {
       requireRunning('get_counters');
-      const c = await engine.counters();
+      const c = await engine.counters(params.ignoreUsers ?? []);
       return { at: new Date().toISOString(), ...c };
     },
 

@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAgentCommand } from './agent-command.js';
 import { registerManagerCommand } from './manager-command.js';
+import { registerClientVerbs } from './client/verbs.js';
+import { registerDemoCommand } from './demo-command.js';
 
 const program = new Command('cps-mysql')
   .description('ConPaaS MySQL: a replicated MariaDB service (manager, agents and client)')
@@ -15,5 +17,7 @@ const program = new Command('cps-mysql')
 
 registerAgentCommand(program);
 registerManagerCommand(program);
+registerClientVerbs(program);
+registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -72,7 +72,8 @@ export interface Engine {
   setUserPassword(user: string, password: string): Promise<void>;
   /** Waits until this server has applied `gtid`; false on timeout. */
   waitForGtid(gtid: string, timeoutSeconds: number): Promise<boolean>;
-  counters(): Promise<EngineCounters>;
+  /** Server counters; client statements leave out root and `ignoreUsers`. */
+  counters(ignoreUsers: readonly string[]): Promise<EngineCounters>;
   /** A physical hot copy of the running server, as an xbstream. */
   snapshotStream(): Readable;
   /** Replaces the (absent) data directory with a snapshot; returns the GTID it was taken at. */

@@ -1,4 +1,4 @@
-import { mkdirSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { destination, multistream, pino } from 'pino';
@@ -22,6 +22,8 @@ export interface ManagerOptions {
   /** Milliseconds between monitoring rounds. */
   monitorIntervalMs: number;
   logLevel?: string;
+  /** Write the log to the data directory only, not to standard output (the demo). */
+  quiet?: boolean;
 }
 
 export interface RunningManager {
@@ -66,7 +68,7 @@ export async function startManager(o: ManagerOptions): Promise<RunningManager> {
   const logFile = join(dataDir, 'manager.log');
   const logger = pino(
     { name: 'manager', level: o.logLevel ?? process.env['CPS_MYSQL_LOG_LEVEL'] ?? 'info', redact: { paths: redactPaths(), censor: '[redacted]' } },
-    multistream([{ stream: process.stdout }, { stream: destination({ dest: logFile, sync: false, mkdir: true }) }]),
+    multistream([...(o.quiet ? [] : [{ stream: process.stdout }]), { stream: destination({ dest: logFile, sync: false, mkdir: true }) }]),
   );
   const store = new SqliteStore(join(dataDir, 'state.db'));
   const driver = makeDriver(o.cloud, dataDir);
@@ -77,6 +79,8 @@ export async function startManager(o: ManagerOptions): Promise<RunningManager> {
   const handlers = managerHandlers({ store, driver, agents, observer, loop, readLog: async () => readTail(logFile, LOG_TAIL_BYTES) });
   const app = await createRpcServer(managerApi, handlers, { logger });
   await app.listen({ host: o.host, port: o.port });
+  // How clients on this machine find this manager (cps-mysql reads it from its home directory).
+  writeFileSync(join(dataDir, 'manager.json'), `${JSON.stringify({ url: `http://${o.host}:${o.port}/`, pid: process.pid })}\n`);
   const op = store.operation();
   logger.info({ host: o.host, port: o.port, dataDir, cloud: o.cloud, state: store.service()?.state ?? 'INIT', resuming: op?.kind ?? null }, 'manager listening');
   loop.start();

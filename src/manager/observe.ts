@@ -56,7 +56,8 @@ export class Observer {
             o.lastSeen = new Date().toISOString();
             o.error = null;
             if (withCounters && o.status.mysqld.state === 'running') {
-              const c = await client.call('get_counters', {}, { timeoutMs: POLL_TIMEOUT_MS });
+              const ignoreUsers = [this.store.service()?.replUser ?? 'repl'];
+              const c = await client.call('get_counters', { ignoreUsers }, { timeoutMs: POLL_TIMEOUT_MS });
               o.counters = { prev: o.counters.cur, cur: c };
             }
           } catch (err) {

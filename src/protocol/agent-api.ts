@@ -111,7 +111,11 @@ export const agentApi = {
   }),
   dump: method()({ verb: 'GET', params: none, result: 'stream' }),
   load_dump: method<{ bytes: number }>()({ verb: 'UPLOAD', params: none, files: ['mysqldump_file'] }),
-  get_counters: method<Counters>()({ verb: 'GET', params: none }),
+  get_counters: method<Counters>()({
+    verb: 'GET',
+    /** Accounts whose statements are not the clients' (e.g. the replication user); root is always left out. */
+    params: z.object({ ignoreUsers: z.array(userName).max(16).optional() }).strict(),
+  }),
   stop: method<AgentStatus>()({ verb: 'POST', params: none }),
 } as const;
 

@@ -176,8 +176,8 @@ export class MariadbEngine implements Engine {
     return this.sql((c) => sql.waitForGtid(c, gtid, timeoutSeconds));
   }
 
-  counters(): Promise<EngineCounters> {
-    return this.sql(sql.readCounters);
+  counters(ignoreUsers: readonly string[]): Promise<EngineCounters> {
+    return this.sql((c) => sql.readCounters(c, ignoreUsers));
   }
 
   snapshotStream(): Readable {

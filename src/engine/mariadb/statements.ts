@@ -122,18 +122,20 @@ export async function waitForGtid(c: Connection, gtid: string, timeoutSeconds: n
   return Number(r!['r']) === 0;
 }
 
-export async function readCounters(c: Connection): Promise<EngineCounters> {
+export async function readCounters(c: Connection, ignoreUsers: readonly string[]): Promise<EngineCounters> {
   const rows = await q(c, 'read global status', 'SHOW GLOBAL STATUS WHERE Variable_name IN (?)', [STATUS_VARIABLES]);
   const status: Record<string, number> = {};
   for (const r of rows) {
     const n = Number(r['Value']);
     if (Number.isFinite(n)) status[String(r['Variable_name'])] = n;
   }
-  // Statements of clients only: the agent's own (root) and replication threads (no user) are left out.
+  // Statements of clients only: the agent's own (root), background threads (no user) and the
+  // accounts the caller names (replication) are left out.
   const [s] = await q(
     c,
     'read statement summary',
-    "SELECT COALESCE(SUM(COUNT_STAR), 0) AS n, COALESCE(SUM(SUM_ERRORS), 0) AS errors, COALESCE(SUM(SUM_TIMER_WAIT), 0) AS latency FROM performance_schema.events_statements_summary_by_user_by_event_name WHERE USER IS NOT NULL AND USER <> 'root'",
+    'SELECT COALESCE(SUM(COUNT_STAR), 0) AS n, COALESCE(SUM(SUM_ERRORS), 0) AS errors, COALESCE(SUM(SUM_TIMER_WAIT), 0) AS latency FROM performance_schema.events_statements_summary_by_user_by_event_name WHERE USER IS NOT NULL AND USER NOT IN (?)',
+    [['root', ...ignoreUsers]],
   );
   return {
     uptimeSeconds: status['Uptime'] ?? 0,

@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { managerApi, type ManagerApi } from '../../protocol/manager-api.js';
+import { RpcClient } from '../../rpc/client.js';
+
+/** Where the local manager keeps its state, unless told otherwise. */
+export function defaultHome(): string {
+  return process.env['CPS_MYSQL_HOME'] ?? join(homedir(), '.cps-mysql');
+}
+
+export const DEFAULT_MANAGER_PORT = 8100;
+
+/** The manager to talk to: --manager, then CPS_MYSQL_MANAGER, then the local one (its manager.json). */
+export function managerUrl(flag: string | undefined): string {
+  if (flag) return flag;
+  const env = process.env['CPS_MYSQL_MANAGER'];
+  if (env) return env;
+  try {
+    const info = JSON.parse(readFileSync(join(defaultHome(), 'manager.json'), 'utf8')) as { url?: string };
+    if (info.url) return info.url;
+  } catch {
+    // no local manager file
+  }
+  return `http://127.0.0.1:${DEFAULT_MANAGER_PORT}/`;
+}
+
+export function managerClient(flag: string | undefined): RpcClient<ManagerApi> {
+  return new RpcClient(managerApi, { url: managerUrl(flag), timeoutMs: 60_000 });
+}

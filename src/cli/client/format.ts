@@ -1,0 +1,89 @@
+import type { ServiceInfo, ServiceNodeInfo, ServicePerformance } from '../../protocol/manager-api.js';
+
+/** Renders rows as an aligned text table with a header. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** Renders key/value pairs, keys aligned. */
+export function pairs(entries: Array<[string, string]>): string {
+  const w = Math.max(...entries.map(([k]) => k.length)) + 1;
+  return entries.map(([k, v]) => `${`${k}:`.padEnd(w + 1)}${v}`).join('\n');
+}
+
+function hostPort(addr: string): { host: string; port: string } {
+  const i = addr.lastIndexOf(':');
+  return { host: addr.slice(0, i), port: addr.slice(i + 1) };
+}
+
+/** The command a user pastes to reach the master (the password is asked, never printed). */
+export function connectCommand(info: ServiceInfo): string | null {
+  if (!info.master) return null;
+  const { host, port } = hostPort(info.master);
+  return `mariadb -h ${host} -P ${port} -u ${info.user} -p`;
+}
+
+export function formatInfo(info: ServiceInfo): string {
+  const entries: Array<[string, string]> = [['state', info.state]];
+  entries.push(['master url', info.master ? `mysql://${info.master}` : '(none)']);
+  for (const s of info.slaves) entries.push(['slave url', `mysql://${s}`]);
+  entries.push(['user', info.user]);
+  const cmd = connectCommand(info);
+  if (cmd) entries.push(['connect', cmd]);
+  if (info.operation) entries.push(['operation', `${info.operation.kind}: ${info.operation.step ?? 'starting'}`]);
+  if (info.error) entries.push(['error', info.error]);
+  return pairs(entries);
+}
+
+function lag(n: ServiceNodeInfo): string {
+  if (!n.replication) return '-';
+  if (n.replication.secondsBehindMaster === null) return n.replication.ioRunning === 'Yes' ? '?' : 'stopped';
+  return `${n.replication.secondsBehindMaster}s`;
+}
+
+export function formatNodes(nodes: ServiceNodeInfo[]): string {
+  return table(
+    ['ID', 'ROLE', 'STATUS', 'MYSQL', 'ADDRESS', 'LAG', 'GTID'],
+    nodes.map((n) => [n.id, n.role, n.status, n.isRunningMySQL ? 'up' : 'down', n.ip ? `${n.ip}:${n.port}` : '-', lag(n), n.gtidPosition ?? '-']),
+  );
+}
+
+export function formatNode(n: ServiceNodeInfo): string {
+  const entries: Array<[string, string]> = [
+    ['id', n.id],
+    ['role', n.role],
+    ['status', n.status],
+    ['address', n.ip ? `${n.ip}:${n.port}` : '-'],
+    ['agent', n.ip ? `${n.ip}:${n.agentPort}` : '-'],
+    ['mysql running', n.isRunningMySQL ? 'yes' : 'no'],
+    ['read only', n.readOnly === null ? '?' : n.readOnly ? 'yes' : 'no'],
+    ['gtid', n.gtidPosition ?? '-'],
+  ];
+  if (n.replication) {
+    entries.push(
+      ['replicates from', `${n.replication.masterHost}:${n.replication.masterPort}`],
+      ['io / sql thread', `${n.replication.ioRunning} / ${n.replication.sqlRunning}`],
+      ['lag', lag(n)],
+      ['last error', n.replication.lastError || '-'],
+    );
+  }
+  entries.push(['last seen', n.lastSeen ?? 'never']);
+  return pairs(entries);
+}
+
+export function formatPerformance(p: ServicePerformance): string {
+  const row = (name: string, role: string, f: { request_rate: number; error_rate: number; throughput: number; response_time: number }): string[] => [
+    name,
+    role,
+    f.request_rate.toFixed(1),
+    f.error_rate.toFixed(1),
+    f.throughput.toFixed(1),
+    f.response_time.toFixed(3),
+  ];
+  const rows = Object.entries(p.nodes).map(([id, f]) => row(id, f.role, f));
+  rows.push(row('service', '', p));
+  const head = table(['NODE', 'ROLE', 'STATEMENTS/S', 'ERRORS/S', 'COMMITS/S', 'MEAN MS'], rows);
+  return p.interval > 0 ? `${head}\n(over the last ${p.interval.toFixed(1)} s)` : `${head}\n(no full monitoring interval yet)`;
+}

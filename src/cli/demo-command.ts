@@ -1,0 +1,85 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { startManager } from '../manager/manager-main.js';
+import { managerApi } from '../protocol/manager-api.js';
+import { RpcClient } from '../rpc/client.js';
+import { messageOf } from '../util/errors.js';
+import { sleep } from '../util/proc.js';
+import { DEFAULT_MANAGER_PORT, defaultHome } from './client/connection.js';
+import { formatInfo } from './client/format.js';
+import { waitForOperation } from './client/wait.js';
+import { portOption } from './options.js';
+
+const out = (s: string): void => void process.stdout.write(`${s}\n`);
+
+/**
+ * The one-command demo: a manager on the local cloud in its own data directory, a service with
+ * a master and two replicas, connection details; Ctrl-C shuts the service down and exits.
+ * Run again, it picks up the state it left.
+ */
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('run a manager with a local service (a master and replicas) until Ctrl-C')
+    .option('--data-dir <dir>', 'the manager data directory', defaultHome())
+    .option('--port <port>', 'port of the manager API', portOption, DEFAULT_MANAGER_PORT)
+    .option('--slaves <n>', 'replicas to start with', (v) => Number.parseInt(v, 10), 2)
+    .addHelpText('after', '\nExample:\n  cps-mysql demo            # then, in another terminal: cps-mysql info\n')
+    .action(async (opts: { dataDir: string; port: number; slaves: number }) => {
+      const dataDir = resolve(opts.dataDir);
+      const url = `http://127.0.0.1:${opts.port}/`;
+      let manager;
+      try {
+        manager = await startManager({ host: '127.0.0.1', port: opts.port, dataDir, cloud: 'local', monitorIntervalMs: 2000, quiet: true });
+      } catch (e) {
+        process.stderr.write(`cps-mysql demo: cannot start the manager on port ${opts.port}: ${messageOf(e)}\n`);
+        process.exit(1);
+      }
+      const client = new RpcClient(managerApi, { url });
+      let stopping = false;
+      const finish = async (): Promise<void> => {
+        if (stopping) return;
+        stopping = true;
+        out('\nshutting the service down…');
+        try {
+          const info = await client.call('get_service_info', {});
+          if (info.state === 'RUNNING' || info.state === 'ERROR') {
+            const since = new Date().toISOString();
+            await client.call('shutdown', {});
+            await waitForOperation(client, since, out);
+          }
+        } catch (e) {
+          process.stderr.write(`shutdown failed: ${messageOf(e)}\n`);
+        }
+        await manager.stop();
+        out('stopped; nothing is left running.');
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void finish());
+      process.on('SIGTERM', () => void finish());
+
+      try {
+        let info = await client.call('get_service_info', {});
+        if (info.state === 'INIT' || info.state === 'STOPPED') {
+          out(`starting a service with a master and ${opts.slaves} replicas (state in ${dataDir})…`);
+          const since = new Date().toISOString();
+          await client.call('startup', { slaves: opts.slaves });
+          info = (await waitForOperation(client, since, out)).info;
+        } else {
+          out(`found the service in ${dataDir} (${info.state}); resuming it…`);
+          while (info.operation !== null && !stopping) {
+            await sleep(300);
+            info = await client.call('get_service_info', {});
+          }
+        }
+        if (stopping) return;
+        out('');
+        out(formatInfo(info));
+        out(`password:  cps-mysql get-password`);
+        out(`manager:   ${url}   (cps-mysql info | list-nodes | performance | add-nodes 1 | switchover ID)`);
+        out('\nCtrl-C shuts the service down.');
+      } catch (e) {
+        process.stderr.write(`cps-mysql demo: ${messageOf(e)}\n`);
+      }
+    });
+}
