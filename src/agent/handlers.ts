@@ -23,7 +23,7 @@ export interface AgentDeps {
 /** Accounts the service must keep for itself; `set_password` refuses them. */
 const RESERVED_USERS = new Set(['root', 'mariadb.sys', 'mysql', 'public']);
 
-const DEFAULT_SETTINGS = { innodbBufferPoolSize: '128M', maxConnections: 200 };
+const DEFAULT_SETTINGS = { innodbBufferPoolSize: '128M', maxConnections: 200, semiSyncTimeoutMs: 86_400_000 };
 
 /** The agent's methods. The agent acts only when called: the manager decides. */
 export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
@@ -34,6 +34,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
     serverId,
     innodbBufferPoolSize: s.innodbBufferPoolSize ?? DEFAULT_SETTINGS.innodbBufferPoolSize,
     maxConnections: s.maxConnections ?? DEFAULT_SETTINGS.maxConnections,
+    semiSyncTimeoutMs: s.semiSyncTimeoutMs ?? DEFAULT_SETTINGS.semiSyncTimeoutMs,
   });
 
   const status = async (): Promise<AgentStatus> => {
@@ -178,6 +179,12 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
       const s = await engine.status();
       return { reached, gtid: s.gtid };
     },
+
+    stop_replica_io: () =>
+      locked('stop_replica_io', async () => {
+        requireRunning('stop_replica_io');
+        await engine.stopReplicaIo();
+      }),
 
     promote: () =>
       locked('promote', async () => {

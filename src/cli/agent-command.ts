@@ -13,26 +13,29 @@ export function registerAgentCommand(program: Command): void {
     .option('--host <host>', 'address the agent API listens on', '127.0.0.1')
     .option('--mysql-host <host>', 'address mariadbd listens on (default: --host)')
     .option('--mysql-port <port>', 'port mariadbd listens on (default: --port + 1)', portOption)
+    .option('--health-port <port>', 'port of the plain-HTTP health checks /primary, /replica, /health (default: --port + 2)', portOption)
     .addHelpText('after', '\nExample:\n  cps-mysql agent --host 127.0.0.1 --port 8101 --dir /tmp/node-1\n')
-    .action(async (opts: { port: number; dir: string; host: string; mysqlHost?: string; mysqlPort?: number }) => {
+    .action(async (opts: { port: number; dir: string; host: string; mysqlHost?: string; mysqlPort?: number; healthPort?: number }) => {
       const logger = createLogger('agent');
       const mysqlPort = opts.mysqlPort ?? opts.port + 1;
-      if (mysqlPort > 65535) {
-        process.stderr.write('error: --mysql-port is needed when --port is 65535\n');
+      const healthPort = opts.healthPort ?? opts.port + 2;
+      if (mysqlPort > 65535 || healthPort > 65535) {
+        process.stderr.write('error: give --mysql-port and --health-port when --port is above 65533\n');
         process.exit(2);
       }
       try {
-        const { app, engine } = await startAgent({
+        const { app, health, engine } = await startAgent({
           host: opts.host,
           port: opts.port,
           dir: opts.dir,
           mysqlHost: opts.mysqlHost ?? opts.host,
           mysqlPort,
+          healthPort,
           logger,
         });
         const shutdown = async (signal: string): Promise<void> => {
           logger.info({ signal }, 'agent stopping');
-          await app.close();
+          await Promise.all([app.close(), health.close()]);
           await engine.stop();
           process.exit(0);
         };

@@ -9,6 +9,14 @@ function millis(value: string): number {
   return n;
 }
 
+function whole(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
 export function registerManagerCommand(program: Command): void {
   program
     .command('manager')
@@ -17,11 +25,21 @@ export function registerManagerCommand(program: Command): void {
     .requiredOption('--data-dir <dir>', 'directory holding the state, the log and (local cloud) the nodes')
     .option('--host <host>', 'address the API listens on', '127.0.0.1')
     .option('--cloud <name>', 'cloud driver that creates nodes', 'local')
-    .option('--monitor-interval <ms>', 'milliseconds between monitoring rounds', millis, 2000)
+    .option('--monitor-interval <ms>', 'milliseconds between monitoring rounds', millis, 1000)
+    .option('--failover-checks <n>', 'failed checks in a row before the master counts as unreachable', whole(1, 100), 2)
+    .option('--failover-block-seconds <s>', 'after an automatic failover, seconds before another may happen (unless acknowledged)', whole(0, 86400), 300)
     .addHelpText('after', '\nExample:\n  cps-mysql manager --port 8100 --data-dir ~/.cps-mysql\n')
-    .action(async (opts: { port: number; dataDir: string; host: string; cloud: string; monitorInterval: number }) => {
+    .action(async (opts: { port: number; dataDir: string; host: string; cloud: string; monitorInterval: number; failoverChecks: number; failoverBlockSeconds: number }) => {
       try {
-        const m = await startManager({ host: opts.host, port: opts.port, dataDir: opts.dataDir, cloud: opts.cloud, monitorIntervalMs: opts.monitorInterval });
+        const m = await startManager({
+          host: opts.host,
+          port: opts.port,
+          dataDir: opts.dataDir,
+          cloud: opts.cloud,
+          monitorIntervalMs: opts.monitorInterval,
+          failoverChecks: opts.failoverChecks,
+          failoverBlockSeconds: opts.failoverBlockSeconds,
+        });
         const shutdown = async (signal: string): Promise<void> => {
           m.logger.info({ signal }, 'manager stopping; the nodes keep running');
           await m.stop();

@@ -8,6 +8,7 @@ export interface EngineSettings {
   serverId: number;
   innodbBufferPoolSize: string;
   maxConnections: number;
+  semiSyncTimeoutMs: number;
 }
 
 export type EngineProcessState = 'uninitialized' | 'stopped' | 'starting' | 'running' | 'stopping' | 'crashed';
@@ -66,6 +67,8 @@ export interface Engine {
   ensureReplicationUser(user: string, password: string): Promise<void>;
   /** Points this server at a master (`MASTER_USE_GTID=slave_pos`) and makes it read-only. */
   configureReplica(source: ReplicaSource, gtidSlavePos?: string): Promise<void>;
+  /** Stops the replication IO thread only: nothing more is received, the relay log is still applied. */
+  stopReplicaIo(): Promise<void>;
   /** Stops and forgets replication, then makes the server writable. */
   promote(): Promise<void>;
   setReadOnly(readOnly: boolean): Promise<void>;

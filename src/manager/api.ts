@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { nodeIdOf, type ManagerApi, type ServiceInfo, type ServiceNodeInfo } from '../protocol/manager-api.js';
+import { nodeIdOf, type FailoverInfo, type ManagerApi, type ServiceInfo, type ServiceNodeInfo } from '../protocol/manager-api.js';
 import { ACCEPTED_STATES, wrongStateMessage, type ServiceState } from '../protocol/service-states.js';
 import { streamResult, type Handlers } from '../rpc/server.js';
 import type { NodeRecord, ServiceRecord, StateStore } from '../store/store.js';
@@ -18,6 +18,7 @@ export interface ApiDeps {
   loop: ManagerLoop;
   /** The tail of the manager's log, for getLog. */
   readLog: () => Promise<string>;
+  failoverChecks: number;
 }
 
 /** The service's database user, as ConPaaS named it. */
@@ -79,6 +80,7 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       ip: n.host ?? '',
       port: n.mysqlPort ?? 0,
       agentPort: n.agentPort ?? 0,
+      healthPort: n.healthPort ?? 0,
       role: n.role,
       status: n.status,
       isMaster: n.role === 'master',
@@ -99,6 +101,12 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
         : null,
       lastSeen: o?.lastSeen ?? null,
     };
+  };
+
+  const failoverInfo = (): FailoverInfo => {
+    const s = store.service();
+    const until = s?.failoverBlockedUntil ?? null;
+    return { enabled: s?.failoverEnabled ?? true, blockedUntil: until !== null && Date.parse(until) > Date.now() ? until : null, checks: deps.failoverChecks };
   };
 
   /** The seed's list_nodes: drop from the registry the nodes the cloud no longer lists. */
@@ -133,6 +141,8 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
           replPassword: secret(),
           desiredReplicas: 0,
           nextSeq: 1,
+          failoverEnabled: true,
+          failoverBlockedUntil: null,
         });
       }
       return begin('startup', { slaves }, 'PROLOGUE', { desiredReplicas: slaves });
@@ -199,6 +209,8 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
         operation: op ? { kind: op.kind, startedAt: op.startedAt, step: loop.current } : null,
         error: s?.error ?? null,
         events: store.events(EVENTS_SHOWN),
+        failover: failoverInfo(),
+        diagnosis: loop.lastDecision,
       };
     },
 
@@ -261,5 +273,36 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
     },
 
     getLog: async () => ({ log: await deps.readLog() }),
+
+    failover: async (p) => {
+      requireState('failover');
+      const m = store.nodes().find((n) => n.role === 'master' && n.status === 'ready');
+      if (!m) throw new AppError('WRONG_STATE', 'failover: the service has no master to fail over from');
+      if (p.serviceNodeId !== undefined) {
+        const n = nodeOrFail(p.serviceNodeId);
+        if (n.role !== 'replica' || n.status !== 'ready') throw new AppError('INVALID_PARAMS', `failover: ${n.id} is not a ready replica`);
+      }
+      if (!store.nodes().some((n) => n.role === 'replica' && n.status === 'ready')) {
+        throw new AppError('WRONG_STATE', 'failover: there is no replica to promote');
+      }
+      store.addEvent(`failover ordered by an operator from ${m.id}`);
+      return begin('failover', { oldMasterId: m.id, automatic: false, ...(p.serviceNodeId ? { candidateId: p.serviceNodeId } : {}) }, 'ADAPTING');
+    },
+
+    set_failover: async (p) => {
+      service();
+      store.updateService({ failoverEnabled: p.enabled });
+      store.addEvent(`automatic failover switched ${p.enabled ? 'on' : 'off'}`);
+      loop.wake();
+      return failoverInfo();
+    },
+
+    acknowledge_failover: async () => {
+      const s = service();
+      if (s.failoverBlockedUntil !== null) store.addEvent('failover block lifted by an operator');
+      store.updateService({ failoverBlockedUntil: null });
+      loop.wake();
+      return failoverInfo();
+    },
   };
 }

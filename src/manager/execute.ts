@@ -1,11 +1,21 @@
 import type { CloudDriver } from './ports.js';
 import type { Step } from './core/model.js';
-import type { StateStore, NodeRecord } from '../store/store.js';
+import type { StateStore, NodeRecord, ServiceRecord } from '../store/store.js';
 import type { AgentClients } from './agents.js';
 import { AppError } from '../util/errors.js';
 
 /** How long a replica may take to apply what its master wrote during a switchover. */
 export const CATCH_UP_TIMEOUT_SECONDS = 30;
+
+/** How long each fenced replica may take to apply its relay log during a failover. */
+export const DRAIN_TIMEOUT_SECONDS = 30;
+/** A former master that does not answer this fast is not waited for while fencing. */
+const FENCE_TIMEOUT_MS = 1000;
+
+export interface ExecutorOptions {
+  /** Seconds an automatic failover blocks the next one. */
+  failoverBlockSeconds: number;
+}
 
 /** Carries out one step the decision chose. Every step is safe to run again after a crash. */
 export class Executor {
@@ -13,7 +23,15 @@ export class Executor {
     private readonly store: StateStore,
     private readonly driver: CloudDriver,
     private readonly agents: AgentClients,
+    private readonly options: ExecutorOptions,
   ) {}
+
+  private beginInternal(kind: string, params: Record<string, unknown>): void {
+    this.store.atomically(() => {
+      this.store.beginOperation(kind, params);
+      this.store.updateService({ state: 'ADAPTING', error: null });
+    });
+  }
 
   private node(id: string): NodeRecord {
     const n = this.store.node(id);
@@ -30,7 +48,7 @@ export class Executor {
     switch (step.kind) {
       case 'register_nodes':
         this.store.atomically(() => {
-          for (const n of step.nodes) this.store.insertNode({ ...n, status: 'creating', host: null, agentPort: null, mysqlPort: null });
+          for (const n of step.nodes) this.store.insertNode({ ...n, status: 'creating', host: null, agentPort: null, mysqlPort: null, healthPort: null });
           const next = Math.max(...step.nodes.map((n) => n.serverId)) + 1;
           if (next > this.store.service()!.nextSeq) this.store.updateService({ nextSeq: next });
         });
@@ -39,7 +57,7 @@ export class Executor {
         await settleAll(
           step.ids.map(async (id) => {
             const c = await this.driver.createNode(id);
-            this.store.updateNode(id, { host: c.host, agentPort: c.agentPort, mysqlPort: c.mysqlPort, status: 'created' });
+            this.store.updateNode(id, { host: c.host, agentPort: c.agentPort, mysqlPort: c.mysqlPort, healthPort: c.healthPort, status: 'created' });
           }),
         );
         return;
@@ -134,17 +152,101 @@ export class Executor {
       }
       case 'abort':
         this.store.atomically(() => {
-          this.store.updateOperation({ phase: 'aborting' });
+          const op = this.store.operation();
+          // The reason is kept with the operation, so a failing undo step does not hide it.
+          this.store.updateOperation({ phase: 'aborting', attempts: 0, params: { ...(op?.params ?? {}), abortError: step.error } });
           this.store.updateService({ error: step.error });
         });
         return;
       case 'finish':
         this.store.atomically(() => {
           const op = this.store.operation();
-          if (op) this.store.endOperation(op.phase === 'aborting' || op.phase === 'aborted' ? 'failed' : 'done', step.error ?? undefined);
-          const replicas = this.store.nodes().filter((n) => n.role === 'replica' && n.status === 'ready').length;
-          this.store.updateService({ state: step.state, error: step.error, ...(step.state === 'STOPPED' ? {} : { desiredReplicas: replicas }) });
+          const aborted = op !== null && (op.phase === 'aborting' || op.phase === 'aborted');
+          if (op) this.store.endOperation(aborted ? 'failed' : 'done', step.error ?? undefined);
+          const patch: Partial<ServiceRecord> = { state: step.state, error: step.error };
+          // A growth that was abandoned wants no more than what was made.
+          if (aborted && (op.kind === 'add_nodes' || op.kind === 'startup')) {
+            patch.desiredReplicas = this.store.nodes().filter((n) => n.role === 'replica' && n.status === 'ready').length;
+          }
+          if (op?.kind === 'failover' && !aborted && op.params['automatic'] === true) {
+            patch.failoverBlockedUntil = new Date(Date.now() + this.options.failoverBlockSeconds * 1000).toISOString();
+          }
+          this.store.updateService(patch);
         });
+        return;
+      case 'begin_failover':
+        this.beginInternal('failover', { oldMasterId: step.oldMasterId, automatic: true });
+        return;
+      case 'begin_replacement':
+        this.beginInternal('add_nodes', { count: step.count, replacement: true });
+        return;
+      case 'fence_replicas': {
+        const old = this.node(step.oldMasterId);
+        await settleAll(step.ids.map((id) => this.agents.for(this.node(id)).call('stop_replica_io', {})));
+        // Where the old master's agent still answers, it stops taking writes too.
+        await this.agents
+          .for(old)
+          .call('set_read_only', { readOnly: true }, { timeoutMs: FENCE_TIMEOUT_MS })
+          .catch(() => undefined);
+        this.store.atomically(() => {
+          this.store.updateNode(old.id, { status: 'failed' });
+          this.store.updateOperation({ phase: 'fenced' });
+        });
+        return;
+      }
+      case 'drain':
+        await settleAll(
+          step.ids.map(async (id) => {
+            const agent = this.agents.for(this.node(id));
+            const st = await agent.call('get_status', {});
+            const received = st.replication?.gtidIoPos ?? '';
+            const r = await agent.call('wait_for_gtid', { gtid: received, timeoutSeconds: DRAIN_TIMEOUT_SECONDS });
+            if (!r.reached) throw new AppError('TIMEOUT', `${id} did not apply its relay log (${received}) within ${DRAIN_TIMEOUT_SECONDS} s`);
+          }),
+        );
+        this.store.updateOperation({ phase: 'drained' });
+        return;
+      case 'promote_failover': {
+        const s = this.store.service()!;
+        const agent = this.agents.for(this.node(step.candidateId));
+        await agent.call('promote', {});
+        await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
+        this.store.atomically(() => {
+          const op = this.store.operation();
+          this.store.updateNode(step.candidateId, { role: 'master' });
+          this.store.updateNode(step.oldMasterId, { role: 'replica', status: 'failed' });
+          this.store.updateOperation({ phase: 'promoted', params: { ...(op?.params ?? {}), candidateId: step.candidateId, gtid: step.gtid } });
+        });
+        return;
+      }
+      case 'restart_master': {
+        let n = this.node(step.id);
+        if (step.recreate) {
+          const c = await this.driver.createNode(n.id);
+          this.store.updateNode(n.id, { host: c.host, agentPort: c.agentPort, mysqlPort: c.mysqlPort, healthPort: c.healthPort });
+          n = this.node(step.id);
+        }
+        const s = this.store.service()!;
+        const agent = this.agents.for(n);
+        await agent.call('init_server', { serverId: n.serverId });
+        await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
+        return;
+      }
+      case 'restart_mysqld': {
+        const n = this.node(step.id);
+        await this.agents.for(n).call('init_server', { serverId: n.serverId });
+        return;
+      }
+      case 'rejoin': {
+        const n = this.node(step.id);
+        const agent = this.agents.for(n);
+        await agent.call('set_read_only', { readOnly: true });
+        await agent.call('configure_replica', { master: this.masterSource(this.node(step.masterId)) });
+        this.store.updateNode(n.id, { role: 'replica', status: 'rejoining' });
+        return;
+      }
+      case 'mark_ready':
+        this.store.updateNode(step.id, { status: 'ready' });
         return;
     }
   }

@@ -6,6 +6,9 @@ import type { StateStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { messageOf } from '../util/errors.js';
 
+/** Milliseconds between checks while the master is suspected. */
+const SUSPECT_RECHECK_MS = 150;
+
 export interface LoopOptions {
   /** Milliseconds between monitoring rounds when there is nothing to do. */
   intervalMs: number;
@@ -26,6 +29,8 @@ export class ManagerLoop {
   private lastIdleReason: string | null = null;
   /** The step under way, in words, for progress reports. */
   current: string | null = null;
+  /** The last decision, in words, whether or not it acted. */
+  lastDecision: string | null = null;
 
   constructor(
     private readonly store: StateStore,
@@ -61,13 +66,16 @@ export class ManagerLoop {
         await this.pause(this.options.intervalMs);
         continue;
       }
+      this.lastDecision = decision.reason;
       if (!decision.step) {
         this.current = null;
         if (decision.reason !== this.lastIdleReason) {
           this.logger.info({ decision: decision.reason }, 'idle');
+          if (decision.notable) this.store.addEvent(decision.reason);
           this.lastIdleReason = decision.reason;
         }
-        await this.pause(this.options.intervalMs);
+        // A master that failed a check is looked at again soon, so a real failure is confirmed fast.
+        await this.pause(this.observer.suspicious ? Math.min(SUSPECT_RECHECK_MS, this.options.intervalMs) : this.options.intervalMs);
         continue;
       }
       this.lastIdleReason = null;

@@ -21,6 +21,10 @@ export interface ManagerOptions {
   cloud: string;
   /** Milliseconds between monitoring rounds. */
   monitorIntervalMs: number;
+  /** Failed checks in a row before the master counts as unreachable. */
+  failoverChecks?: number;
+  /** Seconds an automatic failover blocks the next one. */
+  failoverBlockSeconds?: number;
   logLevel?: string;
   /** Write the log to the data directory only, not to standard output (the demo). */
   quiet?: boolean;
@@ -73,10 +77,17 @@ export async function startManager(o: ManagerOptions): Promise<RunningManager> {
   const store = new SqliteStore(join(dataDir, 'state.db'));
   const driver = makeDriver(o.cloud, dataDir);
   const agents = new AgentClients();
-  const observer = new Observer(store, driver, agents, logger, o.monitorIntervalMs);
-  const executor = new Executor(store, driver, agents);
+  const failoverChecks = o.failoverChecks ?? 2;
+  const failoverBlockSeconds = o.failoverBlockSeconds ?? 300;
+  const observer = new Observer(store, driver, agents, logger, {
+    counterIntervalMs: o.monitorIntervalMs,
+    failoverChecks,
+    failoverBlockSeconds,
+    ...(process.env['CPS_MYSQL_FAULTS'] ? { faultsFile: process.env['CPS_MYSQL_FAULTS'] } : {}),
+  });
+  const executor = new Executor(store, driver, agents, { failoverBlockSeconds });
   const loop = new ManagerLoop(store, observer, executor, logger, { intervalMs: o.monitorIntervalMs });
-  const handlers = managerHandlers({ store, driver, agents, observer, loop, readLog: async () => readTail(logFile, LOG_TAIL_BYTES) });
+  const handlers = managerHandlers({ store, driver, agents, observer, loop, readLog: async () => readTail(logFile, LOG_TAIL_BYTES), failoverChecks });
   const app = await createRpcServer(managerApi, handlers, { logger });
   await app.listen({ host: o.host, port: o.port });
   // How clients on this machine find this manager (cps-mysql reads it from its home directory).

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import mysql from 'mysql2/promise';
 import type { AgentStatus, Counters } from '../protocol/agent-api.js';
 import type { CloudDriver } from './ports.js';
 import type { StateStore, NodeRecord } from '../store/store.js';
@@ -10,28 +12,50 @@ export interface NodeObservation {
   status: AgentStatus | null;
   lastSeen: string | null;
   error: string | null;
+  /** Consecutive checks in which neither the agent nor the SQL port answered well. */
+  failedChecks: number;
   counters: { prev: Counters | null; cur: Counters | null };
 }
 
+export interface ObserverOptions {
+  /** Counters are sampled at most this often, so rates span a whole monitoring interval. */
+  counterIntervalMs: number;
+  /** Failed checks in a row before the master counts as unreachable. */
+  failoverChecks: number;
+  /** Seconds an automatic failover blocks the next one. */
+  failoverBlockSeconds: number;
+  /**
+   * Fault injection for tests: a JSON file `{"unreachable": ["node-1"]}` naming nodes the
+   * manager must treat as unreachable (its calls to them fail), read at every round.
+   */
+  faultsFile?: string;
+}
+
 /** How long a poll of one agent may take before the node counts as unreachable. */
-const POLL_TIMEOUT_MS = 2000;
+const POLL_TIMEOUT_MS = 1500;
+const SQL_TIMEOUT_MS = 1000;
 
 /** Gathers what the decision needs: the registry, the cloud's list, each agent's status and counters. */
 export class Observer {
   private readonly seen = new Map<string, NodeObservation>();
   private lastCountersAt = 0;
 
-  /** `counterIntervalMs`: counters are sampled at most this often, so rates span a whole monitoring interval. */
   constructor(
     private readonly store: StateStore,
     private readonly driver: CloudDriver,
     private readonly agents: AgentClients,
     private readonly logger: Logger,
-    private readonly counterIntervalMs: number,
+    private readonly options: ObserverOptions,
   ) {}
 
   observation(id: string): NodeObservation | null {
     return this.seen.get(id) ?? null;
+  }
+
+  /** True while the master has failed a check: the loop then looks again sooner. */
+  get suspicious(): boolean {
+    const m = this.store.nodes().find((n) => n.role === 'master' && n.status === 'ready');
+    return m !== undefined && (this.seen.get(m.id)?.failedChecks ?? 0) > 0;
   }
 
   counterPairs(): Record<string, CounterPair> {
@@ -43,15 +67,43 @@ export class Observer {
     return out;
   }
 
+  private injectedFaults(): Set<string> {
+    if (!this.options.faultsFile) return new Set();
+    try {
+      const f = JSON.parse(readFileSync(this.options.faultsFile, 'utf8')) as { unreachable?: unknown };
+      return new Set(Array.isArray(f.unreachable) ? f.unreachable.map(String) : []);
+    } catch {
+      return new Set();
+    }
+  }
+
+  /** The manager's own SQL check of a master: connect as the service user and ping. */
+  private async sqlAnswers(n: NodeRecord): Promise<boolean> {
+    const s = this.store.service();
+    if (!s || n.host === null || n.mysqlPort === null) return false;
+    let c: mysql.Connection | null = null;
+    try {
+      c = await mysql.createConnection({ host: n.host, port: n.mysqlPort, user: s.user, password: s.password, connectTimeout: SQL_TIMEOUT_MS });
+      await c.ping();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      c?.destroy();
+    }
+  }
+
   /** Polls every node with an address; records what each agent said. */
   async poll(nodes: NodeRecord[], withCounters: boolean): Promise<void> {
+    const faults = this.injectedFaults();
     await Promise.all(
       nodes
         .filter((n) => n.host !== null && n.agentPort !== null)
         .map(async (n) => {
-          const o: NodeObservation = this.seen.get(n.id) ?? { status: null, lastSeen: null, error: null, counters: { prev: null, cur: null } };
+          const o: NodeObservation = this.seen.get(n.id) ?? { status: null, lastSeen: null, error: null, failedChecks: 0, counters: { prev: null, cur: null } };
           const client = this.agents.for(n);
           try {
+            if (faults.has(n.id)) throw new Error('unreachable (fault injected)');
             o.status = await client.call('get_status', {}, { timeoutMs: POLL_TIMEOUT_MS });
             o.lastSeen = new Date().toISOString();
             o.error = null;
@@ -64,6 +116,16 @@ export class Observer {
             o.status = null;
             o.error = (err as Error).message;
           }
+          const agentSaysUp = o.status !== null && o.status.mysqld.state === 'running';
+          if (n.role === 'master' && n.status === 'ready') {
+            // A master counts as failing only when both its agent and its SQL port fail the manager.
+            const sqlUp = !faults.has(n.id) && (agentSaysUp || (await this.sqlAnswers(n)));
+            const up = agentSaysUp || sqlUp;
+            o.failedChecks = up ? 0 : o.failedChecks + 1;
+            if (!up) this.logger.warn({ node: n.id, failedChecks: o.failedChecks, agent: o.error ?? o.status?.mysqld.state }, 'master check failed');
+          } else {
+            o.failedChecks = agentSaysUp ? 0 : o.failedChecks + 1;
+          }
           this.seen.set(n.id, o);
         }),
     );
@@ -72,7 +134,7 @@ export class Observer {
 
   /** A fresh snapshot: the cloud's list, a poll of every agent, the registry and the operation. */
   async snapshot(): Promise<Snapshot> {
-    const withCounters = Date.now() - this.lastCountersAt >= this.counterIntervalMs * 0.9;
+    const withCounters = Date.now() - this.lastCountersAt >= this.options.counterIntervalMs * 0.9;
     if (withCounters) this.lastCountersAt = Date.now();
     const live = await this.driver.listNodes();
     const liveIds = new Set(live.map((n) => n.id));
@@ -83,7 +145,8 @@ export class Observer {
     const byAddress = new Map(nodes.filter((n) => n.host !== null).map((n) => [`${n.host}:${n.mysqlPort}`, n.id]));
     const known = new Set(nodes.map((n) => n.id));
     const views: NodeView[] = nodes.map((n) => {
-      const st = liveIds.has(n.id) ? (this.seen.get(n.id)?.status ?? null) : null;
+      const o = this.seen.get(n.id);
+      const st = liveIds.has(n.id) ? (o?.status ?? null) : null;
       const r = st?.replication ?? null;
       return {
         id: n.id,
@@ -95,9 +158,15 @@ export class Observer {
         mysqlRunning: st?.mysqld.state === 'running',
         readOnly: st?.readOnly ?? null,
         replicatingFrom: r ? (byAddress.get(`${r.masterHost}:${r.masterPort}`) ?? `${r.masterHost}:${r.masterPort}`) : null,
+        ioRunning: r?.ioRunning ?? null,
+        sqlRunning: r?.sqlRunning ?? null,
+        replicationError: r ? r.lastIoError || r.lastSqlError : '',
+        gtidApplied: st?.gtid?.currentPos ?? null,
+        gtidReceived: r?.gtidIoPos ?? null,
+        // A node the cloud no longer lists fails every check.
+        failedChecks: liveIds.has(n.id) ? (o?.failedChecks ?? 0) : Math.max(o?.failedChecks ?? 0, this.options.failoverChecks),
       };
     });
-    if (!service) this.logger.debug('no service yet');
     return {
       state: service?.state ?? 'INIT',
       desiredReplicas: service?.desiredReplicas ?? 0,
@@ -106,6 +175,12 @@ export class Observer {
       operation: op ? { kind: op.kind as OperationKind, params: op.params, phase: op.phase, attempts: op.attempts } : null,
       nodes: views,
       unknownNodes: live.filter((n) => !known.has(n.id)).map((n) => n.id),
+      failover: {
+        enabled: service?.failoverEnabled ?? true,
+        blockedUntil: service?.failoverBlockedUntil ? Date.parse(service.failoverBlockedUntil) : null,
+        checks: this.options.failoverChecks,
+      },
+      now: Date.now(),
     };
   }
 }

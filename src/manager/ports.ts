@@ -10,6 +10,8 @@ export interface CloudNode {
   host: string;
   agentPort: number;
   mysqlPort: number;
+  /** Plain-HTTP health checks for load balancers (`/primary`, `/replica`, `/health`). */
+  healthPort: number;
 }
 
 export interface CloudDriver {

@@ -31,6 +31,8 @@ export const serverSettings = z
   .object({
     innodbBufferPoolSize: byteSize.optional(),
     maxConnections: z.number().int().min(10).max(100000).optional(),
+    /** How long a commit waits for a replica's acknowledgement before going asynchronous. */
+    semiSyncTimeoutMs: z.number().int().min(100).max(86_400_000).optional(),
   })
   .strict();
 export type ServerSettings = z.infer<typeof serverSettings>;
@@ -103,6 +105,8 @@ export const agentApi = {
       .object({ gtid: z.string().max(4096).regex(/^([0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*)?$/, 'must be a GTID list such as 0-1-42'), timeoutSeconds: z.number().min(0).max(3600) })
       .strict(),
   }),
+  /** Fencing during a failover: stop receiving from the (lost) master; what was received is still applied. */
+  stop_replica_io: method<AgentStatus>()({ verb: 'POST', params: none }),
   promote: method<AgentStatus>()({ verb: 'POST', params: none }),
   set_read_only: method<AgentStatus>()({ verb: 'POST', params: z.object({ readOnly: z.boolean() }).strict() }),
   set_password: method<{ user: string }>()({

@@ -17,7 +17,8 @@ const nodeRef = z
 
 export type NodeRole = 'master' | 'replica';
 /** Where a node is in its life, as the manager's registry records it. */
-export type NodeStatus = 'creating' | 'created' | 'ready' | 'removing';
+/** `failed`: an old master after a failover, to be restarted, re-attached or replaced; `rejoining`: being re-attached. */
+export type NodeStatus = 'creating' | 'created' | 'ready' | 'removing' | 'failed' | 'rejoining';
 
 export interface NodeReplication {
   ioRunning: string;
@@ -34,6 +35,8 @@ export interface ServiceNodeInfo {
   ip: string;
   port: number;
   agentPort: number;
+  /** Plain-HTTP health checks of the node (`/primary`, `/replica?lag=N`, `/health`). */
+  healthPort: number;
   role: NodeRole;
   status: NodeStatus;
   isMaster: boolean;
@@ -58,6 +61,15 @@ export interface ServiceEvent {
   message: string;
 }
 
+export interface FailoverInfo {
+  /** Automatic failover is switched on. */
+  enabled: boolean;
+  /** No automatic failover before this time (ISO), after the last one; null when not blocked. */
+  blockedUntil: string | null;
+  /** Failed checks in a row before the master counts as unreachable. */
+  checks: number;
+}
+
 export interface ServiceInfo {
   state: ServiceState;
   type: 'mysql';
@@ -69,6 +81,9 @@ export interface ServiceInfo {
   operation: OperationInfo | null;
   error: string | null;
   events: ServiceEvent[];
+  failover: FailoverInfo;
+  /** What the manager concluded at its last look (e.g. why it does not fail over). */
+  diagnosis: string | null;
 }
 
 export interface PerformanceFigures {
@@ -119,6 +134,15 @@ export const managerApi = {
   sqldump: method()({ verb: 'GET', params: none, result: 'stream' }),
   load_dump: method<{ bytes: number }>()({ verb: 'UPLOAD', params: none, files: ['mysqldump_file'] }),
   getLog: method<{ log: string }>()({ verb: 'GET', params: none }),
+  /** A failover ordered by an operator: the master is fenced and the most advanced replica promoted. */
+  failover: method<{ state: ServiceState }>()({
+    verb: 'POST',
+    params: z.object({ serviceNodeId: nodeId.optional() }).strict(),
+  }),
+  /** Switches automatic failover on or off. */
+  set_failover: method<FailoverInfo>()({ verb: 'POST', params: z.object({ enabled: z.boolean() }).strict() }),
+  /** Lifts the block an automatic failover put on the next one. */
+  acknowledge_failover: method<FailoverInfo>()({ verb: 'POST', params: none }),
 } as const;
 
 export type ManagerApi = typeof managerApi;

@@ -13,6 +13,7 @@ export const ACCEPTED_STATES: Record<string, readonly ServiceState[]> = {
   set_password: ['RUNNING', 'ADAPTING'],
   sqldump: ['RUNNING', 'ADAPTING'],
   load_dump: ['RUNNING'],
+  failover: ['RUNNING', 'ERROR'],
 };
 
 /** The sentence a client gets when it calls a method in the wrong state (as ConPaaS said it). */

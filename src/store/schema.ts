@@ -49,4 +49,25 @@ export const MIGRATIONS: readonly string[] = [
     message TEXT NOT NULL
   );
   `,
+  // Failover: nodes may be 'failed' (an old master) or 'rejoining'; nodes keep their health
+  // port; the service keeps its automatic-failover switch and the anti-flapping block.
+  `
+  CREATE TABLE nodes_v2 (
+    id TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('master', 'replica')),
+    status TEXT NOT NULL CHECK (status IN ('creating', 'created', 'ready', 'removing', 'failed', 'rejoining')),
+    server_id INTEGER NOT NULL UNIQUE,
+    host TEXT,
+    agent_port INTEGER,
+    mysql_port INTEGER,
+    health_port INTEGER,
+    created_at TEXT NOT NULL
+  );
+  INSERT INTO nodes_v2 (id, role, status, server_id, host, agent_port, mysql_port, health_port, created_at)
+    SELECT id, role, status, server_id, host, agent_port, mysql_port, CASE WHEN mysql_port IS NULL THEN NULL ELSE mysql_port + 1 END, created_at FROM nodes;
+  DROP TABLE nodes;
+  ALTER TABLE nodes_v2 RENAME TO nodes;
+  ALTER TABLE service ADD COLUMN failover_enabled INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE service ADD COLUMN failover_blocked_until TEXT;
+  `,
 ];

@@ -48,16 +48,18 @@ export class SqliteStore implements StateStore {
       replPassword: String(r['repl_password']),
       desiredReplicas: Number(r['desired_replicas']),
       nextSeq: Number(r['next_seq']),
+      failoverEnabled: Number(r['failover_enabled']) === 1,
+      failoverBlockedUntil: (r['failover_blocked_until'] as string | null) ?? null,
     };
   }
 
   createService(s: ServiceRecord): void {
     this.db
       .prepare(
-        `INSERT INTO service (id, state, error, cloud, user, password, repl_user, repl_password, desired_replicas, next_seq, updated_at)
-         VALUES (1, @state, @error, @cloud, @user, @password, @replUser, @replPassword, @desiredReplicas, @nextSeq, @now)`,
+        `INSERT INTO service (id, state, error, cloud, user, password, repl_user, repl_password, desired_replicas, next_seq, failover_enabled, failover_blocked_until, updated_at)
+         VALUES (1, @state, @error, @cloud, @user, @password, @replUser, @replPassword, @desiredReplicas, @nextSeq, @failover, @failoverBlockedUntil, @now)`,
       )
-      .run({ ...s, now: now() });
+      .run({ ...s, failover: s.failoverEnabled ? 1 : 0, now: now() });
   }
 
   updateService(patch: Partial<ServiceRecord>): ServiceRecord {
@@ -67,9 +69,10 @@ export class SqliteStore implements StateStore {
     this.db
       .prepare(
         `UPDATE service SET state = @state, error = @error, cloud = @cloud, user = @user, password = @password,
-         repl_user = @replUser, repl_password = @replPassword, desired_replicas = @desiredReplicas, next_seq = @nextSeq, updated_at = @now WHERE id = 1`,
+         repl_user = @replUser, repl_password = @replPassword, desired_replicas = @desiredReplicas, next_seq = @nextSeq,
+         failover_enabled = @failover, failover_blocked_until = @failoverBlockedUntil, updated_at = @now WHERE id = 1`,
       )
-      .run({ ...next, now: now() });
+      .run({ ...next, error: next.error ?? null, failover: next.failoverEnabled ? 1 : 0, now: now() });
     return next;
   }
 
@@ -85,8 +88,8 @@ export class SqliteStore implements StateStore {
   insertNode(n: NodeRecord): void {
     this.db
       .prepare(
-        `INSERT INTO nodes (id, role, status, server_id, host, agent_port, mysql_port, created_at)
-         VALUES (@id, @role, @status, @serverId, @host, @agentPort, @mysqlPort, @now)`,
+        `INSERT INTO nodes (id, role, status, server_id, host, agent_port, mysql_port, health_port, created_at)
+         VALUES (@id, @role, @status, @serverId, @host, @agentPort, @mysqlPort, @healthPort, @now)`,
       )
       .run({ ...n, now: now() });
   }
@@ -96,7 +99,7 @@ export class SqliteStore implements StateStore {
     if (!cur) return;
     const n = { ...cur, ...patch };
     this.db
-      .prepare('UPDATE nodes SET role = @role, status = @status, server_id = @serverId, host = @host, agent_port = @agentPort, mysql_port = @mysqlPort WHERE id = @id')
+      .prepare('UPDATE nodes SET role = @role, status = @status, server_id = @serverId, host = @host, agent_port = @agentPort, mysql_port = @mysqlPort, health_port = @healthPort WHERE id = @id')
       .run(n);
   }
 
@@ -167,6 +170,7 @@ function nodeOf(r: Row): NodeRecord {
     host: (r['host'] as string | null) ?? null,
     agentPort: r['agent_port'] === null ? null : Number(r['agent_port']),
     mysqlPort: r['mysql_port'] === null ? null : Number(r['mysql_port']),
+    healthPort: r['health_port'] === null || r['health_port'] === undefined ? null : Number(r['health_port']),
   };
 }
 

@@ -12,6 +12,10 @@ export interface ServiceRecord {
   desiredReplicas: number;
   /** The next number for a node id (`node-<n>`) and its server_id. */
   nextSeq: number;
+  /** Automatic failover is on. */
+  failoverEnabled: boolean;
+  /** No automatic failover before this time (ISO), after one happened; null when not blocked. */
+  failoverBlockedUntil: string | null;
 }
 
 export interface NodeRecord {
@@ -22,6 +26,7 @@ export interface NodeRecord {
   host: string | null;
   agentPort: number | null;
   mysqlPort: number | null;
+  healthPort: number | null;
 }
 
 export interface OperationRecord {

@@ -26,8 +26,8 @@ export class FakeCloudDriver implements CloudDriver {
     if (failure) throw new AppError(failure.code, failure.message);
     let node = this.nodes.get(id);
     if (!node) {
-      node = { id, host: this.options.host ?? '127.0.0.1', agentPort: this.nextPort, mysqlPort: this.nextPort + 1 };
-      this.nextPort += 2;
+      node = { id, host: this.options.host ?? '127.0.0.1', agentPort: this.nextPort, mysqlPort: this.nextPort + 1, healthPort: this.nextPort + 2 };
+      this.nextPort += 3;
       this.nodes.set(id, node);
     }
     return { ...node };

@@ -38,20 +38,23 @@ export class ManagerProcess {
     readonly dataDir: string,
     readonly port: number,
     private readonly monitorMs: number,
+    private readonly extraArgs: string[],
+    private readonly env: Record<string, string>,
   ) {
     this.client = new RpcClient(managerApi, { url: `http://127.0.0.1:${port}/`, timeoutMs: 60_000 });
   }
 
-  static async start(options?: { monitorMs?: number }): Promise<ManagerProcess> {
+  static async start(options?: { monitorMs?: number; args?: string[]; env?: Record<string, string> }): Promise<ManagerProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'cps-mgr-'));
-    const m = new ManagerProcess(dir, await freePort(), options?.monitorMs ?? 500);
+    const m = new ManagerProcess(dir, await freePort(), options?.monitorMs ?? 500, options?.args ?? [], options?.env ?? {});
     await m.launch();
     return m;
   }
 
   async launch(): Promise<void> {
-    const child = spawn(process.execPath, [CLI, 'manager', '--port', String(this.port), '--data-dir', this.dataDir, '--monitor-interval', String(this.monitorMs)], {
+    const child = spawn(process.execPath, [CLI, 'manager', '--port', String(this.port), '--data-dir', this.dataDir, '--monitor-interval', String(this.monitorMs), ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.env },
     });
     child.stdout?.on('data', (c: Buffer) => (this.output += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (this.output += c.toString()));

@@ -13,13 +13,13 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** Two consecutive free ports (agent API, then mariadbd). */
+/** Three consecutive free ports (agent API, mariadbd, health checks); returns the first. */
 export async function freePortPair(host = '127.0.0.1'): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const p = await freePort(host);
-    if (p < 65535 && (await isFree(p + 1, host))) return p;
+    if (p < 65533 && (await isFree(p + 1, host)) && (await isFree(p + 2, host))) return p;
   }
-  throw new Error('no free port pair');
+  throw new Error('no free run of ports');
 }
 
 function isFree(port: number, host: string): Promise<boolean> {

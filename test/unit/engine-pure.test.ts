@@ -37,6 +37,7 @@ describe('option file', () => {
     maxConnections: 50,
     parallelReplicationThreads: 4,
     slaveNetTimeout: 4,
+    semiSyncTimeoutMs: 5000,
   });
   const lines = new Set(cnf.split('\n'));
   const required = [
@@ -58,6 +59,10 @@ describe('option file', () => {
     'slave_net_timeout=4',
     'performance_schema=ON',
     'sync_binlog=1',
+    'rpl_semi_sync_master_enabled=ON',
+    'rpl_semi_sync_slave_enabled=ON',
+    'rpl_semi_sync_master_wait_point=AFTER_SYNC',
+    'rpl_semi_sync_master_timeout=5000',
   ];
   for (const l of required) it(`sets ${l}`, () => expect(lines.has(l)).toBe(true));
 });

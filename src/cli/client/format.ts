@@ -33,6 +33,8 @@ export function formatInfo(info: ServiceInfo): string {
   const cmd = connectCommand(info);
   if (cmd) entries.push(['connect', cmd]);
   if (info.operation) entries.push(['operation', `${info.operation.kind}: ${info.operation.step ?? 'starting'}`]);
+  entries.push(['failover', `${info.failover.enabled ? 'automatic' : 'manual only'}${info.failover.blockedUntil ? ` (blocked until ${info.failover.blockedUntil}; 'cps-mysql failover-ack' lifts it)` : ''}`]);
+  if (info.diagnosis && info.state !== 'STOPPED' && info.state !== 'INIT') entries.push(['manager says', info.diagnosis]);
   if (info.error) entries.push(['error', info.error]);
   return pairs(entries);
 }

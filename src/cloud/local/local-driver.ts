@@ -11,7 +11,7 @@ import { Mutex } from '../../util/mutex.js';
 import { cmdlineOf, isAlive, sleep } from '../../util/proc.js';
 import { KeyedLock } from './keyed-lock.js';
 import { logTail, nodeFiles, readNodeRecord, writeNodeRecord, type NodeFiles, type NodeRecord } from './node-files.js';
-import { findFreePortPair } from './ports.js';
+import { findFreePorts } from './ports.js';
 
 export interface LocalCloudDriverOptions {
   /** The directory holding one directory per node (the manager's `D/nodes`). */
@@ -46,7 +46,7 @@ function checkId(id: string): void {
 }
 
 function toNode(r: NodeRecord): CloudNode {
-  return { id: r.id, host: r.host, agentPort: r.agentPort, mysqlPort: r.mysqlPort };
+  return { id: r.id, host: r.host, agentPort: r.agentPort, mysqlPort: r.mysqlPort, healthPort: r.healthPort };
 }
 
 function urlHost(host: string): string {
@@ -142,6 +142,7 @@ export class LocalCloudDriver implements CloudDriver {
         // Recorded in node.json now (or never used).
         this.promisedPorts.delete(ports.agentPort);
         this.promisedPorts.delete(ports.mysqlPort);
+        this.promisedPorts.delete(ports.healthPort);
       }
       const outcome = await this.waitForAgent(record, files);
       if (outcome.ok) return toNode(record);
@@ -152,17 +153,17 @@ export class LocalCloudDriver implements CloudDriver {
     }
   }
 
-  /** Two free ports, promised to the caller until its node.json records them. */
-  private choosePorts(): Promise<{ agentPort: number; mysqlPort: number }> {
+  /** Three free ports (agent API, mariadbd, health checks), promised to the caller until its node.json records them. */
+  private choosePorts(): Promise<{ agentPort: number; mysqlPort: number; healthPort: number }> {
     return this.portLock.run('ports', async () => {
       const taken = new Set(this.promisedPorts);
       // A node's mariadbd port is free until init_server: never hand it out again.
       for (const { record } of await this.records()) {
-        taken.add(record.agentPort).add(record.mysqlPort);
+        taken.add(record.agentPort).add(record.mysqlPort).add(record.healthPort);
       }
-      const [agentPort, mysqlPort] = await findFreePortPair(this.host, taken);
-      this.promisedPorts.add(agentPort).add(mysqlPort);
-      return { agentPort, mysqlPort };
+      const [agentPort, mysqlPort, healthPort] = (await findFreePorts(this.host, 3, taken)) as [number, number, number];
+      this.promisedPorts.add(agentPort).add(mysqlPort).add(healthPort);
+      return { agentPort, mysqlPort, healthPort };
     });
   }
 
@@ -173,7 +174,7 @@ export class LocalCloudDriver implements CloudDriver {
     let pid: number | undefined;
     try {
       const args = [this.cliPath, 'agent', '--host', planned.host, '--port', String(planned.agentPort)];
-      args.push('--mysql-port', String(planned.mysqlPort), '--dir', files.dir);
+      args.push('--mysql-port', String(planned.mysqlPort), '--health-port', String(planned.healthPort), '--dir', files.dir);
       const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], cwd: files.dir });
       child.on('error', () => undefined); // a failed spawn shows as a missing pid
       child.unref();

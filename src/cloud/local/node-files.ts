@@ -9,6 +9,7 @@ export interface NodeRecord {
   host: string;
   agentPort: number;
   mysqlPort: number;
+  healthPort: number;
   pid: number;
 }
 
@@ -50,7 +51,8 @@ export function readNodeRecord(files: NodeFiles): NodeRecord | null {
   if (typeof r['id'] !== 'string' || typeof r['host'] !== 'string') return null;
   if (!isPort(r['agentPort']) || !isPort(r['mysqlPort'])) return null;
   if (typeof r['pid'] !== 'number' || !Number.isInteger(r['pid']) || r['pid'] <= 1) return null;
-  return { id: r['id'], host: r['host'], agentPort: r['agentPort'], mysqlPort: r['mysqlPort'], pid: r['pid'] };
+  const healthPort = isPort(r['healthPort']) ? r['healthPort'] : r['mysqlPort'] + 1;
+  return { id: r['id'], host: r['host'], agentPort: r['agentPort'], mysqlPort: r['mysqlPort'], healthPort, pid: r['pid'] };
 }
 
 export function writeNodeRecord(files: NodeFiles, record: NodeRecord): Promise<void> {

@@ -24,14 +24,17 @@ export function isPortFree(port: number, host: string): Promise<boolean> {
 }
 
 /**
- * Two consecutive ports free on `host` (a node's agent API, then its mariadbd), neither in
- * `exclude`: ports promised to nodes whose server has not bound them yet.
+ * `count` consecutive ports free on `host` (a node's agent API, its mariadbd, its health
+ * checks), none in `exclude`: ports promised to nodes whose servers have not bound them yet.
  */
-export async function findFreePortPair(host: string, exclude: ReadonlySet<number>): Promise<[number, number]> {
+export async function findFreePorts(host: string, count: number, exclude: ReadonlySet<number>): Promise<number[]> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const p = await anyFreePort(host);
-    if (p === 0 || p >= 65535 || exclude.has(p) || exclude.has(p + 1)) continue;
-    if (await isPortFree(p + 1, host)) return [p, p + 1];
+    const run = Array.from({ length: count }, (_, i) => p + i);
+    if (p === 0 || p + count - 1 > 65535 || run.some((q) => exclude.has(q))) continue;
+    let free = true;
+    for (const q of run.slice(1)) if (!(await isPortFree(q, host))) free = false;
+    if (free) return run;
   }
-  throw new AppError('BUSY', `no pair of free ports found on ${host}`);
+  throw new AppError('BUSY', `no run of ${count} free ports found on ${host}`);
 }

@@ -82,6 +82,7 @@ export class MariadbEngine implements Engine {
       maxConnections: settings.maxConnections,
       parallelReplicationThreads: DEFAULT_INSTANCE_SETTINGS.parallelReplicationThreads,
       slaveNetTimeout: DEFAULT_INSTANCE_SETTINGS.slaveNetTimeout,
+      semiSyncTimeoutMs: settings.semiSyncTimeoutMs,
     });
     await writeFile(this.layout.cnf, text, { mode: 0o600 });
   }
@@ -158,6 +159,10 @@ export class MariadbEngine implements Engine {
       if (same) return;
       await sql.changeMaster(c, source, gtidSlavePos);
     });
+  }
+
+  stopReplicaIo(): Promise<void> {
+    return this.sql(sql.stopReplicaIo);
   }
 
   promote(): Promise<void> {

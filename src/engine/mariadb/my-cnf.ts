@@ -11,6 +11,8 @@ export interface InstanceConfig {
   parallelReplicationThreads: number;
   /** Seconds without data or heartbeat before a replica declares its master lost. */
   slaveNetTimeout: number;
+  /** How long a commit on the master waits for a replica's acknowledgement before going asynchronous. */
+  semiSyncTimeoutMs: number;
 }
 
 export const DEFAULT_INSTANCE_SETTINGS = {
@@ -18,6 +20,8 @@ export const DEFAULT_INSTANCE_SETTINGS = {
   maxConnections: 200,
   parallelReplicationThreads: 4,
   slaveNetTimeout: 4,
+  /** Favours no loss: a commit waits (a day) for a connected replica's acknowledgement. */
+  semiSyncTimeoutMs: 86_400_000,
 } as const;
 
 /**
@@ -69,6 +73,14 @@ export function renderMyCnf(layout: Layout, c: InstanceConfig): string {
     `slave_net_timeout=${c.slaveNetTimeout}`,
     `slave_parallel_threads=${c.parallelReplicationThreads}`,
     'slave_parallel_mode=optimistic',
+    '',
+    '# lossless semi-synchronous replication: a commit is acknowledged only once a replica has',
+    '# it (AFTER_SYNC); with no replica connected at all, commits do not wait',
+    'rpl_semi_sync_master_enabled=ON',
+    'rpl_semi_sync_slave_enabled=ON',
+    'rpl_semi_sync_master_wait_point=AFTER_SYNC',
+    'rpl_semi_sync_master_wait_no_slave=OFF',
+    `rpl_semi_sync_master_timeout=${c.semiSyncTimeoutMs}`,
     '',
     '# statement latency and errors for the service metrics',
     'performance_schema=ON',

@@ -111,6 +111,10 @@ export async function changeMaster(c: Connection, source: ReplicaSource, gtidSla
   await q(c, 'start replication', 'START SLAVE');
 }
 
+export async function stopReplicaIo(c: Connection): Promise<void> {
+  await q(c, 'stop the replication IO thread', 'STOP SLAVE IO_THREAD');
+}
+
 export async function promote(c: Connection): Promise<void> {
   await q(c, 'stop replication', 'STOP SLAVE');
   await q(c, 'forget master', 'RESET SLAVE ALL');

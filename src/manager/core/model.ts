@@ -16,6 +16,25 @@ export interface NodeView {
   readOnly: boolean | null;
   /** The node replicates from this node id (resolved from host:port), when it replicates. */
   replicatingFrom: string | null;
+  /** Replication threads as the agent reports them (`Yes`, `No`, `Connecting`), null when not a replica. */
+  ioRunning: string | null;
+  sqlRunning: string | null;
+  /** The last replication error (IO or SQL), '' when none. */
+  replicationError: string;
+  /** GTID positions: everything applied (`gtid_current_pos`), and received (`Gtid_IO_Pos`). */
+  gtidApplied: string | null;
+  gtidReceived: string | null;
+  /** Consecutive monitoring checks in which the manager reached neither the agent nor the SQL port. */
+  failedChecks: number;
+}
+
+export interface FailoverView {
+  /** Automatic failover is switched on. */
+  enabled: boolean;
+  /** No automatic failover before this time (ms since the epoch), or null. */
+  blockedUntil: number | null;
+  /** Failed checks in a row before the master counts as unreachable. */
+  checks: number;
 }
 
 export interface OperationView {
@@ -26,7 +45,7 @@ export interface OperationView {
   attempts: number;
 }
 
-export type OperationKind = 'startup' | 'add_nodes' | 'remove_nodes' | 'switchover' | 'attach' | 'shutdown';
+export type OperationKind = 'startup' | 'add_nodes' | 'remove_nodes' | 'switchover' | 'attach' | 'shutdown' | 'failover';
 
 /** Everything the decision looks at. Plain data: no I/O, no clock. */
 export interface Snapshot {
@@ -38,6 +57,9 @@ export interface Snapshot {
   nodes: NodeView[];
   /** Nodes the cloud driver lists that the registry does not know. */
   unknownNodes: string[];
+  failover: FailoverView;
+  /** The time of the snapshot, ms since the epoch: the core reads no clock. */
+  now: number;
 }
 
 /** One thing to do. The loop records it, runs it, and looks again. */
@@ -56,12 +78,24 @@ export type Step =
   | { kind: 'unfence'; masterId: string }
   | { kind: 'attach'; id: string; masterId: string }
   | { kind: 'abort'; error: string }
-  | { kind: 'finish'; state: ServiceState; error: string | null };
+  | { kind: 'finish'; state: ServiceState; error: string | null }
+  // failover and recovery
+  | { kind: 'begin_failover'; oldMasterId: string }
+  | { kind: 'fence_replicas'; oldMasterId: string; ids: string[] }
+  | { kind: 'drain'; ids: string[] }
+  | { kind: 'promote_failover'; candidateId: string; oldMasterId: string; gtid: string }
+  | { kind: 'restart_master'; id: string; recreate: boolean }
+  | { kind: 'restart_mysqld'; id: string }
+  | { kind: 'rejoin'; id: string; masterId: string }
+  | { kind: 'mark_ready'; id: string }
+  | { kind: 'begin_replacement'; count: number };
 
 export interface Decision {
   /** A sentence naming what was decided and why; logged, shown to users, asserted in tests. */
   reason: string;
   step: Step | null;
+  /** A decision not to act that users must see (a refused failover, a node waited for): kept in the event history. */
+  notable?: boolean;
 }
 
 /** How many times a failing step is tried before its operation is abandoned. */

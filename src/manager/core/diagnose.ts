@@ -1,0 +1,34 @@
+import type { NodeView, Snapshot } from './model.js';
+
+/**
+ * Named diagnoses of the master (after orchestrator's analysis names). The decision acts on
+ * them; each comes with the facts its sentence needs.
+ */
+export type MasterDiagnosis =
+  | { name: 'NoMaster' }
+  | { name: 'MasterHealthy'; master: NodeView }
+  | { name: 'MasterSuspect'; master: NodeView }
+  | { name: 'MasterUnreachableFromManager'; master: NodeView; connected: string[] }
+  | { name: 'DeadMaster'; master: NodeView; confirmedBy: string[] }
+  | { name: 'DeadMasterNoReplica'; master: NodeView }
+  | { name: 'DeadMasterNoHealthyReplica'; master: NodeView; replicas: string[] };
+
+/** The replicas that count: in service, not being removed, not a former master. */
+export function liveReplicas(s: Snapshot): NodeView[] {
+  return s.nodes.filter((n) => n.role === 'replica' && n.status === 'ready');
+}
+
+export function diagnoseMaster(s: Snapshot): MasterDiagnosis {
+  const master = s.nodes.find((n) => n.role === 'master' && n.status === 'ready');
+  if (!master) return { name: 'NoMaster' };
+  if (master.failedChecks === 0) return { name: 'MasterHealthy', master };
+  if (master.failedChecks < s.failover.checks) return { name: 'MasterSuspect', master };
+  const replicas = liveReplicas(s);
+  if (replicas.length === 0) return { name: 'DeadMasterNoReplica', master };
+  const witnesses = replicas.filter((r) => r.reachable && r.mysqlRunning);
+  if (witnesses.length === 0) return { name: 'DeadMasterNoHealthyReplica', master, replicas: replicas.map((r) => r.id) };
+  // The manager alone may have lost the master: a replica still streaming from it says so.
+  const connected = witnesses.filter((r) => r.ioRunning === 'Yes').map((r) => r.id);
+  if (connected.length > 0) return { name: 'MasterUnreachableFromManager', master, connected };
+  return { name: 'DeadMaster', master, confirmedBy: witnesses.map((r) => r.id) };
+}

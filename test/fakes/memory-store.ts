@@ -1,0 +1,185 @@
+import type { ServiceEvent } from '../../src/protocol/manager-api.js';
+import type { NodeRecord, OperationRecord, ServiceRecord, StateStore } from '../../src/store/store.js';
+
+/** A journal entry as the store keeps it: the step recorded before it ran, and how it ended. */
+export interface JournalEntry {
+  id: number;
+  operationId: number | null;
+  step: string;
+  detail: Record<string, unknown>;
+  outcome: string | null;
+}
+
+/** An operation as the store keeps it, open or ended. */
+export interface OperationHistory extends OperationRecord {
+  outcome: 'done' | 'failed' | null;
+  error: string | null;
+}
+
+interface State {
+  service: ServiceRecord | null;
+  nodes: NodeRecord[];
+  operations: OperationHistory[];
+  journal: JournalEntry[];
+  events: ServiceEvent[];
+  lastOperationId: number;
+  lastJournalId: number;
+}
+
+/**
+ * A stateful in-memory StateStore for unit tests of the manager. It keeps the promises of
+ * SqliteStore (tests/contract/state-store.contract.ts): one service, nodes unique by id and
+ * server_id and listed by server_id, at most one open operation, and `atomically` that undoes
+ * every write of a function that throws. Records go in and out as copies.
+ */
+export class MemoryStore implements StateStore {
+  private state: State = { service: null, nodes: [], operations: [], journal: [], events: [], lastOperationId: 0, lastJournalId: 0 };
+  private closed = false;
+
+  constructor(private readonly now: () => string = () => new Date().toISOString()) {}
+
+  /** Every journal entry, oldest first (what SqliteStore keeps in its `journal` table). */
+  journalEntries(): JournalEntry[] {
+    return structuredClone(this.open().journal);
+  }
+
+  /** Every operation, open or ended, oldest first. */
+  operationHistory(): OperationHistory[] {
+    return structuredClone(this.open().operations);
+  }
+
+  atomically<T>(fn: () => T): T {
+    const saved = structuredClone(this.open());
+    try {
+      return fn();
+    } catch (err) {
+      this.state = saved;
+      throw err;
+    }
+  }
+
+  service(): ServiceRecord | null {
+    const s = this.open().service;
+    return s ? { ...s } : null;
+  }
+
+  createService(s: ServiceRecord): void {
+    const st = this.open();
+    if (st.service) throw new Error('the service record already exists');
+    st.service = { ...s };
+  }
+
+  updateService(patch: Partial<ServiceRecord>): ServiceRecord {
+    const st = this.open();
+    if (!st.service) throw new Error('no service record');
+    st.service = { ...st.service, ...definedOnly(patch) };
+    return { ...st.service };
+  }
+
+  nodes(): NodeRecord[] {
+    return this.open()
+      .nodes.map((n) => ({ ...n }))
+      .sort((a, b) => a.serverId - b.serverId);
+  }
+
+  node(id: string): NodeRecord | null {
+    const n = this.open().nodes.find((x) => x.id === id);
+    return n ? { ...n } : null;
+  }
+
+  insertNode(n: NodeRecord): void {
+    const st = this.open();
+    if (st.nodes.some((x) => x.id === n.id)) throw new Error(`node ${n.id} already exists`);
+    if (st.nodes.some((x) => x.serverId === n.serverId)) throw new Error(`server_id ${n.serverId} is already used`);
+    st.nodes.push({ ...n });
+  }
+
+  updateNode(id: string, patch: Partial<Omit<NodeRecord, 'id'>>): void {
+    const st = this.open();
+    const i = st.nodes.findIndex((x) => x.id === id);
+    const cur = st.nodes[i];
+    if (!cur) return;
+    const next = { ...cur, ...definedOnly(patch), id };
+    if (st.nodes.some((x) => x.id !== id && x.serverId === next.serverId)) throw new Error(`server_id ${next.serverId} is already used`);
+    st.nodes[i] = next;
+  }
+
+  deleteNode(id: string): void {
+    const st = this.open();
+    st.nodes = st.nodes.filter((x) => x.id !== id);
+  }
+
+  operation(): OperationRecord | null {
+    const o = this.current();
+    if (!o) return null;
+    return { id: o.id, kind: o.kind, params: structuredClone(o.params), phase: o.phase, attempts: o.attempts, startedAt: o.startedAt };
+  }
+
+  beginOperation(kind: string, params: Record<string, unknown>): OperationRecord {
+    const st = this.open();
+    if (this.current()) throw new Error('an operation is already under way');
+    st.lastOperationId += 1;
+    st.operations.push({ id: st.lastOperationId, kind, params: roundTrip(params), phase: null, attempts: 0, startedAt: this.now(), outcome: null, error: null });
+    return this.operation()!;
+  }
+
+  updateOperation(patch: Partial<Pick<OperationRecord, 'phase' | 'attempts' | 'params'>>): void {
+    const o = this.current();
+    if (!o) return;
+    if (patch.phase !== undefined) o.phase = patch.phase;
+    if (patch.attempts !== undefined) o.attempts = patch.attempts;
+    if (patch.params !== undefined) o.params = roundTrip(patch.params);
+  }
+
+  endOperation(outcome: 'done' | 'failed', error?: string): void {
+    const o = this.current();
+    if (!o) return;
+    o.outcome = outcome;
+    o.error = error ?? null;
+  }
+
+  journal(step: string, detail: Record<string, unknown>): number {
+    const st = this.open();
+    st.lastJournalId += 1;
+    st.journal.push({ id: st.lastJournalId, operationId: this.current()?.id ?? null, step, detail: roundTrip(detail), outcome: null });
+    return st.lastJournalId;
+  }
+
+  journalOutcome(id: number, outcome: string): void {
+    const e = this.open().journal.find((x) => x.id === id);
+    if (e) e.outcome = outcome;
+  }
+
+  addEvent(message: string): void {
+    this.open().events.push({ at: this.now(), message });
+  }
+
+  events(limit: number): ServiceEvent[] {
+    const all = this.open().events;
+    if (limit <= 0) return [];
+    return all.slice(Math.max(0, all.length - limit)).map((e) => ({ ...e }));
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private open(): State {
+    if (this.closed) throw new Error('the store is closed');
+    return this.state;
+  }
+
+  private current(): OperationHistory | undefined {
+    return this.open().operations.find((o) => o.outcome === null);
+  }
+}
+
+/** What SQLite keeps of a JSON column: no undefined, no functions, no shared references. */
+function roundTrip<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** A key set to `undefined` in a patch counts as absent (the contract does not rely on either meaning). */
+function definedOnly<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,300 @@
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../src/manager/core/decide.js';
+import { diagnoseMaster } from '../../src/manager/core/diagnose.js';
+import { compareGtid } from '../../src/manager/core/gtid.js';
+import type { NodeView, OperationView, Snapshot, Step } from '../../src/manager/core/model.js';
+import type { NodeRole } from '../../src/protocol/manager-api.js';
+
+const NOW = Date.parse('2026-11-25T18:00:00Z');
+
+function node(id: string, role: NodeRole, over: Partial<NodeView> = {}): NodeView {
+  return {
+    id,
+    role,
+    status: 'ready',
+    serverId: Number(id.replace('node-', '')),
+    alive: true,
+    reachable: true,
+    mysqlRunning: true,
+    readOnly: role === 'replica',
+    replicatingFrom: role === 'replica' ? 'node-1' : null,
+    ioRunning: role === 'replica' ? 'Yes' : null,
+    sqlRunning: role === 'replica' ? 'Yes' : null,
+    replicationError: '',
+    gtidApplied: '0-1-10',
+    gtidReceived: role === 'replica' ? '0-1-10' : null,
+    failedChecks: 0,
+    ...over,
+  };
+}
+
+function snapshot(over: Partial<Snapshot> = {}): Snapshot {
+  return {
+    state: 'RUNNING',
+    desiredReplicas: 2,
+    nextSeq: 4,
+    lastError: null,
+    operation: null,
+    nodes: [],
+    unknownNodes: [],
+    failover: { enabled: true, blockedUntil: null, checks: 2 },
+    now: NOW,
+    ...over,
+  };
+}
+
+/** A master the manager cannot reach (agent and SQL), for `checks` rounds. */
+const deadMaster = (checks = 2, over: Partial<NodeView> = {}): NodeView => node('node-1', 'master', { reachable: false, mysqlRunning: false, readOnly: null, failedChecks: checks, ...over });
+/** A replica whose IO thread lost its master. */
+const orphan = (id: string, gtid = '0-1-10'): NodeView => node(id, 'replica', { ioRunning: 'Connecting', replicationError: "error reconnecting to master 'repl@127.0.0.1:3307'", gtidApplied: gtid, gtidReceived: gtid });
+
+interface Case {
+  name: string;
+  diagnosis?: string;
+  snapshot: Snapshot;
+  step: Step | null;
+  reason: string | RegExp;
+}
+
+function runCases(cases: Case[]): void {
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_n, c) => {
+    if (c.diagnosis) expect(diagnoseMaster(c.snapshot).name).toBe(c.diagnosis);
+    const d = decide(c.snapshot);
+    expect(d.step).toEqual(c.step);
+    if (typeof c.reason === 'string') expect(d.reason).toBe(c.reason);
+    else expect(d.reason).toMatch(c.reason);
+  });
+}
+
+describe('diagnoses of the master, one named case each', () => {
+  runCases([
+    {
+      name: 'MasterHealthy: nothing to do',
+      diagnosis: 'MasterHealthy',
+      snapshot: snapshot({ nodes: [node('node-1', 'master'), node('node-2', 'replica'), node('node-3', 'replica')] }),
+      step: null,
+      reason: 'service RUNNING: master node-1, 2 replicas',
+    },
+    {
+      name: 'MasterSuspect: one failed check is not enough',
+      diagnosis: 'MasterSuspect',
+      snapshot: snapshot({ nodes: [deadMaster(1), orphan('node-2'), orphan('node-3')] }),
+      step: null,
+      reason: 'master node-1 failed 1 of 2 checks: watching it',
+    },
+    {
+      name: 'MasterUnreachableFromManager: a replica still streams from it, no failover',
+      diagnosis: 'MasterUnreachableFromManager',
+      snapshot: snapshot({ nodes: [deadMaster(5), node('node-2', 'replica'), orphan('node-3')] }),
+      step: null,
+      reason: 'failover refused: replicas still connected to node-1 (node-2); master node-1 unreachable from manager',
+    },
+    {
+      name: 'DeadMaster: unreachable from the manager and every replica lost it: fail over',
+      diagnosis: 'DeadMaster',
+      snapshot: snapshot({ nodes: [deadMaster(), orphan('node-2'), orphan('node-3')] }),
+      step: { kind: 'begin_failover', oldMasterId: 'node-1' },
+      reason: 'master node-1 unreachable from manager and replicas (node-2 and node-3 lost it): failing over',
+    },
+    {
+      name: 'DeadMaster whose node vanished from the cloud: fail over too',
+      diagnosis: 'DeadMaster',
+      snapshot: snapshot({ nodes: [deadMaster(2, { alive: false }), orphan('node-2'), orphan('node-3')] }),
+      step: { kind: 'begin_failover', oldMasterId: 'node-1' },
+      reason: /failing over$/,
+    },
+    {
+      name: 'DeadMaster with an unreachable replica: the reachable ones decide',
+      diagnosis: 'DeadMaster',
+      snapshot: snapshot({ nodes: [deadMaster(), orphan('node-2'), node('node-3', 'replica', { reachable: false, mysqlRunning: false })] }),
+      step: { kind: 'begin_failover', oldMasterId: 'node-1' },
+      reason: 'master node-1 unreachable from manager and replicas (node-2 lost it): failing over',
+    },
+    {
+      name: 'DeadMaster, automatic failover off: no action, and the way out is named',
+      diagnosis: 'DeadMaster',
+      snapshot: snapshot({ failover: { enabled: false, blockedUntil: null, checks: 2 }, nodes: [deadMaster(), orphan('node-2')] }),
+      step: null,
+      reason: 'master node-1 unreachable from manager and replicas (node-2 lost it): automatic failover is off; run a manual failover',
+    },
+    {
+      name: 'DeadMaster within the anti-flapping block: refused until the block ends or is acknowledged',
+      diagnosis: 'DeadMaster',
+      snapshot: snapshot({ failover: { enabled: true, blockedUntil: NOW + 60_000, checks: 2 }, nodes: [deadMaster(), orphan('node-2')] }),
+      step: null,
+      reason: 'master node-1 unreachable from manager and replicas (node-2 lost it): failover refused: blocked until 2026-11-25T18:01:00.000Z after the last one; acknowledge_failover lifts the block',
+    },
+    {
+      name: 'DeadMaster after the block expired: fail over',
+      diagnosis: 'DeadMaster',
+      snapshot: snapshot({ failover: { enabled: true, blockedUntil: NOW - 1, checks: 2 }, nodes: [deadMaster(), orphan('node-2')] }),
+      step: { kind: 'begin_failover', oldMasterId: 'node-1' },
+      reason: /failing over$/,
+    },
+    {
+      name: 'DeadMasterNoReplica, agent answers: restart its mariadbd',
+      diagnosis: 'DeadMasterNoReplica',
+      snapshot: snapshot({ desiredReplicas: 0, nodes: [node('node-1', 'master', { mysqlRunning: false, failedChecks: 2 })] }),
+      step: { kind: 'restart_master', id: 'node-1', recreate: false },
+      reason: "master node-1's mariadbd is down and there is no replica to promote: restarting it",
+    },
+    {
+      name: 'DeadMasterNoReplica, node gone: start its node again',
+      diagnosis: 'DeadMasterNoReplica',
+      snapshot: snapshot({ desiredReplicas: 0, nodes: [deadMaster(2, { alive: false })] }),
+      step: { kind: 'restart_master', id: 'node-1', recreate: true },
+      reason: 'master node-1 is gone and there is no replica to promote: restarting its node',
+    },
+    {
+      name: 'DeadMasterNoReplica, listed but silent: wait for it',
+      diagnosis: 'DeadMasterNoReplica',
+      snapshot: snapshot({ desiredReplicas: 0, nodes: [deadMaster()] }),
+      step: null,
+      reason: 'master node-1 does not answer and there is no replica to promote: waiting for it',
+    },
+    {
+      name: 'DeadMasterNoHealthyReplica: nothing to promote',
+      diagnosis: 'DeadMasterNoHealthyReplica',
+      snapshot: snapshot({ nodes: [deadMaster(), node('node-2', 'replica', { reachable: false, mysqlRunning: false })] }),
+      step: null,
+      reason: 'master node-1 is unreachable and no replica answers (node-2): nothing to promote',
+    },
+  ]);
+});
+
+function failover(phase: string | null, params: Record<string, unknown> = {}): OperationView {
+  return { kind: 'failover', params: { oldMasterId: 'node-1', automatic: true, ...params }, phase, attempts: 0 };
+}
+
+describe('the failover operation, phase by phase', () => {
+  const old = deadMaster(2, { status: 'failed' });
+  runCases([
+    {
+      name: 'fence first: the replicas stop receiving from the old master',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover(null), nodes: [deadMaster(), orphan('node-2'), orphan('node-3')] }),
+      step: { kind: 'fence_replicas', oldMasterId: 'node-1', ids: ['node-2', 'node-3'] },
+      reason: 'failover: fencing node-1: node-2 and node-3 stop receiving from it',
+    },
+    {
+      name: 'then the replicas apply their relay logs',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('fenced'), nodes: [old, orphan('node-2'), orphan('node-3')] }),
+      step: { kind: 'drain', ids: ['node-2', 'node-3'] },
+      reason: 'failover: letting node-2 and node-3 apply their relay logs',
+    },
+    {
+      name: 'then the most advanced replica is promoted',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('drained'), nodes: [old, orphan('node-2', '0-1-4710'), orphan('node-3', '0-1-4711')] }),
+      step: { kind: 'promote_failover', candidateId: 'node-3', oldMasterId: 'node-1', gtid: '0-1-4711' },
+      reason: 'failover: promoting node-3, the most advanced (GTID 0-1-4711) of node-2 and node-3',
+    },
+    {
+      name: 'equally advanced replicas: the one an operator named wins, else the lowest server id',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('drained', { candidateId: 'node-3' }), nodes: [old, orphan('node-2', '0-1-9'), orphan('node-3', '0-1-9')] }),
+      step: { kind: 'promote_failover', candidateId: 'node-3', oldMasterId: 'node-1', gtid: '0-1-9' },
+      reason: /promoting node-3/,
+    },
+    {
+      name: 'no healthy replica left after fencing: abandon',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('drained'), nodes: [old, node('node-2', 'replica', { reachable: false, mysqlRunning: false })] }),
+      step: { kind: 'abort', error: 'failover from node-1 abandoned: no healthy replica to promote' },
+      reason: 'failover: no healthy replica to promote',
+    },
+    {
+      name: 'then the others are re-pointed to the new master',
+      snapshot: snapshot({
+        state: 'ADAPTING',
+        operation: failover('promoted', { candidateId: 'node-3', gtid: '0-1-4711' }),
+        nodes: [{ ...old, role: 'replica' }, orphan('node-2'), node('node-3', 'master', { readOnly: false })],
+      }),
+      step: { kind: 'repoint', masterId: 'node-3', ids: ['node-2'] },
+      reason: 'failover: re-pointing node-2 to node-3',
+    },
+    {
+      name: 'and the decision is told in one sentence',
+      snapshot: snapshot({
+        state: 'ADAPTING',
+        operation: failover('repointed', { candidateId: 'node-3', gtid: '0-1-4711' }),
+        nodes: [{ ...old, role: 'replica' }, node('node-2', 'replica', { replicatingFrom: 'node-3' }), node('node-3', 'master', { readOnly: false })],
+      }),
+      step: { kind: 'finish', state: 'RUNNING', error: null },
+      reason: 'promoted node-3: most advanced GTID 0-1-4711, node-2 re-pointed; node-1 is kept read-only until it rejoins or is replaced',
+    },
+    {
+      name: 'a failover that cannot finish leaves the service in ERROR for an operator',
+      snapshot: snapshot({ state: 'ADAPTING', lastError: 'drain failed', operation: { ...failover('aborting'), params: { oldMasterId: 'node-1', abortError: 'failover failed after 3 attempts: drain failed' } }, nodes: [old, orphan('node-2')] }),
+      step: { kind: 'finish', state: 'ERROR', error: 'failover failed after 3 attempts: drain failed' },
+      reason: 'failover abandoned: the service needs an operator',
+    },
+  ]);
+});
+
+describe('after a failover: the former master and the size of the service', () => {
+  const m3 = node('node-3', 'master', { readOnly: false });
+  const r2 = node('node-2', 'replica', { replicatingFrom: 'node-3' });
+  runCases([
+    {
+      name: 'a former master whose server is down: restart it (it comes back read-only)',
+      snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'failed', mysqlRunning: false, ioRunning: null, sqlRunning: null, replicatingFrom: null }), r2, m3] }),
+      step: { kind: 'restart_mysqld', id: 'node-1' },
+      reason: 'node-1 (former master) is down: restarting its mariadbd, read-only',
+    },
+    {
+      name: 'a former master that is back: re-attach it to the new master',
+      snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'failed', readOnly: true, ioRunning: null, sqlRunning: null, replicatingFrom: null }), r2, m3] }),
+      step: { kind: 'rejoin', id: 'node-1', masterId: 'node-3' },
+      reason: 'node-1 (former master) is back, read-only: re-attaching it to node-3',
+    },
+    {
+      name: 'a former master that does not answer: wait',
+      snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'failed', reachable: false, mysqlRunning: false }), r2, m3] }),
+      step: null,
+      reason: 'node-1 (former master) does not answer: waiting for it',
+    },
+    {
+      name: 'a rejoining node that replicates: ready',
+      snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'rejoining', replicatingFrom: 'node-3' }), r2, m3] }),
+      step: { kind: 'mark_ready', id: 'node-1' },
+      reason: 'node-1 rejoined as a replica of node-3',
+    },
+    {
+      name: 'a rejoining node with errant transactions (error 1236): replaced, not kept',
+      snapshot: snapshot({
+        nodes: [
+          node('node-1', 'replica', { status: 'rejoining', ioRunning: 'No', replicationError: "Got fatal error 1236 from master when reading data from binary log: 'Error: connecting slave requested to start from GTID 0-1-12, which is not in the master's binlog'" }),
+          r2,
+          m3,
+        ],
+      }),
+      step: { kind: 'destroy_nodes', ids: ['node-1'] },
+      reason: /^node-1 cannot rejoin node-3 \(Got fatal error 1236 .*\): its history diverged \(errant transactions\); replacing it$/,
+    },
+    {
+      name: 'a rejoining node still connecting: wait',
+      snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'rejoining', ioRunning: 'Connecting', sqlRunning: 'Yes' }), r2, m3] }),
+      step: null,
+      reason: 'service RUNNING: master node-3, 1 replica',
+    },
+    {
+      name: 'a former master that vanished: forgotten',
+      snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'failed', alive: false, reachable: false }), r2, m3] }),
+      step: { kind: 'forget_nodes', ids: ['node-1'] },
+      reason: 'node-1 vanished from the cloud: dropping it from the registry',
+    },
+    {
+      name: 'fewer replicas than asked for: a replacement is provisioned',
+      snapshot: snapshot({ nodes: [r2, m3] }),
+      step: { kind: 'begin_replacement', count: 1 },
+      reason: 'the service has 1 of 2 replicas: provisioning 1 to replace what was lost',
+    },
+  ]);
+});
+
+describe('GTID comparison', () => {
+  it('orders positions by sequence number, domain by domain', () => {
+    expect(compareGtid('0-1-11', '0-1-10')).toBeGreaterThan(0);
+    expect(compareGtid('0-3-10', '0-1-10')).toBe(0);
+    expect(compareGtid('', '0-1-1')).toBeLessThan(0);
+    expect(compareGtid('0-1-5,1-2-9', '0-1-5,1-2-3')).toBeGreaterThan(0);
+    expect(compareGtid(null, null)).toBe(0);
+  });
+});
