@@ -1,5 +1,8 @@
 import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { RpcClient } from '../rpc/client.js';
+import { AppError } from '../util/errors.js';
+import { readPem } from '../util/pki.js';
 import type { FastifyInstance } from 'fastify';
 import { agentApi } from '../protocol/agent-api.js';
 import { MariadbEngine } from '../engine/mariadb/mariadb-engine.js';
@@ -17,8 +20,16 @@ export interface AgentOptions {
   mysqlPort: number;
   /** Port of the plain-HTTP health checks. */
   healthPort: number;
+  /**
+   * A directory with `ca.crt`, `agent.crt` and `agent.key` (issued by the manager's CA): the
+   * API is then served over mutual TLS, to the manager and to peers it authorised only.
+   */
+  tlsDir?: string;
   logger: Logger;
 }
+
+/** The manager's certificate name; every method is its to call. */
+export const MANAGER_PEER = 'manager';
 
 /** Starts an agent: finds (or leaves uninitialized) its server, then serves the agent API. */
 export async function startAgent(options: AgentOptions): Promise<{ app: FastifyInstance; health: FastifyInstance; engine: MariadbEngine }> {
@@ -28,8 +39,24 @@ export async function startAgent(options: AgentOptions): Promise<{ app: FastifyI
   const state = new AgentStateFile(dir);
   const adopted = engine.adopt();
   options.logger.info({ dir, adopted, initialized: engine.isInitialized() }, adopted ? 'found running mariadbd' : 'agent starting');
-  const app = await createRpcServer(agentApi, agentHandlers({ engine, state, dir, logger: options.logger }), {
+  const pem = options.tlsDir ? readPem({ ca: join(options.tlsDir, 'ca.crt'), cert: join(options.tlsDir, 'agent.crt'), key: join(options.tlsDir, 'agent.key') }) : null;
+  const grants = new Map<string, number>();
+  const peerClient = (host: string, port: number): RpcClient<typeof agentApi> =>
+    new RpcClient(agentApi, { url: `${pem ? 'https' : 'http'}://${host}:${port}/`, timeoutMs: 600_000, ...(pem ? { tls: pem } : {}) });
+  const handlers = agentHandlers({ engine, state, dir, logger: options.logger, grants, peerClient });
+  const app = await createRpcServer(agentApi, handlers, {
     logger: options.logger,
+    ...(pem
+      ? {
+          tls: { key: pem.key, cert: pem.cert, clientCa: pem.ca },
+          authorize: (method: string, peer: string | null) => {
+            if (peer === MANAGER_PEER) return;
+            const until = peer === null ? undefined : grants.get(peer);
+            if (method === 'stream_snapshot' && until !== undefined && until > Date.now()) return;
+            throw new AppError('FORBIDDEN', `forbidden: ${peer ?? 'this caller'} may not call ${method} on this node`);
+          },
+        }
+      : {}),
   });
   const health = await createHealthServer(engine, state);
   await app.listen({ host: options.host, port: options.port });

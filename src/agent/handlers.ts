@@ -3,9 +3,9 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { agentApi, type AgentApi, type AgentStatus, type ServerSettings } from '../protocol/agent-api.js';
+import type { AgentApi, AgentStatus, ServerSettings } from '../protocol/agent-api.js';
 import type { Engine, EngineSettings } from '../engine/engine.js';
-import { RpcClient } from '../rpc/client.js';
+import type { RpcClient } from '../rpc/client.js';
 import { streamResult, type Handlers } from '../rpc/server.js';
 import { AppError, isAppError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -18,6 +18,10 @@ export interface AgentDeps {
   state: AgentStateFile;
   dir: string;
   logger: Logger;
+  /** Peers allowed to pull a snapshot, until when (ms since the epoch). */
+  grants: Map<string, number>;
+  /** How this agent calls a peer agent: scheme and TLS material (its own certificate). */
+  peerClient: (host: string, port: number) => RpcClient<AgentApi>;
 }
 
 /** Accounts the service must keep for itself; `set_password` refuses them. */
@@ -133,6 +137,13 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
         await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port });
       }),
 
+    authorize_peer: async (params) => {
+      const until = Date.now() + params.ttlSeconds * 1000;
+      deps.grants.set(params.peer, until);
+      logger.info({ peer: params.peer, ttlSeconds: params.ttlSeconds }, 'peer authorized to pull a snapshot');
+      return { peer: params.peer, until: new Date(until).toISOString() };
+    },
+
     stream_snapshot: async () => {
       requireRunning('stream_snapshot');
       logger.info('streaming a snapshot');
@@ -160,7 +171,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
         const settingsIn = params.settings ?? {};
         const settings = settingsOf(params.serverId, settingsIn);
         await state.update({ serverId: params.serverId, settings: settingsIn, role: 'none' });
-        const peer = new RpcClient(agentApi, { url: `http://${params.source.host}:${params.source.port}/` });
+        const peer = deps.peerClient(params.source.host, params.source.port);
         const started = Date.now();
         const stream = await peer.stream('stream_snapshot', {});
         const { gtid, bytes } = await engine.restoreSnapshot(stream, settings);

@@ -7,7 +7,7 @@ import type { AgentStateFile } from './agent-state.js';
  * own: no credentials, no data, only whether this node should take writes or reads now.
  * - `GET /primary`: 200 only on the writable master;
  * - `GET /replica?lag=<seconds>`: 200 only on a replica whose replication runs within that lag;
- * - `GET /health`: 200 while mariadbd runs.
+ * - `GET /health`: 200 while mariadbd runs (503 before), with the agent's pid.
  */
 export async function createHealthServer(engine: Engine, state: AgentStateFile): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, connectionTimeout: 5000, requestTimeout: 5000 });
@@ -39,7 +39,8 @@ export async function createHealthServer(engine: Engine, state: AgentStateFile):
 
   app.get('/health', async (_req, reply) => {
     const s = await look();
-    return reply.code(s.running ? 200 : 503).send({ running: s.running });
+    // The agent's pid lets whoever started it (the local cloud driver) know it is the one answering.
+    return reply.code(s.running ? 200 : 503).send({ running: s.running, agentPid: process.pid });
   });
 
   return app;

@@ -13,9 +13,10 @@ export function registerAgentCommand(program: Command): void {
     .option('--host <host>', 'address the agent API listens on', '127.0.0.1')
     .option('--mysql-host <host>', 'address mariadbd listens on (default: --host)')
     .option('--mysql-port <port>', 'port mariadbd listens on (default: --port + 1)', portOption)
+    .option('--tls-dir <dir>', "serve over mutual TLS with ca.crt, agent.crt and agent.key from this directory (the manager's CA)")
     .option('--health-port <port>', 'port of the plain-HTTP health checks /primary, /replica, /health (default: --port + 2)', portOption)
     .addHelpText('after', '\nExample:\n  cps-mysql agent --host 127.0.0.1 --port 8101 --dir /tmp/node-1\n')
-    .action(async (opts: { port: number; dir: string; host: string; mysqlHost?: string; mysqlPort?: number; healthPort?: number }) => {
+    .action(async (opts: { port: number; dir: string; host: string; mysqlHost?: string; mysqlPort?: number; healthPort?: number; tlsDir?: string }) => {
       const logger = createLogger('agent');
       const mysqlPort = opts.mysqlPort ?? opts.port + 1;
       const healthPort = opts.healthPort ?? opts.port + 2;
@@ -31,6 +32,7 @@ export function registerAgentCommand(program: Command): void {
           mysqlHost: opts.mysqlHost ?? opts.host,
           mysqlPort,
           healthPort,
+          ...(opts.tlsDir ? { tlsDir: opts.tlsDir } : {}),
           logger,
         });
         const shutdown = async (signal: string): Promise<void> => {

@@ -35,7 +35,7 @@ export function registerDemoCommand(program: Command): void {
         process.stderr.write(`cps-mysql demo: cannot start the manager on port ${opts.port}: ${messageOf(e)}\n`);
         process.exit(1);
       }
-      const client = new RpcClient(managerApi, { url });
+      const client = new RpcClient(managerApi, { url, token: manager.token });
       let stopping = false;
       const finish = async (): Promise<void> => {
         if (stopping) return;

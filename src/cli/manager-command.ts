@@ -26,10 +26,30 @@ export function registerManagerCommand(program: Command): void {
     .option('--host <host>', 'address the API listens on', '127.0.0.1')
     .option('--cloud <name>', 'cloud driver that creates nodes', 'local')
     .option('--monitor-interval <ms>', 'milliseconds between monitoring rounds', millis, 1000)
+    .option('--tls', "serve the API over HTTPS with a certificate from the service's CA (pki/ca.crt in the data directory)")
+    .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (with --tls-key)')
+    .option('--tls-key <file>', 'the key of --tls-cert')
+    .option('--allow-insecure', 'allow a non-loopback --host without TLS (the API token would travel in clear)')
     .option('--failover-checks <n>', 'failed checks in a row before the master counts as unreachable', whole(1, 100), 2)
     .option('--failover-block-seconds <s>', 'after an automatic failover, seconds before another may happen (unless acknowledged)', whole(0, 86400), 300)
     .addHelpText('after', '\nExample:\n  cps-mysql manager --port 8100 --data-dir ~/.cps-mysql\n')
-    .action(async (opts: { port: number; dataDir: string; host: string; cloud: string; monitorInterval: number; failoverChecks: number; failoverBlockSeconds: number }) => {
+    .action(async (opts: {
+      port: number;
+      dataDir: string;
+      host: string;
+      cloud: string;
+      monitorInterval: number;
+      failoverChecks: number;
+      failoverBlockSeconds: number;
+      tls?: boolean;
+      tlsCert?: string;
+      tlsKey?: string;
+      allowInsecure?: boolean;
+    }) => {
+      if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+        process.stderr.write('error: --tls-cert and --tls-key go together\n');
+        process.exit(2);
+      }
       try {
         const m = await startManager({
           host: opts.host,
@@ -39,6 +59,8 @@ export function registerManagerCommand(program: Command): void {
           monitorIntervalMs: opts.monitorInterval,
           failoverChecks: opts.failoverChecks,
           failoverBlockSeconds: opts.failoverBlockSeconds,
+          ...(opts.tlsCert && opts.tlsKey ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : opts.tls ? { tls: true } : {}),
+          ...(opts.allowInsecure ? { allowInsecure: true } : {}),
         });
         const shutdown = async (signal: string): Promise<void> => {
           m.logger.info({ signal }, 'manager stopping; the nodes keep running');

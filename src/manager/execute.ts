@@ -1,4 +1,4 @@
-import type { CloudDriver } from './ports.js';
+import type { CloudDriver, NodeCredentials } from './ports.js';
 import type { Step } from './core/model.js';
 import type { StateStore, NodeRecord, ServiceRecord } from '../store/store.js';
 import type { AgentClients } from './agents.js';
@@ -15,7 +15,12 @@ const FENCE_TIMEOUT_MS = 1000;
 export interface ExecutorOptions {
   /** Seconds an automatic failover blocks the next one. */
   failoverBlockSeconds: number;
+  /** Issues a node's TLS identity before the cloud creates it (none: agents speak plain HTTP). */
+  credentialsFor?: (id: string) => Promise<NodeCredentials>;
 }
+
+/** How long a source agent lets a new node pull its snapshot. */
+const SNAPSHOT_GRANT_SECONDS = 3600;
 
 /** Carries out one step the decision chose. Every step is safe to run again after a crash. */
 export class Executor {
@@ -56,7 +61,7 @@ export class Executor {
       case 'create_nodes':
         await settleAll(
           step.ids.map(async (id) => {
-            const c = await this.driver.createNode(id);
+            const c = await this.driver.createNode(id, await this.options.credentialsFor?.(id));
             this.store.updateNode(id, { host: c.host, agentPort: c.agentPort, mysqlPort: c.mysqlPort, healthPort: c.healthPort, status: 'created' });
           }),
         );
@@ -76,6 +81,8 @@ export class Executor {
         await settleAll(
           step.ids.map(async (id) => {
             const n = this.node(id);
+            // The master's agent streams its snapshot to this node only because the manager says so.
+            await this.agents.for(master).call('authorize_peer', { peer: id, ttlSeconds: SNAPSHOT_GRANT_SECONDS });
             await this.agents.for(n).call('provision_from', {
               source: { host: master.host!, port: master.agentPort! },
               master: this.masterSource(master),
@@ -222,7 +229,7 @@ export class Executor {
       case 'restart_master': {
         let n = this.node(step.id);
         if (step.recreate) {
-          const c = await this.driver.createNode(n.id);
+          const c = await this.driver.createNode(n.id, await this.options.credentialsFor?.(n.id));
           this.store.updateNode(n.id, { host: c.host, agentPort: c.agentPort, mysqlPort: c.mysqlPort, healthPort: c.healthPort });
           n = this.node(step.id);
         }

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { destination, multistream, pino } from 'pino';
@@ -13,6 +13,7 @@ import { Executor } from './execute.js';
 import { ManagerLoop } from './loop.js';
 import { Observer } from './observe.js';
 import type { CloudDriver } from './ports.js';
+import { ManagerCredentials } from './credentials.js';
 
 export interface ManagerOptions {
   host: string;
@@ -28,11 +29,22 @@ export interface ManagerOptions {
   logLevel?: string;
   /** Write the log to the data directory only, not to standard output (the demo). */
   quiet?: boolean;
+  /** Serve the API over HTTPS: `true` with a certificate from the service's CA, or given files. */
+  tls?: boolean | { certFile: string; keyFile: string };
+  /** Allow a non-loopback address without TLS (tokens would cross the network in clear). */
+  allowInsecure?: boolean;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 export interface RunningManager {
   app: FastifyInstance;
   logger: Logger;
+  /** The API token clients must send. */
+  token: string;
+  url: string;
   stop(): Promise<void>;
 }
 
@@ -74,9 +86,14 @@ export async function startManager(o: ManagerOptions): Promise<RunningManager> {
     { name: 'manager', level: o.logLevel ?? process.env['CPS_MYSQL_LOG_LEVEL'] ?? 'info', redact: { paths: redactPaths(), censor: '[redacted]' } },
     multistream([...(o.quiet ? [] : [{ stream: process.stdout }]), { stream: destination({ dest: logFile, sync: false, mkdir: true }) }]),
   );
+  if (!isLoopback(o.host) && !o.tls && !o.allowInsecure) {
+    throw new Error(`refusing to listen on ${o.host} without TLS: the API token would cross the network in clear (use --tls, or --allow-insecure to force it)`);
+  }
+  const creds = new ManagerCredentials(dataDir);
+  await creds.init();
   const store = new SqliteStore(join(dataDir, 'state.db'));
   const driver = makeDriver(o.cloud, dataDir);
-  const agents = new AgentClients();
+  const agents = new AgentClients(creds.client);
   const failoverChecks = o.failoverChecks ?? 2;
   const failoverBlockSeconds = o.failoverBlockSeconds ?? 300;
   const observer = new Observer(store, driver, agents, logger, {
@@ -85,19 +102,35 @@ export async function startManager(o: ManagerOptions): Promise<RunningManager> {
     failoverBlockSeconds,
     ...(process.env['CPS_MYSQL_FAULTS'] ? { faultsFile: process.env['CPS_MYSQL_FAULTS'] } : {}),
   });
-  const executor = new Executor(store, driver, agents, { failoverBlockSeconds });
+  const executor = new Executor(store, driver, agents, {
+    failoverBlockSeconds,
+    credentialsFor: (id) => creds.forNode(id, [driver.nodeHost ?? '127.0.0.1']),
+  });
   const loop = new ManagerLoop(store, observer, executor, logger, { intervalMs: o.monitorIntervalMs });
   const handlers = managerHandlers({ store, driver, agents, observer, loop, readLog: async () => readTail(logFile, LOG_TAIL_BYTES), failoverChecks });
-  const app = await createRpcServer(managerApi, handlers, { logger });
+  const apiTls =
+    o.tls === true
+      ? await creds.forApi([o.host])
+      : o.tls
+        ? { key: readFileSync(o.tls.keyFile, 'utf8'), cert: readFileSync(o.tls.certFile, 'utf8') }
+        : null;
+  const app = await createRpcServer(managerApi, handlers, {
+    logger,
+    authenticate: (headers) => creds.checkBearer(headers['authorization']),
+    ...(apiTls ? { tls: { key: apiTls.key, cert: apiTls.cert } } : {}),
+  });
   await app.listen({ host: o.host, port: o.port });
   // How clients on this machine find this manager (cps-mysql reads it from its home directory).
-  writeFileSync(join(dataDir, 'manager.json'), `${JSON.stringify({ url: `http://${o.host}:${o.port}/`, pid: process.pid })}\n`);
+  const url = `${apiTls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}/`;
+  writeFileSync(join(dataDir, 'manager.json'), `${JSON.stringify({ url, pid: process.pid })}\n`);
   const op = store.operation();
   logger.info({ host: o.host, port: o.port, dataDir, cloud: o.cloud, state: store.service()?.state ?? 'INIT', resuming: op?.kind ?? null }, 'manager listening');
   loop.start();
   return {
     app,
     logger,
+    token: creds.token,
+    url,
     stop: async () => {
       await app.close();
       await loop.stop();

@@ -93,6 +93,11 @@ export const agentApi = {
     params: z.object({ master: replicationSource, gtidSlavePos: z.string().max(4096).optional() }).strict(),
   }),
   stream_snapshot: method()({ verb: 'GET', params: none, result: 'stream' }),
+  /** The manager lets one peer agent (by its certificate's name, the node id) pull a snapshot, for a while. */
+  authorize_peer: method<{ peer: string; until: string }>()({
+    verb: 'POST',
+    params: z.object({ peer: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'must be a node id'), ttlSeconds: z.number().int().min(1).max(86400) }).strict(),
+  }),
   provision_from: method<AgentStatus & { restoredGtid: string; bytes: number }>()({
     verb: 'POST',
     params: z

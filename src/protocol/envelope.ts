@@ -30,6 +30,8 @@ export function httpStatusFor(code: ErrorCode): number {
       return 413;
     case 'UNAUTHORIZED':
       return 401;
+    case 'FORBIDDEN':
+      return 403;
     default:
       return 200;
   }

@@ -1,14 +1,26 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { Agent, fetch, type RequestInit, type Response } from 'undici';
 import { randomBytes } from 'node:crypto';
 import type { MethodMap, ParamsOf, ResultOf } from '../protocol/method.js';
 import { AppError, ERROR_CODES, type ErrorCode } from '../util/errors.js';
 
+export interface ClientTls {
+  /** The CA the server's certificate must chain to. */
+  ca: string;
+  /** A client certificate and key, for servers that ask for one (mutual TLS). */
+  cert?: string;
+  key?: string;
+}
+
 export interface RpcClientOptions {
-  /** Base URL, e.g. `http://127.0.0.1:8001/`. */
+  /** Base URL, e.g. `http://127.0.0.1:8001/` or `https://…`. */
   url: string;
   /** Milliseconds before a JSON call is abandoned. */
   timeoutMs?: number;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  tls?: ClientTls;
 }
 
 /** Raised for an error the remote side answered with; carries its stable code. */
@@ -27,6 +39,8 @@ let nextId = 1;
 export class RpcClient<M extends MethodMap> {
   readonly url: string;
   private readonly timeoutMs: number;
+  private readonly headers: Record<string, string>;
+  private readonly dispatcher: Agent | undefined;
 
   constructor(
     private readonly methods: M,
@@ -34,6 +48,10 @@ export class RpcClient<M extends MethodMap> {
   ) {
     this.url = options.url.endsWith('/') ? options.url : `${options.url}/`;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.headers = options.token ? { authorization: `Bearer ${options.token}` } : {};
+    this.dispatcher = options.tls
+      ? new Agent({ connect: { ca: options.tls.ca, ...(options.tls.cert ? { cert: options.tls.cert, key: options.tls.key } : {}) } })
+      : undefined;
   }
 
   /** Calls a JSON method with the verb its spec names. */
@@ -62,7 +80,7 @@ export class RpcClient<M extends MethodMap> {
       {
         method: 'POST',
         headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
-        body: Readable.toWeb(body) as unknown as BodyInit,
+        body: Readable.toWeb(body) as unknown as RequestInit['body'],
         duplex: 'half',
       },
       this.url,
@@ -89,8 +107,14 @@ export class RpcClient<M extends MethodMap> {
   }
 
   private async fetch(init: RequestInit & { duplex?: 'half' }, url: string, name: string, timeoutMs: number): Promise<Response> {
+    const full: RequestInit = {
+      ...init,
+      headers: { ...this.headers, ...((init.headers as Record<string, string> | undefined) ?? {}) },
+      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+    };
     try {
-      return await fetch(url, timeoutMs > 0 ? { ...init, signal: AbortSignal.timeout(timeoutMs) } : init);
+      return await fetch(url, full);
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       throw new AppError(timedOut ? 'TIMEOUT' : 'PEER_FAILED', `${name}: ${timedOut ? 'no answer in time from' : 'cannot reach'} ${this.url}`, { cause: err });

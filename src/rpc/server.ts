@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { PassThrough, type Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { pipeline } from 'node:stream/promises';
 import type { MethodMap, ParsedParamsOf, ResultOf } from '../protocol/method.js';
 import { httpStatusFor, jsonRpc2CodeFor } from '../protocol/envelope.js';
@@ -24,6 +25,8 @@ export interface CallContext {
   /** The uploaded file of an UPLOAD method, to be read once by the handler. */
   readonly file: Readable | null;
   readonly remoteAddress: string;
+  /** The common name of the caller's verified TLS client certificate, if any. */
+  readonly peer: string | null;
 }
 
 export type Handlers<M extends MethodMap> = {
@@ -33,12 +36,30 @@ export type Handlers<M extends MethodMap> = {
   ) => Promise<M[K]['result'] extends 'stream' ? StreamResult : ResultOf<M[K]>>;
 };
 
+export interface ServerTls {
+  key: string;
+  cert: string;
+  /** CA whose certificates clients must present (mutual TLS); without it, no client certificate is asked. */
+  clientCa?: string;
+}
+
 export interface RpcServerOptions {
   logger: Logger;
+  /** Serve HTTPS with this key and certificate. */
+  tls?: ServerTls;
+  /**
+   * Checked on every request, before its body is read: false answers 401. Receives the
+   * request headers and the verified client certificate's common name.
+   */
+  authenticate?: (headers: Record<string, string | string[] | undefined>, peer: string | null) => boolean;
+  /** Checked before a method runs; throws FORBIDDEN (403) to refuse this caller this method. */
+  authorize?: (method: string, peer: string | null) => void;
   /** Largest JSON body, in bytes. */
   bodyLimit?: number;
   /** Largest uploaded file, in bytes. */
   fileLimit?: number;
+  /** Uploads streamed at once; more are refused with BUSY. */
+  maxConcurrentUploads?: number;
 }
 
 interface Framing {
@@ -47,6 +68,13 @@ interface Framing {
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** A client has this long to send its request headers. */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** A connection silent this long (no byte either way) is closed; long calls such as provision_from answer within it. */
+const IDLE_TIMEOUT_MS = 10 * 60_000;
+/** The whole request, an uploaded dump included, must arrive within this time. */
+const REQUEST_TIMEOUT_MS = 30 * 60_000;
+const DEFAULT_MAX_UPLOADS = 4;
 const DEFAULT_FILE_LIMIT = 64 * 1024 * 1024 * 1024;
 
 /**
@@ -63,10 +91,33 @@ export async function createRpcServer<M extends MethodMap>(
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    // A stalled client cannot hold a connection open forever waiting for headers.
-    connectionTimeout: 0,
     keepAliveTimeout: 5000,
+    // Slow or stalled clients cannot hold connections forever.
+    connectionTimeout: IDLE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    ...(options.tls
+      ? {
+          https: {
+            key: options.tls.key,
+            cert: options.tls.cert,
+            ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+            minVersion: 'TLSv1.2' as const,
+          },
+        }
+      : {}),
   });
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  let uploads = 0;
+  const maxUploads = options.maxConcurrentUploads ?? DEFAULT_MAX_UPLOADS;
+  if (options.authenticate) {
+    const authenticate = options.authenticate;
+    app.addHook('onRequest', async (req, reply) => {
+      if (!authenticate(req.headers, peerOf(req))) {
+        log.warn({ code: 'UNAUTHORIZED', url: req.url.slice(0, 64) }, 'request refused: no valid credentials');
+        await reply.code(401).type('application/json').send(errorBody({ id: null, v2: false }, new AppError('UNAUTHORIZED', 'unauthorized: a valid API token is required (Authorization: Bearer …)')));
+      }
+    });
+  }
   // Only JSON and multipart bodies are taken; anything else is refused as an unsupported type.
   app.removeContentTypeParser('text/plain');
   await app.register(multipart, {
@@ -95,6 +146,7 @@ export async function createRpcServer<M extends MethodMap>(
     if (name === undefined || name === null || name === '') throw new AppError('NO_METHOD', 'no method given');
     if (typeof name !== 'string') throw new AppError('NO_METHOD', "'method' must be a string");
     if (!Object.hasOwn(methods, name)) throw new AppError('METHOD_NOT_FOUND', `method not found: ${name.slice(0, 100)}`);
+    options.authorize?.(name, ctx.peer);
     const spec = methods[name]!;
     if (spec.verb === 'UPLOAD' && httpVerb !== 'UPLOAD') {
       throw new AppError('WRONG_VERB', `${name} takes a multipart/form-data upload`);
@@ -118,6 +170,7 @@ export async function createRpcServer<M extends MethodMap>(
   const ctxOf = (req: FastifyRequest, file: Readable | null): CallContext => ({
     file,
     remoteAddress: req.ip,
+    peer: peerOf(req),
   });
 
   app.get('/', async (req, reply) => {
@@ -181,7 +234,16 @@ export async function createRpcServer<M extends MethodMap>(
         }
         const rawParams = fields['params'] === undefined ? {} : parseJson(fields['params'], 'params');
         handled = true;
-        await dispatch(reply, framing, method, rawParams, 'UPLOAD', ctxOf(req, limitedFile(part.file)));
+        if (uploads >= maxUploads) {
+          part.file.resume();
+          throw new AppError('BUSY', `too many uploads at once (${maxUploads}): try again when one has finished`);
+        }
+        uploads++;
+        try {
+          await dispatch(reply, framing, method, rawParams, 'UPLOAD', ctxOf(req, limitedFile(part.file)));
+        } finally {
+          uploads--;
+        }
       }
       if (!handled) {
         if (method !== null && Object.hasOwn(methods, method) && methods[method]!.verb === 'UPLOAD') {
@@ -209,6 +271,14 @@ export async function createRpcServer<M extends MethodMap>(
   });
 
   return app;
+}
+
+/** The common name of a verified client certificate, or null. */
+function peerOf(req: FastifyRequest): string | null {
+  const socket = req.raw.socket as TLSSocket;
+  if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return null;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' ? cn : null;
 }
 
 /** The uploaded file as the handler reads it: a file over the size limit fails the stream

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'PEER_FAILED', // a call to another agent or manager failed
   'TIMEOUT', // something did not happen in time
   'UNAUTHORIZED', // missing or wrong credentials
+  'FORBIDDEN', // valid credentials, but not for this method
   'INTERNAL', // a bug: anything not raised as an AppError
 ] as const;
 

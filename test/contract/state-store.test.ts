@@ -62,12 +62,12 @@ function sqliteHarness(): StateStoreHarness & { path: string; dir: string } {
   };
 }
 
-stateStoreContract('SqliteStore', sqliteHarness);
+stateStoreContract('SqliteStore', sqliteHarness, { durable: true });
 
 stateStoreContract('MemoryStore', () => {
   const store = new MemoryStore();
   return { store, cleanup: () => store.close(), history: () => ({ journal: store.journalEntries(), operations: store.operationHistory() }) };
-});
+}, { durable: false });
 
 describe('SqliteStore', () => {
   let h: (StateStoreHarness & { path: string; dir: string }) | null = null;

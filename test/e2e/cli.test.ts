@@ -12,7 +12,7 @@ describe('the cps-mysql command line, driven as a user would', () => {
   const run = (args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } => {
     const r = spawnSync(process.execPath, [CLI, ...args], {
       encoding: 'utf8',
-      env: { ...process.env, CPS_MYSQL_MANAGER: m.client.url, ...env },
+      env: { ...process.env, CPS_MYSQL_MANAGER: m.client.url, CPS_MYSQL_TOKEN: m.token, ...env },
       timeout: 180_000,
     });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };

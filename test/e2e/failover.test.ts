@@ -3,9 +3,7 @@ import { join } from 'node:path';
 import mysql, { type Connection } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { haproxyConfig } from '../../src/cli/client/haproxy.js';
-import { agentApi } from '../../src/protocol/agent-api.js';
 import type { ServiceInfo } from '../../src/protocol/manager-api.js';
-import { RpcClient } from '../../src/rpc/client.js';
 import { isAlive, sleep } from '../../src/util/proc.js';
 import { Haproxy } from '../helpers/haproxy.js';
 import { ManagerProcess } from '../helpers/manager-process.js';
@@ -31,14 +29,14 @@ class WritableSampler {
   everWritable = new Set<string>();
   private running = true;
   private done: Promise<void>;
-  constructor(nodes: () => ServiceInfo['nodes']) {
+  constructor(m: ManagerProcess, nodes: () => ServiceInfo['nodes']) {
     this.done = (async () => {
       while (this.running) {
         const ns = nodes();
         const writable = await Promise.all(
           ns.map(async (n) => {
             try {
-              const s = await new RpcClient(agentApi, { url: `http://${n.ip}:${n.agentPort}/`, timeoutMs: 500 }).call('get_status', {});
+              const s = await m.agent(n, 500).call('get_status', {});
               return s.mysqld.state === 'running' && s.readOnly === false ? n.id : null;
             } catch {
               return null;
@@ -143,7 +141,7 @@ describe('automatic failover: no acknowledged write lost, clients routed by HAPr
       expect(info.nodes.filter((n) => n.status === 'ready')).toHaveLength(3);
       await haproxy.start(haproxyConfig(info, { writePort, readPort, maxLagSeconds: 10, bind: '127.0.0.1' }), writePort);
       const nodes = info.nodes;
-      const sampler = new WritableSampler(() => nodes);
+      const sampler = new WritableSampler(m, () => nodes);
       const writer = new Writer(writePort, password, 'ha.t');
       try {
         await writer.waitForAcks(30);
@@ -194,7 +192,7 @@ describe('automatic failover: no acknowledged write lost, clients routed by HAPr
     await eventually(() => m.info(), (i) => (i.diagnosis ?? '').startsWith('service RUNNING'), 20_000);
     const info = await m.info();
     const nodes = info.nodes;
-    const sampler = new WritableSampler(() => nodes);
+    const sampler = new WritableSampler(m, () => nodes);
     // Only mariadbd dies; its agent stays and reports it.
     const killedAt = Date.now();
     await killAndWait([pidsOf(m, 'node-1').mysqld]);

@@ -22,7 +22,7 @@ describe('manager API: bad calls change nothing; dumps round-trip; passwords cha
   });
 
   const raw = async (body: unknown): Promise<{ status: number; json: { result: unknown; error: string | null; code?: string } }> => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${m.token}` }, body: JSON.stringify(body) });
     return { status: res.status, json: (await res.json()) as { result: unknown; error: string | null; code?: string } };
   };
 
@@ -55,7 +55,7 @@ describe('manager API: bad calls change nothing; dumps round-trip; passwords cha
       expect(r.json.code).toBe(code);
       expect(r.json.error).toMatch(error);
     }
-    const get = await fetch(`${url}?method=startup&params=${encodeURIComponent('{}')}`);
+    const get = await fetch(`${url}?method=startup&params=${encodeURIComponent('{}')}`, { headers: { authorization: `Bearer ${m.token}` } });
     expect(get.status).toBe(405);
     expect(((await get.json()) as { error: string }).error).toBe('startup changes state: call it with POST');
     const info = await m.info();

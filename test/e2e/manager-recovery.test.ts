@@ -27,7 +27,10 @@ describe('manager: failures from outside, a killed manager, shutdown and startup
     expect(processesUnder(join(m.dataDir, 'nodes', 'node-3'))).toEqual([]);
     const info = await m.info();
     expect(info.events.map((e) => e.message)).toContain('node-3 vanished from the cloud: dropped from the registry');
-    expect(info.state).toBe('RUNNING');
+    // The service keeps the size the user asked for: a fresh replica replaces the lost one.
+    const healed = await eventually(() => m.info(), (i) => i.state === 'RUNNING' && i.operation === null && i.slaves.length === 2, 60_000);
+    expect(healed.events.map((e) => e.message)).toContain('the service has 1 of 2 replicas: provisioning 1 to replace what was lost');
+    expect((await m.client.call('list_nodes', {})).slaves).toEqual(['node-2', 'node-4']);
   });
 
   it('converges after the manager is killed with SIGKILL in the middle of add_nodes', async () => {

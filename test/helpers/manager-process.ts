@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { agentApi, type AgentApi } from '../../src/protocol/agent-api.js';
 import { managerApi, type ManagerApi, type ServiceInfo } from '../../src/protocol/manager-api.js';
 import type { ServiceState } from '../../src/protocol/service-states.js';
 import { RpcClient } from '../../src/rpc/client.js';
@@ -31,7 +32,7 @@ export function processesUnder(dir: string): number[] {
 /** A real `cps-mysql manager` process with its own data directory, on loopback. */
 export class ManagerProcess {
   child: ChildProcess | null = null;
-  readonly client: RpcClient<ManagerApi>;
+  private clientValue: RpcClient<ManagerApi> | null = null;
   private output = '';
 
   private constructor(
@@ -41,7 +42,24 @@ export class ManagerProcess {
     private readonly extraArgs: string[],
     private readonly env: Record<string, string>,
   ) {
-    this.client = new RpcClient(managerApi, { url: `http://127.0.0.1:${port}/`, timeoutMs: 60_000 });
+  }
+
+  /** The manager's API token (created on its first start). */
+  get token(): string {
+    return readFileSync(join(this.dataDir, 'api-token'), 'utf8').trim();
+  }
+
+  /** A typed client that sends the API token. */
+  get client(): RpcClient<ManagerApi> {
+    this.clientValue ??= new RpcClient(managerApi, { url: `http://127.0.0.1:${this.port}/`, timeoutMs: 60_000, token: this.token });
+    return this.clientValue;
+  }
+
+  /** A client for one node's agent, with the manager's certificate (agents speak mutual TLS only). */
+  agent(node: { ip: string; agentPort: number }, timeoutMs = 5000): RpcClient<AgentApi> {
+    const dir = join(this.dataDir, 'pki', 'manager');
+    const tls = { ca: readFileSync(join(dir, 'ca.crt'), 'utf8'), cert: readFileSync(join(dir, 'manager.crt'), 'utf8'), key: readFileSync(join(dir, 'manager.key'), 'utf8') };
+    return new RpcClient(agentApi, { url: `https://${node.ip}:${node.agentPort}/`, timeoutMs, tls });
   }
 
   static async start(options?: { monitorMs?: number; args?: string[]; env?: Record<string, string> }): Promise<ManagerProcess> {
@@ -63,6 +81,7 @@ export class ManagerProcess {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`manager exited with ${child.exitCode}: ${this.output}`);
       try {
+        if (!existsSync(join(this.dataDir, 'api-token'))) throw new Error('no token yet');
         await this.client.call('get_service_info', {}, { timeoutMs: 1000 });
         return;
       } catch {

@@ -25,6 +25,28 @@ export function managerUrl(flag: string | undefined): string {
   return `http://127.0.0.1:${DEFAULT_MANAGER_PORT}/`;
 }
 
-export function managerClient(flag: string | undefined): RpcClient<ManagerApi> {
-  return new RpcClient(managerApi, { url: managerUrl(flag), timeoutMs: 60_000 });
+function readIfExists(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** The API token: --token, then CPS_MYSQL_TOKEN, then the local manager's `api-token` file. */
+export function managerToken(flag: string | undefined): string | null {
+  return flag ?? process.env['CPS_MYSQL_TOKEN'] ?? readIfExists(join(defaultHome(), 'api-token'));
+}
+
+/** The CA an HTTPS manager's certificate chains to: CPS_MYSQL_CA (a file), then the local manager's. */
+function managerCa(): string | null {
+  const file = process.env['CPS_MYSQL_CA'] ?? join(defaultHome(), 'pki', 'ca.crt');
+  return readIfExists(file);
+}
+
+export function managerClient(flag: string | undefined, tokenFlag?: string): RpcClient<ManagerApi> {
+  const url = managerUrl(flag);
+  const token = managerToken(tokenFlag);
+  const ca = url.startsWith('https:') ? managerCa() : null;
+  return new RpcClient(managerApi, { url, timeoutMs: 60_000, ...(token ? { token } : {}), ...(ca ? { tls: { ca } } : {}) });
 }

@@ -14,6 +14,7 @@ import { waitForOperation } from './wait.js';
 
 interface Globals {
   manager?: string;
+  token?: string;
   json?: boolean;
   wait?: boolean;
 }
@@ -32,12 +33,14 @@ function action<A extends unknown[]>(fn: (client: RpcClient<ManagerApi>, g: Glob
   return async (...args: unknown[]): Promise<void> => {
     const cmd = args[args.length - 1] as Command;
     const g = cmd.optsWithGlobals<Globals>();
-    const client = managerClient(g.manager);
+    const client = managerClient(g.manager, g.token);
     try {
       await fn(client, g, ...(args.slice(0, -1) as A));
     } catch (e) {
       const code = e instanceof AppError ? e.code : 'INTERNAL';
-      if (code === 'PEER_FAILED' || code === 'TIMEOUT') {
+      if (code === 'UNAUTHORIZED') {
+        err(`cps-mysql: the manager at ${managerUrl(g.manager)} refused the API token; give it with --token or CPS_MYSQL_TOKEN (it is in the manager's data directory, file api-token)`);
+      } else if (code === 'PEER_FAILED' || code === 'TIMEOUT') {
         err(`cps-mysql: cannot reach the manager at ${managerUrl(g.manager)} (${messageOf(e)}); start one with 'cps-mysql manager' or name it with --manager`);
       } else {
         err(`cps-mysql: ${messageOf(e)}`);
@@ -72,6 +75,7 @@ function example(cmd: Command, text: string): Command {
 /** The client verbs: they talk to a manager over the wire protocol, like any ConPaaS client. */
 export function registerClientVerbs(program: Command): void {
   program.option('--manager <url>', 'the manager to talk to (default: $CPS_MYSQL_MANAGER, then the local manager)');
+  program.option('--token <token>', "the manager's API token (default: $CPS_MYSQL_TOKEN, then the local manager's api-token file)");
 
   const long = (cmd: Command): Command => cmd.option('--no-wait', 'return once the manager accepted the operation');
   const reads = (cmd: Command): Command => cmd.option('--json', 'print the raw result as JSON, for scripts');

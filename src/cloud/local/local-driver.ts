@@ -1,11 +1,9 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CloudDriver, CloudNode } from '../../manager/ports.js';
-import { agentApi } from '../../protocol/agent-api.js';
-import { RpcClient } from '../../rpc/client.js';
+import type { CloudDriver, CloudNode, NodeCredentials } from '../../manager/ports.js';
 import { AppError } from '../../util/errors.js';
 import { Mutex } from '../../util/mutex.js';
 import { cmdlineOf, isAlive, sleep } from '../../util/proc.js';
@@ -36,6 +34,18 @@ const START_ATTEMPTS = 3;
 /** The built CLI: dist/cloud/local/local-driver.js -> dist/cli/main.js. */
 function defaultCliPath(): string {
   return fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+}
+
+/** The node directory's subdirectory that holds its TLS material. */
+const TLS_DIR = 'tls';
+
+/** Puts the node's certificate, key and CA where its agent reads them (mode 0600). */
+async function writeCredentials(dir: string, c: NodeCredentials): Promise<void> {
+  const tls = join(dir, TLS_DIR);
+  await mkdir(tls, { recursive: true, mode: 0o700 });
+  await writeFile(join(tls, 'ca.crt'), c.ca, { mode: 0o600 });
+  await writeFile(join(tls, 'agent.crt'), c.cert, { mode: 0o600 });
+  await writeFile(join(tls, 'agent.key'), c.key, { mode: 0o600 });
 }
 
 function checkId(id: string): void {
@@ -79,6 +89,10 @@ type StartOutcome = { ok: true } | { ok: false; why: 'exited' | 'timeout'; log: 
  */
 export class LocalCloudDriver implements CloudDriver {
   readonly name = 'local';
+
+  get nodeHost(): string {
+    return this.host;
+  }
   private readonly baseDir: string;
   private readonly host: string;
   private readonly cliPath: string;
@@ -95,9 +109,9 @@ export class LocalCloudDriver implements CloudDriver {
     this.startTimeoutMs = options.startTimeoutMs ?? 20_000;
   }
 
-  async createNode(id: string): Promise<CloudNode> {
+  async createNode(id: string, credentials?: NodeCredentials): Promise<CloudNode> {
     checkId(id);
-    return this.locks.run(id, () => this.ensureNode(id));
+    return this.locks.run(id, () => this.ensureNode(id, credentials));
   }
 
   async listNodes(): Promise<CloudNode[]> {
@@ -113,8 +127,9 @@ export class LocalCloudDriver implements CloudDriver {
     return this.locks.run(id, () => this.removeNode(id));
   }
 
-  private async ensureNode(id: string): Promise<CloudNode> {
+  private async ensureNode(id: string, credentials: NodeCredentials | undefined): Promise<CloudNode> {
     const files = nodeFiles(this.baseDir, id);
+    if (credentials) await writeCredentials(files.dir, credentials);
     const existing = readNodeRecord(files);
     if (existing && existing.id === id) {
       if (this.isAgentOf(existing.pid, files)) {
@@ -175,6 +190,8 @@ export class LocalCloudDriver implements CloudDriver {
     try {
       const args = [this.cliPath, 'agent', '--host', planned.host, '--port', String(planned.agentPort)];
       args.push('--mysql-port', String(planned.mysqlPort), '--health-port', String(planned.healthPort), '--dir', files.dir);
+      // The node's certificate, when the manager issued one: the agent then speaks mutual TLS only.
+      if (existsSync(join(files.dir, TLS_DIR, 'agent.key'))) args.push('--tls-dir', join(files.dir, TLS_DIR));
       const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], cwd: files.dir });
       child.on('error', () => undefined); // a failed spawn shows as a missing pid
       child.unref();
@@ -195,13 +212,15 @@ export class LocalCloudDriver implements CloudDriver {
 
   /** Polls `check_agent_process` until the agent with this pid answers, exits, or time runs out. */
   private async waitForAgent(record: NodeRecord, files: NodeFiles): Promise<StartOutcome> {
-    const client = new RpcClient(agentApi, { url: `http://${urlHost(record.host)}:${record.agentPort}/` });
+    // The agent's plain-HTTP health port answers as soon as it is up, whatever TLS its API uses.
+    const url = `http://${urlHost(record.host)}:${record.healthPort}/health`;
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
       try {
         const left = Math.max(100, Math.min(2000, deadline - Date.now()));
-        const answer = await client.call('check_agent_process', {}, { timeoutMs: left });
-        if (answer.pid === record.pid) return { ok: true };
+        const res = await fetch(url, { signal: AbortSignal.timeout(left) });
+        const answer = (await res.json()) as { agentPid?: unknown };
+        if (answer.agentPid === record.pid) return { ok: true };
       } catch {
         // not listening yet
       }

@@ -1,6 +1,10 @@
 import { createServer } from 'node:net';
 import { AppError } from '../../util/errors.js';
 
+/** Where node ports are chosen: registered ports below Linux's ephemeral range. */
+const STATIC_RANGE_START = 20000;
+const STATIC_RANGE_END = 32700;
+
 /** A port the kernel hands out as free on `host` right now (bind to port 0, then release it). */
 function anyFreePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -29,7 +33,10 @@ export function isPortFree(port: number, host: string): Promise<boolean> {
  */
 export async function findFreePorts(host: string, count: number, exclude: ReadonlySet<number>): Promise<number[]> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const p = await anyFreePort(host);
+    // Below the kernel's ephemeral range (32768 and up on Linux), so an outgoing connection
+    // cannot take a port promised to a node whose server has not bound it yet.
+    const p = attempt < 80 ? STATIC_RANGE_START + Math.floor(Math.random() * (STATIC_RANGE_END - STATIC_RANGE_START)) : await anyFreePort(host);
+    if (attempt < 80 && !(await isPortFree(p, host))) continue;
     const run = Array.from({ length: count }, (_, i) => p + i);
     if (p === 0 || p + count - 1 > 65535 || run.some((q) => exclude.has(q))) continue;
     let free = true;

@@ -1,0 +1,62 @@
+import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureCa, issueCertificate, readPem, type Pem } from '../util/pki.js';
+import type { NodeCredentials } from './ports.js';
+
+/** The manager's certificate name, which agents accept for every method. */
+export const MANAGER_CN = 'manager';
+
+/**
+ * The manager's secrets under its data directory: the API token (`api-token`), the service's
+ * CA and the certificates it issues (`pki/`). All files are its owner's only.
+ */
+export class ManagerCredentials {
+  readonly token: string;
+  private readonly pkiDir: string;
+  private ca: { key: string; cert: string } | null = null;
+  /** The manager's own client certificate, for its calls to agents. */
+  client: Pem | null = null;
+
+  constructor(private readonly dataDir: string) {
+    const tokenFile = join(dataDir, 'api-token');
+    if (!existsSync(tokenFile)) writeFileSync(tokenFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    this.token = readFileSync(tokenFile, 'utf8').trim();
+    this.pkiDir = join(dataDir, 'pki');
+  }
+
+  /** Creates the CA and the manager's client certificate when missing. */
+  async init(): Promise<void> {
+    this.ca = await ensureCa(this.pkiDir, 'service');
+    const dir = join(this.pkiDir, 'manager');
+    const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'manager.crt'), key: join(dir, 'manager.key') };
+    if (!existsSync(files.key)) await issueCertificate(this.ca, MANAGER_CN, ['localhost'], dir, 'manager');
+    this.client = readPem(files);
+  }
+
+  /** The node's certificate (issued once, kept in `pki/nodes/<id>/`). */
+  async forNode(id: string, hosts: readonly string[]): Promise<NodeCredentials> {
+    if (!this.ca) throw new Error('credentials not initialised');
+    const dir = join(this.pkiDir, 'nodes', id);
+    const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'agent.crt'), key: join(dir, 'agent.key') };
+    if (!existsSync(files.key)) await issueCertificate(this.ca, id, [...hosts, 'localhost'], dir, 'agent');
+    return readPem(files);
+  }
+
+  /** A certificate for the manager's own API (`--tls`), for these host names and addresses. */
+  async forApi(hosts: readonly string[]): Promise<Pem> {
+    if (!this.ca) throw new Error('credentials not initialised');
+    const dir = join(this.pkiDir, 'api');
+    const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'api.crt'), key: join(dir, 'api.key') };
+    if (!existsSync(files.key)) await issueCertificate(this.ca, 'cps-mysql manager API', [...hosts, '127.0.0.1', 'localhost'], dir, 'api');
+    return readPem(files);
+  }
+
+  /** Constant-time check of an `Authorization: Bearer …` header. */
+  checkBearer(header: string | string[] | undefined): boolean {
+    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
+    const given = createHash('sha256').update(header.slice(7).trim()).digest();
+    const want = createHash('sha256').update(this.token).digest();
+    return timingSafeEqual(given, want);
+  }
+}

@@ -1,0 +1,73 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { run } from './proc.js';
+import { which } from './which.js';
+
+/**
+ * A small certificate authority per service, made with Debian's `openssl`: the manager creates
+ * it on first start and issues a certificate to itself and to every node. Keys are files of
+ * mode 0600 and never appear in process arguments (openssl reads and writes them by path).
+ */
+export interface CertificateFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export interface Pem {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+const openssl = (): string => which('openssl');
+
+export function readPem(files: CertificateFiles): Pem {
+  return { ca: readFileSync(files.ca, 'utf8'), cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') };
+}
+
+/** Creates the CA in `dir` (ca.key, ca.crt) unless it exists. */
+export async function ensureCa(dir: string, name: string): Promise<{ key: string; cert: string }> {
+  const key = join(dir, 'ca.key');
+  const cert = join(dir, 'ca.crt');
+  if (existsSync(key) && existsSync(cert)) return { key, cert };
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await run(openssl(), ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
+  await chmod(key, 0o600);
+  const subject = `/CN=cps-mysql CA ${name} ${randomBytes(6).toString('hex')}`;
+  await run(openssl(), ['req', '-x509', '-new', '-key', key, '-sha256', '-days', '3650', '-subj', subject, '-out', cert, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  return { key, cert };
+}
+
+/**
+ * Issues a certificate for `commonName` (a node id, or `manager`), good for TLS servers and
+ * clients, valid for the given host names and addresses. Writes `<name>.key` and `<name>.crt`
+ * in `outDir` and copies the CA certificate there as `ca.crt`.
+ */
+export async function issueCertificate(
+  ca: { key: string; cert: string },
+  commonName: string,
+  hosts: readonly string[],
+  outDir: string,
+  name: string,
+): Promise<CertificateFiles> {
+  await mkdir(outDir, { recursive: true, mode: 0o700 });
+  const key = join(outDir, `${name}.key`);
+  const cert = join(outDir, `${name}.crt`);
+  const csr = join(outDir, `${name}.csr`);
+  const ext = join(outDir, `${name}.ext`);
+  const sans = [...new Set(hosts)].map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${sans}\n`, { mode: 0o600 });
+  await run(openssl(), ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
+  await chmod(key, 0o600);
+  await run(openssl(), ['req', '-new', '-key', key, '-subj', `/CN=${commonName}`, '-out', csr]);
+  await run(openssl(), ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', '825', '-sha256', '-extfile', ext, '-out', cert]);
+  await rm(csr, { force: true });
+  await rm(ext, { force: true });
+  const caCopy = join(outDir, 'ca.crt');
+  await writeFile(caCopy, readFileSync(ca.cert, 'utf8'), { mode: 0o644 });
+  return { ca: caCopy, cert, key };
+}
