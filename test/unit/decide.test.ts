@@ -1,34 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/manager/core/decide.js';
+import { NOW, node, snapshot } from '../helpers/snapshots.js';
 import { MAX_ATTEMPTS, type NodeView, type OperationKind, type OperationView, type Snapshot, type Step } from '../../src/manager/core/model.js';
 import type { NodeRole, NodeStatus } from '../../src/protocol/manager-api.js';
 import { SERVICE_STATES } from '../../src/protocol/service-states.js';
 
-/** The snapshots' clock. */
-const NOW = Date.parse('2026-11-25T18:00:00Z');
 
-/** A node as the observer reports a healthy one; `node-<n>` has server_id n. */
-function node(id: string, role: NodeRole, over: Partial<NodeView> = {}): NodeView {
-  return {
-    id,
-    role,
-    status: 'ready',
-    serverId: Number(id.replace('node-', '')),
-    alive: true,
-    reachable: true,
-    mysqlRunning: true,
-    readOnly: role === 'replica',
-    replicatingFrom: role === 'replica' ? 'node-1' : null,
-    ioRunning: role === 'replica' ? 'Yes' : null,
-    sqlRunning: role === 'replica' ? 'Yes' : null,
-    replicationError: '',
-    gtidApplied: '0-1-10',
-    gtidReceived: role === 'replica' ? '0-1-10' : null,
-    failedChecks: 0,
-    ...over,
-  };
-}
 
 /** A node registered but not yet created: the cloud does not list it and no agent answers. */
 function creating(id: string, role: NodeRole): NodeView {
@@ -44,20 +22,6 @@ function op(kind: OperationKind, over: Partial<OperationView> = {}): OperationVi
   return { kind, params: {}, phase: null, attempts: 0, ...over };
 }
 
-function snapshot(over: Partial<Snapshot> = {}): Snapshot {
-  return {
-    state: 'RUNNING',
-    desiredReplicas: 2,
-    nextSeq: 4,
-    lastError: null,
-    operation: null,
-    nodes: [],
-    unknownNodes: [],
-    failover: { enabled: true, blockedUntil: null, checks: 2 },
-    now: NOW,
-    ...over,
-  };
-}
 
 const m1 = node('node-1', 'master');
 const r2 = node('node-2', 'replica');

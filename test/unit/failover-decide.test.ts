@@ -1,47 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/manager/core/decide.js';
+import { NOW, node, snapshot } from '../helpers/snapshots.js';
 import { diagnoseMaster } from '../../src/manager/core/diagnose.js';
 import { compareGtid } from '../../src/manager/core/gtid.js';
 import type { NodeView, OperationView, Snapshot, Step } from '../../src/manager/core/model.js';
-import type { NodeRole } from '../../src/protocol/manager-api.js';
 
-const NOW = Date.parse('2026-11-25T18:00:00Z');
 
-function node(id: string, role: NodeRole, over: Partial<NodeView> = {}): NodeView {
-  return {
-    id,
-    role,
-    status: 'ready',
-    serverId: Number(id.replace('node-', '')),
-    alive: true,
-    reachable: true,
-    mysqlRunning: true,
-    readOnly: role === 'replica',
-    replicatingFrom: role === 'replica' ? 'node-1' : null,
-    ioRunning: role === 'replica' ? 'Yes' : null,
-    sqlRunning: role === 'replica' ? 'Yes' : null,
-    replicationError: '',
-    gtidApplied: '0-1-10',
-    gtidReceived: role === 'replica' ? '0-1-10' : null,
-    failedChecks: 0,
-    ...over,
-  };
-}
 
-function snapshot(over: Partial<Snapshot> = {}): Snapshot {
-  return {
-    state: 'RUNNING',
-    desiredReplicas: 2,
-    nextSeq: 4,
-    lastError: null,
-    operation: null,
-    nodes: [],
-    unknownNodes: [],
-    failover: { enabled: true, blockedUntil: null, checks: 2 },
-    now: NOW,
-    ...over,
-  };
-}
 
 /** A master the manager cannot reach (agent and SQL), for `checks` rounds. */
 const deadMaster = (checks = 2, over: Partial<NodeView> = {}): NodeView => node('node-1', 'master', { reachable: false, mysqlRunning: false, readOnly: null, failedChecks: checks, ...over });
