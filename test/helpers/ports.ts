@@ -13,11 +13,15 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** Three consecutive free ports (agent API, mariadbd, health checks); returns the first. */
+/**
+ * Three consecutive free ports (agent API, mariadbd, health checks); returns the first. They
+ * are chosen below Linux's ephemeral range (32768 and up): mariadbd binds its port only at
+ * init_server, and an outgoing connection must not take it meanwhile.
+ */
 export async function freePortPair(host = '127.0.0.1'): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const p = await freePort(host);
-    if (p < 65533 && (await isFree(p + 1, host)) && (await isFree(p + 2, host))) return p;
+  for (let i = 0; i < 200; i++) {
+    const p = 20000 + Math.floor(Math.random() * 12700);
+    if ((await isFree(p, host)) && (await isFree(p + 1, host)) && (await isFree(p + 2, host))) return p;
   }
   throw new Error('no free run of ports');
 }
