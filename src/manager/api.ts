@@ -113,14 +113,17 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
   const reconcile = async (): Promise<void> => {
     if (store.operation()) return;
     const live = new Set((await driver.listNodes()).map((n) => n.id));
+    let dropped = false;
     for (const n of store.nodes()) {
-      if (n.status === 'ready' && !live.has(n.id)) {
+      if (n.status === 'ready' && n.role === 'replica' && !live.has(n.id)) {
         await driver.destroyNode(n.id);
         store.deleteNode(n.id);
         store.addEvent(`${n.id} vanished from the cloud: dropped from the registry`);
+        dropped = true;
       }
     }
-    loop.wake();
+    // Only a change is worth a round of the loop (a replacement); a read alone is not.
+    if (dropped) loop.wake();
   };
 
   return {

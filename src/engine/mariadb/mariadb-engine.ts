@@ -192,6 +192,9 @@ export class MariadbEngine implements Engine {
       '--backup',
       '--stream=xbstream',
       `--parallel=${this.backupParallel}`,
+      // The log-copy thread looks for new redo every 10 ms instead of every second: commits
+      // stall while the backup waits for it, so this shortens the pause writers see.
+      '--log-copy-interval=10',
       '--user=root',
       `--socket=${this.layout.socket}`,
     ]).stream;

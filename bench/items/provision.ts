@@ -1,0 +1,204 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Ctx } from '../lib/context.js';
+import { BenchAgent } from '../lib/agent.js';
+import { lastLogLine, MiB } from '../lib/files.js';
+import { rootConnect, rows, withRoot } from '../lib/mysql.js';
+import { freePort } from '../lib/net.js';
+import { WriteProbe } from '../lib/probe.js';
+import { now, runCmd, runShell, sleep } from '../lib/proc.js';
+import { checkReplicating, waitCaughtUp } from '../lib/replication.js';
+import type { BigService } from './big-service.js';
+import { statSync } from 'node:fs';
+
+export const ITEM = '1 provisioning';
+
+const F = {
+  cp: '(c) floor: `cp -a` of the stopped data directory',
+  cpSync: '(c) floor, with `sync`',
+  tcp: '(d) same bytes through loopback TCP: `tar | socat | tar`',
+  tcpSync: '(d) with `sync`',
+  a: '(a) `add_nodes 1` → replica attached and caught up',
+  aAgent: '(a) of which on the new agent: stream + restore + start + attach',
+  aBytes: '(a) snapshot streamed',
+  aGap: '(a) longest gap between acknowledged writes',
+  b: '(b) 2011 method: FTWRL, `mysqldump --all-databases --lock-all-tables`, load, `CHANGE MASTER TO`',
+  bSpawn: '(b) of which: start a new agent',
+  bInit: '(b) of which: new instance (`init_server`: `mariadb-install-db`, start)',
+  bDump: '(b) of which: dump under the global read lock',
+  bLoad: '(b) of which: load into the replica',
+  bAttach: '(b) of which: `CHANGE MASTER TO` the recorded position, catch up',
+  bBytes: '(b) dump file',
+  bGap: '(b) longest gap between acknowledged writes',
+  baseline: 'baseline: longest gap between acknowledged writes, 1 s with nothing else running',
+} as const;
+
+/** One round of item 1: the floor (c, d), our add_nodes (a), the 2011 method (b). */
+export async function provisionRound(ctx: Ctx, big: BigService, round: number): Promise<void> {
+  const r = ctx.results;
+  if (round === 0) {
+    r.note(
+      'Provisioning (a) and (b) run while a client inserts one row every 10 ms into the master, as the service user over TCP (a master taking writes, as a live one does); ' +
+        '"caught up" = the replica has applied the master\'s binary log position read once the replica is attached (MASTER_GTID_WAIT for (a), MASTER_POS_WAIT for (b)). ' +
+        'The floor (c, d) copies the whole stopped data directory, redo log and system tablespace included, so it moves more bytes than the snapshot (which leaves the redo log out).',
+    );
+  }
+  await floorCopy(ctx, big, round);
+  await floorTcp(ctx, big, round);
+  await addNodesOne(ctx, big, round);
+  await oldMethod(ctx, big, round);
+  const fig = (name: string): ReturnType<typeof r.figure> => r.figure(ITEM, name, 's');
+  r.ratio(ITEM, '(a) / (c): ours vs the floor', fig(F.a), fig(F.cp));
+  r.ratio(ITEM, '(a) / (d): ours vs the same bytes through a socket', fig(F.a), fig(F.tcp));
+  r.ratio(ITEM, '(b) / (a): the 2011 method vs ours', fig(F.b), fig(F.a));
+}
+
+async function floorCopy(ctx: Ctx, big: BigService, round: number): Promise<void> {
+  const dst = join(ctx.root, 'floor-cp');
+  await runCmd('sync', []);
+  ctx.log(`  (c) cp -a of ${big.seed}`);
+  const cp = await runCmd('cp', ['-a', big.seed, dst]);
+  const s = await runCmd('sync', []);
+  ctx.results.record(ITEM, F.cp, 's', round, cp.ms / 1000);
+  ctx.results.record(ITEM, F.cpSync, 's', round, (cp.ms + s.ms) / 1000);
+  await rm(dst, { recursive: true, force: true });
+}
+
+async function floorTcp(ctx: Ctx, big: BigService, round: number): Promise<void> {
+  const dst = join(ctx.root, 'floor-tcp');
+  await mkdir(dst, { recursive: true });
+  const port = await freePort();
+  await runCmd('sync', []);
+  ctx.log('  (d) tar | socat | tar through 127.0.0.1');
+  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const script =
+    `socat -u TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr STDOUT | tar -C ${q(dst)} -xf - & r=$!; ` +
+    `tar -C ${q(big.seed)} -cf - . | socat -u STDIN TCP:127.0.0.1:${port},retry=200,interval=0.01 && wait $r`;
+  const t = await runShell(script);
+  const s = await runCmd('sync', []);
+  ctx.results.record(ITEM, F.tcp, 's', round, t.ms / 1000);
+  ctx.results.record(ITEM, F.tcpSync, 's', round, (t.ms + s.ms) / 1000);
+  await rm(dst, { recursive: true, force: true });
+}
+
+async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<void> {
+  const { mgr } = big;
+  const before = new Set((await mgr.info()).nodes.map((n) => n.id));
+  await runCmd('sync', []);
+  const probe = new WriteProbe(async () => big.endpoint, big.user, big.password);
+  await probe.start();
+  let t0 = 0;
+  let t1 = 0;
+  let newId = '';
+  try {
+    await sleep(1000);
+    ctx.log('  (a) add_nodes 1');
+    t0 = now();
+    await mgr.client.call('add_nodes', { slaves: 1 });
+    const { info } = await mgr.waitIdle('RUNNING');
+    const added = info.nodes.find((n) => !before.has(n.id));
+    if (!added) throw new Error('add_nodes finished without a new node');
+    newId = added.id;
+    await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(newId).socket);
+    t1 = now();
+    await sleep(200);
+  } finally {
+    await probe.stop();
+  }
+  const r = ctx.results;
+  r.record(ITEM, F.a, 's', round, (t1 - t0) / 1000);
+  r.record(ITEM, F.aGap, 'ms', round, probe.maxGap(t0, t1), 0);
+  r.record(ITEM, F.baseline, 'ms', round, probe.maxGap(t0 - 950, t0 - 50), 0);
+  const line = lastLogLine(mgr.nodeFiles(newId).agentLog, 'provisioned from snapshot');
+  if (line) {
+    r.record(ITEM, F.aAgent, 's', round, Number(line['ms']) / 1000);
+    r.record(ITEM, F.aBytes, 'MiB', round, Number(line['bytes']) / MiB, 0);
+  }
+  ctx.log(`  (a) ${((t1 - t0) / 1000).toFixed(2)} s; removing ${newId}`);
+  await mgr.client.call('remove_nodes', { serviceNodeId: newId });
+  await mgr.waitIdle('RUNNING');
+}
+
+/**
+ * The original ConPaaS way, scripted against mariadbd: a global read lock on the master, its
+ * binary log position, a full logical dump while the lock holds, then the dump loaded into a
+ * new server and replication started at the recorded position.
+ */
+async function oldMethod(ctx: Ctx, big: BigService, round: number): Promise<void> {
+  const dumpFile = join(ctx.root, 'dump.sql');
+  await runCmd('sync', []);
+  const probe = new WriteProbe(async () => big.endpoint, big.user, big.password);
+  await probe.start();
+  let agent: BenchAgent | null = null;
+  const t: Record<'t0' | 'spawned' | 'init' | 'locked' | 'dumped' | 'loaded' | 't1', number> = { t0: 0, spawned: 0, init: 0, locked: 0, dumped: 0, loaded: 0, t1: 0 };
+  try {
+    await sleep(1000);
+    ctx.log('  (b) FTWRL + mysqldump + load + CHANGE MASTER TO');
+    t.t0 = now();
+    agent = await BenchAgent.start(ctx, join(ctx.root, `old-${round}`));
+    t.spawned = now();
+    await agent.client.call('init_server', { serverId: 1000 + round });
+    t.init = now();
+    const lock = await rootConnect(big.masterFiles.socket);
+    let file = '';
+    let pos = 0;
+    try {
+      await lock.query('FLUSH TABLES WITH READ LOCK');
+      const st = (await rows(lock, 'SHOW MASTER STATUS'))[0];
+      if (!st) throw new Error('SHOW MASTER STATUS: the master writes no binary log');
+      file = String(st['File']);
+      pos = Number(st['Position']);
+      t.locked = now();
+      await runCmd('mariadb-dump', ['--no-defaults', `--socket=${big.masterFiles.socket}`, '--user=root', '--all-databases', '--lock-all-tables'], {
+        stdoutFile: dumpFile,
+      });
+    } finally {
+      await lock.query('UNLOCK TABLES').catch(() => undefined);
+      lock.destroy();
+    }
+    t.dumped = now();
+    // Under GTID strict mode a dump loaded with binary logging fails (MARIADB-NOTES trap 4).
+    const sock = agent.files.socket.replace(/'/g, `'\\''`);
+    await runShell(`{ echo 'SET SESSION sql_log_bin=0;'; cat '${dumpFile.replace(/'/g, `'\\''`)}'; } | mariadb --no-defaults --socket='${sock}' --user=root`);
+    t.loaded = now();
+    await withRoot(agent.files.socket, async (c) => {
+      await c.query('CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_LOG_FILE = ?, MASTER_LOG_POS = ?, MASTER_USE_GTID = no', [
+        big.endpoint.host,
+        big.endpoint.port,
+        big.repl.user,
+        big.repl.password,
+        file,
+        pos,
+      ]);
+      await c.query('START SLAVE');
+    });
+    await waitPosition(big.masterFiles.socket, agent.files.socket);
+    await checkReplicating(agent.files.socket);
+    t.t1 = now();
+    await sleep(200);
+  } finally {
+    await probe.stop();
+    await agent?.destroy();
+  }
+  const r = ctx.results;
+  r.record(ITEM, F.b, 's', round, (t.t1 - t.t0) / 1000);
+  r.record(ITEM, F.bSpawn, 's', round, (t.spawned - t.t0) / 1000);
+  r.record(ITEM, F.bInit, 's', round, (t.init - t.spawned) / 1000);
+  r.record(ITEM, F.bDump, 's', round, (t.dumped - t.locked) / 1000);
+  r.record(ITEM, F.bLoad, 's', round, (t.loaded - t.dumped) / 1000);
+  r.record(ITEM, F.bAttach, 's', round, (t.t1 - t.loaded) / 1000);
+  r.record(ITEM, F.bBytes, 'MiB', round, statSync(dumpFile).size / MiB, 0);
+  r.record(ITEM, F.bGap, 'ms', round, probe.maxGap(t.t0, t.t1), 0);
+  ctx.log(`  (b) ${((t.t1 - t.t0) / 1000).toFixed(2)} s`);
+  await rm(dumpFile, { force: true });
+}
+
+/** Waits until the replica has executed the master's binary log up to its current position (file, offset). */
+async function waitPosition(masterSocket: string, replicaSocket: string): Promise<void> {
+  const st = await withRoot(masterSocket, (c) => rows(c, 'SHOW MASTER STATUS'));
+  const file = String(st[0]?.['File'] ?? '');
+  const pos = Number(st[0]?.['Position'] ?? 0);
+  const res = await withRoot(replicaSocket, (c) => rows(c, 'SELECT MASTER_POS_WAIT(?, ?, 600) AS r', [file, pos]));
+  const v = res[0]?.['r'];
+  if (v === null || v === undefined || Number(v) < 0) throw new Error(`the replica did not reach ${file}:${pos}`);
+}
