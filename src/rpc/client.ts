@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { Agent, fetch, type RequestInit, type Response } from 'undici';
+import { Agent, fetch, request, type Dispatcher, type RequestInit, type Response } from 'undici';
 import { randomBytes } from 'node:crypto';
 import type { MethodMap, ParamsOf, ResultOf } from '../protocol/method.js';
 import { AppError, ERROR_CODES, type ErrorCode } from '../util/errors.js';
@@ -35,6 +34,10 @@ export class RemoteError extends AppError {
 
 let nextId = 1;
 
+/** A streamed answer must start within a minute, and never pause for ten. */
+const STREAM_HEADERS_TIMEOUT_MS = 60_000;
+const STREAM_BODY_TIMEOUT_MS = 10 * 60_000;
+
 /** A typed client for any method map: the same contract the server dispatches from. */
 export class RpcClient<M extends MethodMap> {
   readonly url: string;
@@ -60,16 +63,37 @@ export class RpcClient<M extends MethodMap> {
     return (await readEnvelope(name, res)) as ResultOf<M[K]>;
   }
 
-  /** Calls a method that answers with a byte stream; errors before the first byte are thrown. */
+  /**
+   * Calls a method that answers with a byte stream; errors before the first byte are thrown.
+   * The body comes as a Node stream straight from the socket (undici's `request`, not `fetch`:
+   * no web-stream conversion on the path of a snapshot).
+   */
   async stream<K extends keyof M & string>(name: K, params: ParamsOf<M[K]>): Promise<Readable> {
-    const res = await this.send(name, params, 0);
-    const type = res.headers.get('content-type') ?? '';
+    const q = new URLSearchParams({ method: name, params: JSON.stringify(params ?? {}), id: String(nextId++) });
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(`${this.url}?${q.toString()}`, {
+        method: 'GET',
+        headers: this.headers,
+        headersTimeout: STREAM_HEADERS_TIMEOUT_MS,
+        bodyTimeout: STREAM_BODY_TIMEOUT_MS,
+        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      });
+    } catch (err) {
+      throw new AppError('PEER_FAILED', `${name}: cannot reach ${this.url}`, { cause: err });
+    }
+    const type = String(res.headers['content-type'] ?? '');
     if (type.startsWith('application/json')) {
-      await readEnvelope(name, res);
+      let body: unknown;
+      try {
+        body = await res.body.json();
+      } catch (err) {
+        throw new AppError('PEER_FAILED', `${name}: the answer (HTTP ${res.statusCode}) is not JSON`, { cause: err });
+      }
+      envelopeResult(name, res.statusCode, body);
       throw new AppError('PEER_FAILED', `${name}: expected a stream, got a JSON answer`);
     }
-    if (!res.body) throw new AppError('PEER_FAILED', `${name}: empty answer`);
-    return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+    return res.body;
   }
 
   /** Uploads one file, streamed from `file`, as multipart/form-data. */
@@ -129,13 +153,18 @@ async function readEnvelope(name: string, res: Response): Promise<unknown> {
   } catch (err) {
     throw new AppError('PEER_FAILED', `${name}: the answer (HTTP ${res.status}) is not JSON`, { cause: err });
   }
+  return envelopeResult(name, res.status, body);
+}
+
+/** The result of an answer in the envelope, or its error raised with the remote code. */
+function envelopeResult(name: string, status: number, body: unknown): unknown {
   const env = body as { result?: unknown; error?: unknown; code?: unknown; details?: unknown };
   if (env.error !== null && env.error !== undefined) {
     const code = typeof env.code === 'string' && (ERROR_CODES as readonly string[]).includes(env.code) ? (env.code as ErrorCode) : 'PEER_FAILED';
     const details = typeof env.details === 'object' && env.details !== null ? (env.details as Record<string, unknown>) : undefined;
     throw new RemoteError(name, code, typeof env.error === 'string' ? env.error : JSON.stringify(env.error), details);
   }
-  if (!res.ok) throw new AppError('PEER_FAILED', `${name}: HTTP ${res.status}`);
+  if (status < 200 || status > 299) throw new AppError('PEER_FAILED', `${name}: HTTP ${status}`);
   return env.result;
 }
 
