@@ -13,18 +13,22 @@ import { ensureTools } from './lib/tools.js';
 import { setUpBigService, type BigService } from './items/big-service.js';
 import { coldStartRound } from './items/cold-start.js';
 import { controlPlaneRound } from './items/control-plane.js';
+import { failoverRound, setUpFailoverService, type FailoverService } from './items/failover.js';
 import { monitoringNoise, monitoringRound, prepareMonitoring } from './items/monitoring.js';
 import { parallelRound } from './items/parallel.js';
 import { provisionRound } from './items/provision.js';
 import { switchoverRound } from './items/switchover.js';
 
-const USAGE = `usage: npm run bench [-- [--quick] [--runs N] [--only 1,2,3,4,5,6] [--keep] [--no-write]]
+const ITEMS = [1, 2, 3, 4, 5, 6, 7];
+
+const USAGE = `usage: npm run bench [-- [--quick] [--runs N] [--only 1,2,3,4,5,6,7] [--keep] [--no-write]]
 
   --quick      a small data set (~75 MiB of tables) and 1 run per item: a few minutes
   (default)    ~1 GiB on the provisioning master and 3 runs per item: ~20 minutes
   --runs N     runs per item (rounds), overriding the mode's
   --only LIST  items to run: 1 provisioning (a–d), 2 parallel provisioning, 3 cold start,
-               4 switchover, 5 control plane, 6 monitoring overhead
+               4 switchover, 5 control plane, 6 monitoring overhead, 7 automatic failover
+               (results of a subset go to <date>-<mode>-item(s)-<list>.md)
   --keep       leave the temporary directory (processes are stopped all the same)
   --no-write   print the tables only, do not write bench/results/
 `;
@@ -52,8 +56,8 @@ function parse(): { quick: boolean; runs?: number; only: Set<number>; keep: bool
     runs = Number(values.runs);
     if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--runs must be an integer from 1 to 20');
   }
-  const only = new Set((values.only ?? '1,2,3,4,5,6').split(',').map((s) => Number(s.trim())));
-  for (const i of only) if (!Number.isInteger(i) || i < 1 || i > 6) throw new Error(`--only: no item ${i} (items are 1 to 6)`);
+  const only = new Set(values.only === undefined ? ITEMS : values.only.split(',').map((s) => Number(s.trim())));
+  for (const i of only) if (!ITEMS.includes(i)) throw new Error(`--only: no item ${i} (items are 1 to ${ITEMS.length})`);
   return { quick: values.quick, ...(runs === undefined ? {} : { runs }), only, keep: values.keep, write: !values['no-write'] };
 }
 
@@ -84,7 +88,7 @@ async function main(): Promise<number> {
   const results = new Results();
   const ctx: Ctx = { config, root, cli, results, keep: args.keep, log };
   const machine = machineInfo(root);
-  log(`mode ${config.mode}, ${config.runs} run(s) per item, items ${[...args.only].sort().join(',')}, working in ${root}`);
+  log(`mode ${config.mode}, ${config.runs} run(s) per item, items ${[...args.only].sort((a, b) => a - b).join(',')}, working in ${root}`);
 
   let interrupted = false;
   const cleanup = async (): Promise<void> => {
@@ -174,6 +178,21 @@ async function main(): Promise<number> {
         if (!interrupted) await c.destroy();
       }
     }
+    if (want(7)) {
+      let fo: FailoverService | null = null;
+      log('item 7, automatic failover: a service with a master and 2 replicas');
+      await attempt('item 7 service', async () => {
+        fo = await setUpFailoverService(ctx);
+      });
+      const f = fo as FailoverService | null;
+      if (f) {
+        for (let round = 0; round < config.runs; round++) {
+          log(`item 7, automatic failover, run ${round + 1}/${config.runs}`);
+          await attempt(`item 7 run ${round + 1}`, () => failoverRound(ctx, f, round));
+        }
+        if (!interrupted) await f.mgr.destroy();
+      }
+    }
   } finally {
     if (!interrupted) await cleanup();
   }
@@ -188,7 +207,10 @@ async function main(): Promise<number> {
   if (args.write) {
     const dir = join(PROJECT, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${machine.date.slice(0, 10)}-${config.mode}.md`);
+    // A run of some items only must not replace the day's run of them all.
+    const some = [...args.only].sort((a, b) => a - b);
+    const subset = ITEMS.every((i) => args.only.has(i)) ? '' : `-item${some.length > 1 ? 's' : ''}-${some.join('-')}`;
+    const file = join(dir, `${machine.date.slice(0, 10)}-${config.mode}${subset}.md`);
     writeFileSync(file, `${report}\n`);
     log(`written to ${file}`);
   }

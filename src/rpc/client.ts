@@ -99,18 +99,31 @@ export class RpcClient<M extends MethodMap> {
   /** Uploads one file, streamed from `file`, as multipart/form-data. */
   async upload<K extends keyof M & string>(name: K, field: string, file: Readable, options?: { timeoutMs?: number }): Promise<ResultOf<M[K]>> {
     const boundary = `----cps-mysql-${randomBytes(12).toString('hex')}`;
+    // A failure of the file being sent is the caller's upload failing, not the server: remembered
+    // so it is reported as such rather than as an unreachable peer.
+    let sourceError: unknown = null;
+    file.once('error', (e) => (sourceError ??= e));
     const body = Readable.from(multipartBody(boundary, { method: name, id: String(nextId++) }, field, file));
-    const res = await this.fetch(
-      {
-        method: 'POST',
-        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
-        body: Readable.toWeb(body) as unknown as RequestInit['body'],
-        duplex: 'half',
-      },
-      this.url,
-      name,
-      options?.timeoutMs ?? 0,
-    );
+    let res: Response;
+    try {
+      res = await this.fetch(
+        {
+          method: 'POST',
+          headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+          body: Readable.toWeb(body) as unknown as RequestInit['body'],
+          duplex: 'half',
+        },
+        this.url,
+        name,
+        options?.timeoutMs ?? 0,
+      );
+    } catch (err) {
+      if (sourceError !== null) {
+        if (sourceError instanceof AppError) throw sourceError;
+        throw new AppError('INVALID_PARAMS', `${name}: the upload did not complete`, { cause: sourceError });
+      }
+      throw err;
+    }
     return (await readEnvelope(name, res)) as ResultOf<M[K]>;
   }
 

@@ -5,8 +5,12 @@ import { AppError } from '../util/errors.js';
 function describeIssue(issue: z.ZodIssue): string {
   const path = issue.path.length > 0 ? issue.path.join('.') : '';
   switch (issue.code) {
-    case 'unrecognized_keys':
-      return `unexpected parameter${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${prefix(path, k)}'`).join(', ')}`;
+    case 'unrecognized_keys': {
+      // Names are cut short: an error names the problem, it does not echo the request back.
+      const shown = issue.keys.slice(0, 5).map((k) => `'${prefix(path, k).slice(0, 64)}'`);
+      const more = issue.keys.length > 5 ? ` and ${issue.keys.length - 5} more` : '';
+      return `unexpected parameter${issue.keys.length > 1 ? 's' : ''} ${shown.join(', ')}${more}`;
+    }
     case 'invalid_type':
       if (issue.received === 'undefined') return `missing parameter '${path}' (${issue.expected})`;
       return `parameter '${path || 'params'}' must be ${article(issue.expected)}, got ${issue.received}`;

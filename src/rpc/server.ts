@@ -75,6 +75,8 @@ const IDLE_TIMEOUT_MS = 10 * 60_000;
 /** The whole request, an uploaded dump included, must arrive within this time. */
 const REQUEST_TIMEOUT_MS = 30 * 60_000;
 const DEFAULT_MAX_UPLOADS = 4;
+/** A JSON body must arrive within this time once its headers are in. */
+const BODY_TIMEOUT_MS = 30_000;
 const DEFAULT_FILE_LIMIT = 64 * 1024 * 1024 * 1024;
 
 /**
@@ -95,6 +97,19 @@ export async function createRpcServer<M extends MethodMap>(
     // Slow or stalled clients cannot hold connections forever.
     connectionTimeout: IDLE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
+    // A URL fastify cannot decode still gets the envelope.
+    frameworkErrors: (_err, _req, reply) => {
+      const raw = reply as unknown as FastifyReply;
+      void raw.code(400).type('application/json').send(errorBody({ id: null, v2: false }, new AppError('PARSE_ERROR', 'malformed request URL')));
+    },
+    // Errors before a request exists (headers over 16 KiB, broken HTTP): an envelope, then close.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return;
+      const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
+      const e = tooLarge ? new AppError('TOO_LARGE', 'the request line and headers are over the size limit') : new AppError('PARSE_ERROR', 'malformed HTTP request');
+      const body = JSON.stringify(errorBody({ id: null, v2: false }, e));
+      socket.end(`HTTP/1.1 ${tooLarge ? '413 Payload Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
     ...(options.tls
       ? {
           https: {
@@ -120,6 +135,41 @@ export async function createRpcServer<M extends MethodMap>(
   }
   // Only JSON and multipart bodies are taken; anything else is refused as an unsupported type.
   app.removeContentTypeParser('text/plain');
+  // JSON must be valid UTF-8: a byte that is not would otherwise become U+FFFD, and a password
+  // set from it would not be the one sent.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    let text: string;
+    try {
+      // A leading byte-order mark is dropped, as fastify's own parser does.
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body as Buffer);
+    } catch {
+      done(new AppError('PARSE_ERROR', 'the body is not valid UTF-8'), undefined);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      done(new AppError('PARSE_ERROR', 'malformed request body: it must be a JSON object {"method", "params", "id"}'), undefined);
+      return;
+    }
+    if ((text.includes('__proto__') || text.includes('constructor')) && poisoned(value)) {
+      done(new AppError('PARSE_ERROR', 'malformed request body: __proto__ and constructor.prototype keys are refused'), undefined);
+      return;
+    }
+    done(null, value);
+  });
+  // A JSON body that trickles in is cut off; uploads keep the long request timeout.
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    if (req.isMultipart()) return payload;
+    const timer = setTimeout(() => req.raw.destroy(), BODY_TIMEOUT_MS);
+    const clear = (): void => clearTimeout(timer);
+    payload.once('end', clear);
+    payload.once('close', clear);
+    payload.once('error', clear);
+    return payload;
+  });
   await app.register(multipart, {
     limits: { fileSize: options.fileLimit ?? DEFAULT_FILE_LIMIT, files: 1, fields: 8, fieldSize: 64 * 1024, parts: 16 },
   });
@@ -175,7 +225,7 @@ export async function createRpcServer<M extends MethodMap>(
 
   app.get('/', async (req, reply) => {
     const q = (req.query ?? {}) as Record<string, unknown>;
-    const framing: Framing = { id: parseId(single(q['id'])), v2: single(q['jsonrpc']) === '2.0' };
+    const framing: Framing = { id: parseId(single(q['id']), true), v2: single(q['jsonrpc']) === '2.0' };
     let method: string | null = null;
     try {
       const m = single(q['method']);
@@ -214,37 +264,46 @@ export async function createRpcServer<M extends MethodMap>(
   /** Multipart: fields first (`method`, optional `id`), then the file, streamed to the handler. */
   const handleUpload = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const q = (req.query ?? {}) as Record<string, unknown>;
-    const fields: Record<string, string> = {};
-    const framing: Framing = { id: parseId(single(q['id'])), v2: false };
+    // A Map: a field named like an Object.prototype member is just a name here.
+    const fields = new Map<string, string>();
+    const framing: Framing = { id: parseId(single(q['id']), true), v2: false };
     let method: string | null = typeof single(q['method']) === 'string' ? (single(q['method']) as string) : null;
+    const readFields = (): void => {
+      method = fields.get('method') ?? method;
+      if (fields.has('id')) framing.id = parseId(fields.get('id'), true);
+    };
     let handled = false;
     try {
       for await (const part of req.parts()) {
         if (part.type === 'field') {
-          if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+          if (typeof part.value === 'string') fields.set(part.fieldname, part.value);
           continue;
         }
-        method = fields['method'] ?? method;
-        if (fields['id'] !== undefined) framing.id = parseId(fields['id']);
-        if (handled) throw new AppError('INVALID_PARAMS', 'only one file may be uploaded');
-        const spec = method !== null && Object.hasOwn(methods, method) ? methods[method] : undefined;
-        if (spec?.files && !spec.files.includes(part.fieldname)) {
-          part.file.resume();
-          throw new AppError('INVALID_PARAMS', `${method}: unexpected file field '${part.fieldname.slice(0, 64)}' (expected ${spec.files.join(', ')})`);
-        }
-        const rawParams = fields['params'] === undefined ? {} : parseJson(fields['params'], 'params');
-        handled = true;
-        if (uploads >= maxUploads) {
-          part.file.resume();
-          throw new AppError('BUSY', `too many uploads at once (${maxUploads}): try again when one has finished`);
-        }
-        uploads++;
+        readFields();
+        // Wrapped at once, so a failure of the upload always has somewhere to go.
+        const file = limitedFile(part.file);
         try {
-          await dispatch(reply, framing, method, rawParams, 'UPLOAD', ctxOf(req, limitedFile(part.file)));
+          if (handled) throw new AppError('INVALID_PARAMS', 'only one file may be uploaded');
+          const spec = method !== null && Object.hasOwn(methods, method) ? methods[method] : undefined;
+          if (spec?.files && !spec.files.includes(part.fieldname)) {
+            throw new AppError('INVALID_PARAMS', `${method}: unexpected file field '${part.fieldname.slice(0, 64)}' (expected ${spec.files.join(', ')})`);
+          }
+          const rawParams = fields.has('params') ? parseJson(fields.get('params'), 'params') : {};
+          handled = true;
+          if (uploads >= maxUploads) throw new AppError('BUSY', `too many uploads at once (${maxUploads}): try again when one has finished`);
+          uploads++;
+          try {
+            await dispatch(reply, framing, method, rawParams, 'UPLOAD', ctxOf(req, file));
+          } finally {
+            uploads--;
+          }
         } finally {
-          uploads--;
+          // Whatever the handler did not read is drained, so the form can end.
+          if (!file.readableEnded) file.destroy();
+          part.file.resume();
         }
       }
+      readFields();
       if (!handled) {
         if (method !== null && Object.hasOwn(methods, method) && methods[method]!.verb === 'UPLOAD') {
           throw new AppError('INVALID_PARAMS', `${method}: missing file field '${methods[method]!.files?.[0] ?? 'file'}'`);
@@ -252,7 +311,7 @@ export async function createRpcServer<M extends MethodMap>(
         await dispatch(reply, framing, method, {}, 'UPLOAD', ctxOf(req, null));
       }
     } catch (err) {
-      fail(reply, framing, err, method);
+      fail(reply, framing, multipartError(err), method);
     }
   };
 
@@ -265,7 +324,7 @@ export async function createRpcServer<M extends MethodMap>(
 
   // Errors raised before a route runs: body parsing, size limits, content types.
   app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, _req, reply) => {
-    const e = frameworkError(err);
+    const e = isAppError(err) ? err : frameworkError(err);
     log.warn({ code: e.code, reason: e.message }, 'request refused');
     void reply.code(httpStatusFor(e.code)).type('application/json').send(errorBody({ id: null, v2: false }, e));
   });
@@ -285,6 +344,9 @@ function peerOf(req: FastifyRequest): string | null {
  * (busboy would only cut it short and set a flag, which a handler might not check). */
 function limitedFile(file: Readable): Readable {
   const out = new PassThrough();
+  // The reader (if any) sees errors through its own iteration or pipeline; this keeps an
+  // unread, failed upload from becoming an uncaught 'error' event that ends the process.
+  out.on('error', () => undefined);
   file.on('limit', () => out.destroy(new AppError('TOO_LARGE', 'the uploaded file is over the size limit')));
   file.on('error', (err) => out.destroy(err));
   file.pipe(out);
@@ -320,13 +382,42 @@ function parseJson(text: unknown, what: string): unknown {
   }
 }
 
-function parseId(v: unknown): number | string | null {
+/** The request id, echoed back. Digits that came as text (query string, form field) become a
+ * number, as ConPaaS clients send them; a JSON string stays a string. */
+function parseId(v: unknown, fromText = false): number | string | null {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string') {
     const s = v.slice(0, 64);
-    return /^-?[0-9]{1,15}$/.test(s) ? Number(s) : s;
+    return fromText && /^-?[0-9]{1,15}$/.test(s) ? Number(s) : s;
   }
   return null;
+}
+
+/** A `__proto__` key, or a `constructor` key holding a `prototype`, at any depth (walked without
+ * recursion: a deeply nested body must not exhaust the stack). Fastify's own parser refuses them. */
+function poisoned(v: unknown): boolean {
+  const stack: unknown[] = [v];
+  while (stack.length > 0) {
+    const o = stack.pop();
+    if (typeof o !== 'object' || o === null) continue;
+    if (Object.hasOwn(o, '__proto__')) return true;
+    const c = (o as Record<string, unknown>)['constructor'];
+    if (Object.hasOwn(o, 'constructor') && typeof c === 'object' && c !== null && Object.hasOwn(c, 'prototype')) return true;
+    for (const x of Object.values(o)) stack.push(x);
+  }
+  return false;
+}
+
+/** Errors of a malformed form (busboy's, the multipart plugin's limits) in our codes. */
+function multipartError(err: unknown): unknown {
+  if (isAppError(err)) return err;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (/^FST_(PARTS|FILES|FIELDS)_LIMIT$|^FST_REQ_FILE_TOO_LARGE$/.test(code)) return new AppError('TOO_LARGE', 'the form has too many parts, fields or files, or one too large');
+  if (code.startsWith('FST_') || /part terminated|unexpected end of form|malformed|boundary|multipart/i.test(String(e.message ?? ''))) {
+    return new AppError('PARSE_ERROR', 'malformed multipart/form-data body');
+  }
+  return err;
 }
 
 function toAppError(err: unknown): AppError {
