@@ -1,5 +1,7 @@
+import { processesUnder } from '../../test/helpers/manager-process.js';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { isAlive } from '../../src/util/proc.js';
 import { performance } from 'node:perf_hooks';
 
 /**
@@ -15,15 +17,8 @@ export const now = (): number => performance.now();
 
 const tracked = new Map<number, { name: string; child: ChildProcess }>();
 
-/** True while `pid` exists and is not a zombie (a killed child stays visible to kill -0 until reaped). */
-export function isAlive(pid: number): boolean {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return !/^State:\s+Z/m.test(status);
-  } catch {
-    return false;
-  }
-}
+/** True while `pid` exists and is not a zombie: the product's own check. */
+export { isAlive };
 
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
@@ -75,21 +70,7 @@ export function trackedNames(): string[] {
 }
 
 /** Pids of live processes whose command line contains `text` (our agents and mariadbd under a directory). */
-export function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(e)) continue;
-    const pid = Number(e);
-    if (pid === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.includes(text) && isAlive(pid)) pids.push(pid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
+export const processesMentioning = processesUnder;
 
 /** Stops, by pid, every process whose command line names `dir`: SIGTERM, then SIGKILL after `graceMs`. */
 export async function killMentioning(dir: string, graceMs = 30_000): Promise<void> {
