@@ -11,7 +11,7 @@ const THREADS = 4;
 
 const F = {
   off: 'sysbench oltp_read_write, no manager (agent alone)',
-  on: 'sysbench oltp_read_write, manager polling every 2 s (default)',
+  on: 'sysbench oltp_read_write, manager polling every 1 s (default)',
   offP95: 'p95 latency, no manager',
   onP95: 'p95 latency, manager polling',
   diff: 'difference, on vs off, within each round',
@@ -28,7 +28,7 @@ export async function prepareMonitoring(ctx: Ctx, big: BigService): Promise<SbTa
   ctx.results.note(
     `Monitoring overhead: sysbench oltp_read_write, ${THREADS} threads, ${config.sysbenchSeconds} s a run, on ${config.monitorTables} tables × ${config.monitorTableSize} rows ` +
       '(in memory) on the master over TCP as the service user; "off" = the manager process stopped (the node\'s agent and mariadbd alone), ' +
-      '"on" = the same node under a running manager with its default 2 s monitor interval; the order alternates between rounds.',
+      '"on" = the same node under a running manager with its default 1 s monitor interval; the order alternates between rounds.',
   );
   return target;
 }
