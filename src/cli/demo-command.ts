@@ -30,7 +30,7 @@ export function registerDemoCommand(program: Command): void {
       const url = `http://127.0.0.1:${opts.port}/`;
       let manager;
       try {
-        manager = await startManager({ host: '127.0.0.1', port: opts.port, dataDir, cloud: 'local', monitorIntervalMs: 2000, quiet: true });
+        manager = await startManager({ host: '127.0.0.1', port: opts.port, dataDir, cloud: 'local', monitorIntervalMs: 1000, quiet: true });
       } catch (e) {
         process.stderr.write(`cps-mysql demo: cannot start the manager on port ${opts.port}: ${messageOf(e)}\n`);
         process.exit(1);
