@@ -6,6 +6,12 @@ import { registerManagerCommand } from './manager-command.js';
 import { registerClientVerbs } from './client/verbs.js';
 import { registerDemoCommand } from './demo-command.js';
 
+// Output piped into a reader that stops early (`| head`): stop quietly, as Unix tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command('cps-mysql')
   .description('ConPaaS MySQL: a replicated MariaDB service (manager, agents and client)')
   .version(VERSION)
