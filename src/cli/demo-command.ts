@@ -41,19 +41,28 @@ export function registerDemoCommand(program: Command): void {
         if (stopping) return;
         stopping = true;
         out('\nshutting the service down…');
+        let left: string | null = null;
         try {
-          const info = await client.call('get_service_info', {});
+          let info = await client.call('get_service_info', {});
+          // An operation under way (a replacement after a failover, say) ends first: shutdown is
+          // accepted only then. Bounded: two minutes.
+          for (let i = 0; info.operation !== null && i < 600; i++) {
+            if (i === 0) out(`waiting for ${info.operation.kind} to end…`);
+            await sleep(200);
+            info = await client.call('get_service_info', {});
+          }
           if (info.state === 'RUNNING' || info.state === 'ERROR') {
             const since = new Date().toISOString();
             await client.call('shutdown', {});
-            await waitForOperation(client, since, out);
+            info = (await waitForOperation(client, since, out)).info;
           }
+          if (info.nodes.length > 0) left = `the service is ${info.state} and its nodes keep running; 'cps-mysql shutdown' stops them`;
         } catch (e) {
-          process.stderr.write(`shutdown failed: ${messageOf(e)}\n`);
+          left = `shutdown failed: ${messageOf(e)}`;
         }
         await manager.stop();
-        out('stopped; nothing is left running.');
-        process.exit(0);
+        out(left ?? 'stopped; nothing is left running.');
+        process.exit(left ? 1 : 0);
       };
       process.on('SIGINT', () => void finish());
       process.on('SIGTERM', () => void finish());
