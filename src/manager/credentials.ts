@@ -1,5 +1,5 @@
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureCa, issueCertificate, readPem, type Pem } from '../util/pki.js';
 import type { NodeCredentials } from './ports.js';
@@ -20,7 +20,12 @@ export class ManagerCredentials {
 
   constructor(private readonly dataDir: string) {
     const tokenFile = join(dataDir, 'api-token');
-    if (!existsSync(tokenFile)) writeFileSync(tokenFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    if (!existsSync(tokenFile)) {
+      // Written aside, then renamed: a reader never sees the file empty or half written.
+      const tmp = `${tokenFile}.tmp-${process.pid}`;
+      writeFileSync(tmp, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+      renameSync(tmp, tokenFile);
+    }
     this.token = readFileSync(tokenFile, 'utf8').trim();
     this.pkiDir = join(dataDir, 'pki');
   }

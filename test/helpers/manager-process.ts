@@ -49,10 +49,13 @@ export class ManagerProcess {
     return readFileSync(join(this.dataDir, 'api-token'), 'utf8').trim();
   }
 
-  /** A typed client that sends the API token. */
+  /** A typed client that sends the API token (kept once a token was read). */
   get client(): RpcClient<ManagerApi> {
-    this.clientValue ??= new RpcClient(managerApi, { url: `http://127.0.0.1:${this.port}/`, timeoutMs: 60_000, token: this.token });
-    return this.clientValue;
+    if (this.clientValue) return this.clientValue;
+    const token = existsSync(join(this.dataDir, 'api-token')) ? this.token : '';
+    const c = new RpcClient(managerApi, { url: `http://127.0.0.1:${this.port}/`, timeoutMs: 60_000, token });
+    if (token !== '') this.clientValue = c;
+    return c;
   }
 
   /** A client for one node's agent, with the manager's certificate (agents speak mutual TLS only). */
@@ -81,7 +84,6 @@ export class ManagerProcess {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`manager exited with ${child.exitCode}: ${this.output}`);
       try {
-        if (!existsSync(join(this.dataDir, 'api-token'))) throw new Error('no token yet');
         await this.client.call('get_service_info', {}, { timeoutMs: 1000 });
         return;
       } catch {
