@@ -30,7 +30,13 @@ export class AgentProcess {
     const dir = options?.dir ?? mkdtempSync(join(tmpdir(), 'cps-agent-'));
     const port = await freePortPair(host);
     const a = new AgentProcess(dir, port, port + 1, host);
-    await a.launch();
+    try {
+      await a.launch();
+    } catch (err) {
+      // An agent that never answered is still stopped by its pid.
+      await a.stop({ keepDir: options?.dir !== undefined });
+      throw err;
+    }
     return a;
   }
 

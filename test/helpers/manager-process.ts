@@ -68,7 +68,13 @@ export class ManagerProcess {
   static async start(options?: { monitorMs?: number; args?: string[]; env?: Record<string, string> }): Promise<ManagerProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'cps-mgr-'));
     const m = new ManagerProcess(dir, await freePort(), options?.monitorMs ?? 500, options?.args ?? [], options?.env ?? {});
-    await m.launch();
+    try {
+      await m.launch();
+    } catch (err) {
+      // A manager that never answered is still stopped, by its pid, with anything it started.
+      await m.cleanup();
+      throw err;
+    }
     return m;
   }
 
