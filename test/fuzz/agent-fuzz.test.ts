@@ -13,15 +13,15 @@
  *
  *   npx tsc -p tsconfig.build.json && CPS_MYSQL_FUZZ_RUNS=5000 npx vitest run test/fuzz/agent-fuzz.test.ts
  */
-import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentApi, type AgentStatus } from '../../src/protocol/agent-api.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { connectApp, scalar } from '../helpers/sql.js';
-import { MARKER_DB, describeRequest, hostileRequests, type HostileRequest } from './arbitraries.js';
+import { MARKER_DB } from './arbitraries.js';
 import { rpcCall, sendRaw, type RawRequest, type RawResponse } from './http.js';
 import { sleep } from '../../src/util/proc.js';
-import { checkAnswer, checkNoAnswer, formatTally, fuzzSettings, newTally, sendable } from './oracle.js';
+import { fuzzSettings } from './oracle.js';
+import { fuzzServer } from './run.js';
 
 const { runs, seed } = fuzzSettings();
 
@@ -39,10 +39,6 @@ interface AgentSnapshot {
   busy: string | null;
 }
 
-function asRaw(req: HostileRequest): RawRequest {
-  // A valid read-only call may stream a snapshot or a dump: give it longer than a refusal.
-  return { verb: req.verb, path: req.path, headers: req.headers, body: req.body, chunked: req.chunked, timeoutMs: req.expect.maySucceed ? 120_000 : 15_000 };
-}
 
 describe('agent: hostile requests get clear errors and change nothing', () => {
   let a: AgentProcess;
@@ -75,29 +71,7 @@ describe('agent: hostile requests get clear errors and change nothing', () => {
   });
 
   it(`answers ${runs} hostile requests (seed ${seed}) with a JSON-RPC error, never 5xx, never a hang`, async () => {
-    const names = Object.keys(agentApi);
-    const tally = newTally(names);
-    const started = Date.now();
-    await fc.assert(
-      fc.asyncProperty(hostileRequests(agentApi).filter(sendable), async (req) => {
-        try {
-          let res: RawResponse;
-          try {
-            res = await send(asRaw(req));
-          } catch (err) {
-            checkNoAnswer(req, err, tally, describeRequest);
-            return;
-          }
-          checkAnswer(req, res, tally, describeRequest);
-        } catch (err) {
-          // With the server's last words, for a failure seen once.
-          throw new Error(`${(err as Error).message}\n  server log tail:\n${a.logs.split('\n').slice(-12).join('\n').slice(-4000)}`);
-        }
-      }),
-      { seed, numRuns: runs },
-    );
-    console.log(`agent fuzz, seed ${seed}, ${Date.now() - started} ms\n${formatTally(tally)}`);
-    for (const name of names) expect(tally.byMethod.get(name) ?? 0, name).toBeGreaterThan(0);
+    await fuzzServer({ label: 'agent', methods: agentApi, send, logs: () => a.logs, seed, runs });
   }, 120_000 + runs * 1_000);
 
   it('is still up, the same master, read-write, server id 1, the same mariadbd, nothing written', async () => {

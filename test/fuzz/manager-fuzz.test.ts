@@ -12,15 +12,15 @@
  *
  *   npx tsc -p tsconfig.build.json && CPS_MYSQL_FUZZ_RUNS=5000 npx vitest run test/fuzz/manager-fuzz.test.ts
  */
-import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { managerApi, type ServiceInfo } from '../../src/protocol/manager-api.js';
 import { sleep } from '../../src/util/proc.js';
 import { ManagerProcess } from '../helpers/manager-process.js';
 import { connectApp, scalar } from '../helpers/sql.js';
-import { MARKER_DB, describeRequest, hostileRequests, type HostileRequest } from './arbitraries.js';
+import { MARKER_DB } from './arbitraries.js';
 import { managerHeaders, rpcCall, sendRaw, type RawRequest, type RawResponse } from './http.js';
-import { checkAnswer, checkNoAnswer, formatTally, fuzzSettings, newTally, sendable } from './oracle.js';
+import { fuzzSettings } from './oracle.js';
+import { fuzzServer } from './run.js';
 
 const { runs, seed } = fuzzSettings();
 
@@ -40,10 +40,6 @@ interface ServiceSnapshot {
   password: unknown;
 }
 
-function asRaw(req: HostileRequest): RawRequest {
-  // A valid read-only call may stream a dump: give it longer than a refusal.
-  return { verb: req.verb, path: req.path, headers: req.headers, body: req.body, chunked: req.chunked, timeoutMs: req.expect.maySucceed ? 120_000 : 15_000 };
-}
 
 describe('manager: hostile requests get clear errors and change nothing', () => {
   let m: ManagerProcess;
@@ -91,30 +87,7 @@ describe('manager: hostile requests get clear errors and change nothing', () => 
   });
 
   it(`answers ${runs} hostile requests (seed ${seed}) with a JSON-RPC error, never 5xx, never a hang`, async () => {
-    const names = Object.keys(managerApi);
-    const tally = newTally(names);
-    const started = Date.now();
-    await fc.assert(
-      fc.asyncProperty(hostileRequests(managerApi).filter(sendable), async (req) => {
-        try {
-          let res: RawResponse;
-          try {
-            res = await send(asRaw(req));
-          } catch (err) {
-            checkNoAnswer(req, err, tally, describeRequest);
-            return;
-          }
-          checkAnswer(req, res, tally, describeRequest);
-        } catch (err) {
-          // With the server's last words, for a failure seen once.
-          throw new Error(`${(err as Error).message}\n  server log tail:\n${m.logs.split('\n').slice(-12).join('\n').slice(-4000)}`);
-        }
-      }),
-      { seed, numRuns: runs },
-    );
-    console.log(`manager fuzz, seed ${seed}, ${Date.now() - started} ms\n${formatTally(tally)}`);
-    // Every method of the map was aimed at.
-    for (const name of names) expect(tally.byMethod.get(name) ?? 0, name).toBeGreaterThan(0);
+    await fuzzServer({ label: 'manager', methods: managerApi, send, logs: () => m.logs, seed, runs });
   }, 120_000 + runs * 1_000);
 
   it('is still up, RUNNING with the same nodes, no operation, the same password', async () => {
