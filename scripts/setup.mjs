@@ -2,7 +2,8 @@
 // Makes sure this machine has what ConPaaS MySQL runs on: MariaDB 10.11's server, client and
 // backup tools from Debian's packages, and HAProxy (the load balancer the failover tests and
 // `cps-mysql haproxy-config` use). Installs them with apt-get when run as root; otherwise
-// prints the exact command and stops. The system-wide MariaDB service is never started or used.
+// prints the exact command and stops. As root it also creates the system user `cps-mysql`
+// that mariadbd and MariaDB's tools run as. The system-wide MariaDB service is never used.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -29,8 +30,30 @@ if (major < 20 || (major === 20 && minor < 19)) {
   process.exit(1);
 }
 
+/** The OS user mariadbd and MariaDB's tools run as when the agent runs as root (src/util/os-user.ts). */
+const DB_OS_USER = 'cps-mysql';
+
+function userExists(name) {
+  try {
+    execFileSync('getent', ['passwd', name], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** As root, creates the unprivileged system user MariaDB's programs run as; nothing to do otherwise. */
+function ensureDbUser() {
+  if (process.getuid?.() !== 0 || userExists(DB_OS_USER)) return;
+  console.error(`creating the system user ${DB_OS_USER}, which runs mariadbd, mariadb-dump and mariadb-backup`);
+  execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', DB_OS_USER], { stdio: 'inherit' });
+}
+
 const missing = PROGRAMS.filter((p) => !found(p));
-if (missing.length === 0) process.exit(0);
+if (missing.length === 0) {
+  ensureDbUser();
+  process.exit(0);
+}
 
 const command = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${PACKAGES.join(' ')}`;
 if (process.getuid?.() !== 0) {
@@ -44,3 +67,4 @@ if (still.length > 0) {
   console.error(`still missing after the install: ${still.join(', ')}`);
   process.exit(1);
 }
+ensureDbUser();

@@ -9,8 +9,10 @@ import { MariadbEngine } from '../engine/mariadb/mariadb-engine.js';
 import { createRpcServer } from '../rpc/server.js';
 import type { Logger } from '../util/logger.js';
 import { AgentStateFile } from './agent-state.js';
-import { agentHandlers } from './handlers.js';
-import { createHealthServer } from './health.js';
+import { agentHandlers, MANAGER_PEER } from './handlers.js';
+import { PeerGrants } from './peer-grants.js';
+import { databaseOsUser, type OsUser } from '../util/os-user.js';
+import { createHealthServer, HealthView } from './health.js';
 
 export interface AgentOptions {
   host: string;
@@ -25,25 +27,25 @@ export interface AgentOptions {
    * API is then served over mutual TLS, to the manager and to peers it authorised only.
    */
   tlsDir?: string;
+  /** The OS user MariaDB's programs run as (util/os-user.ts); default: `cps-mysql` when root, else this process's user. */
+  dbUser?: OsUser;
   logger: Logger;
 }
-
-/** The manager's certificate name; every method is its to call. */
-export const MANAGER_PEER = 'manager';
 
 /** Starts an agent: finds (or leaves uninitialized) its server, then serves the agent API. */
 export async function startAgent(options: AgentOptions): Promise<{ app: FastifyInstance; health: FastifyInstance; engine: MariadbEngine }> {
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const engine = new MariadbEngine({ dir, host: options.mysqlHost, port: options.mysqlPort });
+  const engine = new MariadbEngine({ dir, host: options.mysqlHost, port: options.mysqlPort, dbUser: options.dbUser ?? databaseOsUser() });
   const state = new AgentStateFile(dir);
   const adopted = engine.adopt();
   options.logger.info({ dir, adopted, initialized: engine.isInitialized() }, adopted ? 'found running mariadbd' : 'agent starting');
   const pem = options.tlsDir ? readPem({ ca: join(options.tlsDir, 'ca.crt'), cert: join(options.tlsDir, 'agent.crt'), key: join(options.tlsDir, 'agent.key') }) : null;
-  const grants = new Map<string, number>();
+  const grants = new PeerGrants();
   const peerClient = (host: string, port: number): RpcClient<typeof agentApi> =>
     new RpcClient(agentApi, { url: `${pem ? 'https' : 'http'}://${host}:${port}/`, timeoutMs: 600_000, ...(pem ? { tls: pem } : {}) });
-  const handlers = agentHandlers({ engine, state, dir, logger: options.logger, grants, peerClient });
+  const view = new HealthView(engine);
+  const handlers = agentHandlers({ engine, state, dir, logger: options.logger, grants, peerClient, onChange: () => view.invalidate() });
   const app = await createRpcServer(agentApi, handlers, {
     logger: options.logger,
     ...(pem
@@ -51,14 +53,13 @@ export async function startAgent(options: AgentOptions): Promise<{ app: FastifyI
           tls: { key: pem.key, cert: pem.cert, clientCa: pem.ca },
           authorize: (method: string, peer: string | null) => {
             if (peer === MANAGER_PEER) return;
-            const until = peer === null ? undefined : grants.get(peer);
-            if (method === 'stream_snapshot' && until !== undefined && until > Date.now()) return;
+            if (method === 'stream_snapshot' && grants.allows(peer)) return;
             throw new AppError('FORBIDDEN', `forbidden: ${peer ?? 'this caller'} may not call ${method} on this node`);
           },
         }
       : {}),
   });
-  const health = await createHealthServer(engine, state);
+  const health = await createHealthServer(view, state);
   await app.listen({ host: options.host, port: options.port });
   await health.listen({ host: options.host, port: options.healthPort });
   options.logger.info({ host: options.host, port: options.port, healthPort: options.healthPort }, 'agent listening');

@@ -2,24 +2,29 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AgentApi, AgentStatus, ServerSettings } from '../protocol/agent-api.js';
 import type { Engine, EngineSettings } from '../engine/engine.js';
 import type { RpcClient } from '../rpc/client.js';
 import { streamResult, type Handlers } from '../rpc/server.js';
 import { AppError, isAppError } from '../util/errors.js';
+import { sleep } from '../util/proc.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
 import { VERSION } from '../version.js';
 import type { AgentStateFile } from './agent-state.js';
+import type { PeerGrants } from './peer-grants.js';
 
 export interface AgentDeps {
   engine: Engine;
   state: AgentStateFile;
   dir: string;
   logger: Logger;
-  /** Peers allowed to pull a snapshot, until when (ms since the epoch). */
-  grants: Map<string, number>;
+  /** Peers allowed to pull a snapshot. */
+  grants: PeerGrants;
+  /** Called after every change the agent makes to its server (health answers are read afresh). */
+  onChange?: () => void;
   /** How this agent calls a peer agent: scheme and TLS material (its own certificate). */
   peerClient: (host: string, port: number) => RpcClient<AgentApi>;
 }
@@ -29,10 +34,18 @@ const RESERVED_USERS = new Set(['root', 'mariadb.sys', 'mysql', 'public']);
 
 const DEFAULT_SETTINGS = { innodbBufferPoolSize: '128M', maxConnections: 200, semiSyncTimeoutMs: 86_400_000 };
 
+/** The manager's certificate name; every method is its to call. */
+export const MANAGER_PEER = 'manager';
+
+/** How long a new node keeps asking a busy source for its snapshot (one is streamed at a time). */
+const SNAPSHOT_QUEUE_MS = 10 * 60_000;
+
 /** The agent's methods. The agent acts only when called: the manager decides. */
 export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
   const { engine, state, logger } = deps;
   const lock = new Mutex();
+  /** The snapshot streaming now, if any: one at a time on a node. */
+  let snapshotting = false;
 
   const settingsOf = (serverId: number, s: ServerSettings): EngineSettings => ({
     serverId,
@@ -77,13 +90,36 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
 
   /** Runs a state-changing section under the lock, then reports the status it left. */
   const locked = async (name: string, fn: () => Promise<void>): Promise<AgentStatus> => {
-    await lock.run(name, fn);
+    try {
+      await lock.run(name, fn);
+    } finally {
+      deps.onChange?.();
+    }
     return status();
   };
 
   const requireRunning = (method: string): void => {
     const s = engine.process().state;
     if (s !== 'running') throw new AppError('WRONG_STATE', `wrong state to ${method}: mariadbd is ${s} (accepted: running)`, { details: { state: s } });
+  };
+
+  const refuseReserved = (method: string, user: string): void => {
+    if (RESERVED_USERS.has(user.toLowerCase()) || user === engine.dbUserName) {
+      throw new AppError('INVALID_PARAMS', `${method}: the user '${user}' is reserved`);
+    }
+  };
+
+  /** Asks the source for its snapshot, waiting while it streams another one. */
+  const pullSnapshot = async (peer: RpcClient<AgentApi>): Promise<Readable> => {
+    const deadline = Date.now() + SNAPSHOT_QUEUE_MS;
+    for (;;) {
+      try {
+        return await peer.stream('stream_snapshot', {});
+      } catch (err) {
+        if (!(isAppError(err) && err.code === 'BUSY') || Date.now() > deadline) throw err;
+        await sleep(250);
+      }
+    }
   };
 
   const requireMaster = (method: string): void => {
@@ -138,16 +174,26 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
       }),
 
     authorize_peer: async (params) => {
-      const until = Date.now() + params.ttlSeconds * 1000;
-      deps.grants.set(params.peer, until);
+      const until = deps.grants.grant(params.peer, params.ttlSeconds);
       logger.info({ peer: params.peer, ttlSeconds: params.ttlSeconds }, 'peer authorized to pull a snapshot');
       return { peer: params.peer, until: new Date(until).toISOString() };
     },
 
-    stream_snapshot: async () => {
+    revoke_peer: async (params) => {
+      const revoked = deps.grants.revoke(params.peer);
+      if (revoked) logger.info({ peer: params.peer }, 'peer no longer authorized to pull a snapshot');
+      return { peer: params.peer, revoked };
+    },
+
+    stream_snapshot: async (_params, ctx) => {
       requireRunning('stream_snapshot');
-      logger.info('streaming a snapshot');
-      return streamResult(engine.snapshotStream(), { contentType: 'application/octet-stream', filename: 'snapshot.xbstream' });
+      if (snapshotting) throw new AppError('BUSY', 'stream_snapshot: this node is streaming another snapshot; try again when it ends');
+      const stream = engine.snapshotStream();
+      snapshotting = true;
+      stream.once('close', () => (snapshotting = false));
+      if (ctx.peer !== null && ctx.peer !== MANAGER_PEER) deps.grants.consume(ctx.peer);
+      logger.info({ peer: ctx.peer }, 'streaming a snapshot');
+      return streamResult(stream, { contentType: 'application/octet-stream', filename: 'snapshot.xbstream' });
     },
 
     provision_from: async (params) => {
@@ -173,14 +219,14 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
         await state.update({ serverId: params.serverId, settings: settingsIn, role: 'none' });
         const peer = deps.peerClient(params.source.host, params.source.port);
         const started = Date.now();
-        const stream = await peer.stream('stream_snapshot', {});
+        const stream = await pullSnapshot(peer);
         const { gtid, bytes } = await engine.restoreSnapshot(stream, settings);
         await state.update({ restoredGtid: gtid });
         await engine.configureReplica(params.master, gtid);
         await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null });
         logger.info({ bytes, gtid, ms: Date.now() - started }, 'provisioned from snapshot');
         return { restoredGtid: gtid, bytes };
-      });
+      }).finally(() => deps.onChange?.());
       return { ...(await status()), ...restored };
     },
 
@@ -211,12 +257,20 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
       }),
 
     set_password: async (params) => {
-      if (RESERVED_USERS.has(params.user.toLowerCase())) {
-        throw new AppError('INVALID_PARAMS', `set_password: the user '${params.user}' is reserved`);
-      }
+      refuseReserved('set_password', params.user);
       requireMaster('set_password');
-      await engine.setUserPassword(params.user, params.password);
+      await engine.ensureServiceUser(params.user, params.password);
       return { user: params.user };
+    },
+
+    ensure_accounts: async (params) => {
+      refuseReserved('ensure_accounts', params.service.user);
+      refuseReserved('ensure_accounts', params.replication.user);
+      requireRunning('ensure_accounts');
+      // Only the manager knows for sure which node is the master (an old one may still think it is).
+      const changed = await engine.ensureAccounts(params, { binlog: params.isMaster });
+      if (Object.keys(changed).length > 0) logger.warn({ changed }, 'accounts put back as the manager knows them');
+      return { changed };
     },
 
     dump: async () => {
@@ -224,7 +278,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
       return streamResult(await engine.dumpStream(), { contentType: 'application/sql', filename: 'dump.sql' });
     },
 
-    load_dump: async (_params, ctx) => {
+    load_dump: async (params, ctx) => {
       if (!ctx.file) throw new AppError('INVALID_PARAMS', "load_dump: missing file field 'mysqldump_file'");
       try {
         requireMaster('load_dump');
@@ -243,12 +297,12 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
           if (isAppError(err)) throw err;
           throw new AppError('INVALID_PARAMS', `load_dump: the upload did not complete (${bytes} bytes received): ${(err as Error).message}`, { cause: err });
         }
-        await engine.loadDump(spool);
+        const { statements } = await engine.loadDump(spool, params);
+        logger.info({ bytes, statements }, 'dump loaded');
+        return { bytes, statements };
       } finally {
         await rm(spool, { force: true });
       }
-      logger.info({ bytes }, 'dump loaded');
-      return { bytes };
     },
 
     get_counters: async (params) => {

@@ -3,6 +3,7 @@ import { startAgent } from '../agent/agent-main.js';
 import { createLogger } from '../util/logger.js';
 import { messageOf } from '../util/errors.js';
 import { portOption } from './options.js';
+import { DEFAULT_DB_OS_USER, databaseOsUser } from '../util/os-user.js';
 
 export function registerAgentCommand(program: Command): void {
   program
@@ -15,8 +16,9 @@ export function registerAgentCommand(program: Command): void {
     .option('--mysql-port <port>', 'port mariadbd listens on (default: --port + 1)', portOption)
     .option('--tls-dir <dir>', "serve over mutual TLS with ca.crt, agent.crt and agent.key from this directory (the manager's CA)")
     .option('--health-port <port>', 'port of the plain-HTTP health checks /primary, /replica, /health (default: --port + 2)', portOption)
+    .option('--db-os-user <name>', `OS user mariadbd, mariadb-dump and mariadb-backup run as when the agent runs as root`, DEFAULT_DB_OS_USER)
     .addHelpText('after', '\nExample:\n  cps-mysql agent --host 127.0.0.1 --port 8101 --dir /tmp/node-1\n')
-    .action(async (opts: { port: number; dir: string; host: string; mysqlHost?: string; mysqlPort?: number; healthPort?: number; tlsDir?: string }) => {
+    .action(async (opts: { port: number; dir: string; host: string; mysqlHost?: string; mysqlPort?: number; healthPort?: number; tlsDir?: string; dbOsUser: string }) => {
       const logger = createLogger('agent');
       const mysqlPort = opts.mysqlPort ?? opts.port + 1;
       const healthPort = opts.healthPort ?? opts.port + 2;
@@ -25,7 +27,9 @@ export function registerAgentCommand(program: Command): void {
         process.exit(2);
       }
       try {
+        const dbUser = databaseOsUser(opts.dbOsUser);
         const { app, health, engine } = await startAgent({
+          dbUser,
           host: opts.host,
           port: opts.port,
           dir: opts.dir,

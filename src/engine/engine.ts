@@ -45,6 +45,12 @@ export interface EngineStatus {
   replication: EngineReplication | null;
 }
 
+/** The service's accounts: replicas log in with `replication`, applications with `service`. */
+export interface EngineAccounts {
+  replication: { user: string; password: string };
+  service: { user: string; password: string };
+}
+
 export interface EngineCounters {
   uptimeSeconds: number;
   status: Record<string, number>;
@@ -54,6 +60,8 @@ export interface EngineCounters {
 export interface Engine {
   readonly host: string;
   readonly port: number;
+  /** The account MariaDB's programs log in as (named like their OS user): the product's own. */
+  readonly dbUserName: string;
   isInitialized(): boolean;
   /** Creates the data directory. The server is not started. */
   initialize(settings: EngineSettings): Promise<void>;
@@ -72,7 +80,18 @@ export interface Engine {
   /** Stops and forgets replication, then makes the server writable. */
   promote(): Promise<void>;
   setReadOnly(readOnly: boolean): Promise<void>;
-  setUserPassword(user: string, password: string): Promise<void>;
+  /**
+   * Creates or resets the service user (the application's login) with this password and exactly
+   * the documented privileges (engine/mariadb/grants.ts), on the binary log so replicas follow.
+   */
+  ensureServiceUser(user: string, password: string): Promise<void>;
+  /**
+   * Re-asserts every account the product owns (the agent's and the tools' socket accounts, the
+   * replication account, the service user): whatever was changed behind the product's back is
+   * put back. With `binlog` (the master), the service's accounts are changed through the binary
+   * log; otherwise only here. Returns what was changed per account (`user@host` → what).
+   */
+  ensureAccounts(accounts: EngineAccounts, options: { binlog: boolean }): Promise<Record<string, string[]>>;
   /** Waits until this server has applied `gtid`; false on timeout. */
   waitForGtid(gtid: string, timeoutSeconds: number): Promise<boolean>;
   /** Server counters; client statements leave out root and `ignoreUsers`. */
@@ -83,6 +102,11 @@ export interface Engine {
   restoreSnapshot(stream: Readable, settings: EngineSettings): Promise<{ gtid: string; bytes: number }>;
   /** A logical dump of the user databases. */
   dumpStream(): Promise<Readable>;
-  /** Loads a logical dump from a file. */
-  loadDump(file: string): Promise<void>;
+  /**
+   * Loads a logical dump from a file as `login` (the service user: an upload has its uploader's
+   * rights, never the system's). A dump that breaks a rule (engine/mariadb/dump-policy.ts) is
+   * refused before anything runs (INVALID_PARAMS); a failing statement is ENGINE_FAILED with its
+   * error code, SQLSTATE and line only. Returns how many statements the dump held.
+   */
+  loadDump(file: string, login: { user: string; password: string }): Promise<{ statements: number }>;
 }

@@ -270,9 +270,11 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
         ctx.file.resume();
         throw err;
       }
-      const r = await agents.for(master()).upload('load_dump', 'mysqldump_file', ctx.file);
-      store.addEvent(`dump of ${r.bytes} bytes loaded into the master`);
-      return r;
+      // Loaded as the service user: an upload has the rights of whoever uploads it, not the system's.
+      const s = service();
+      const r = await agents.for(master()).upload('load_dump', 'mysqldump_file', ctx.file, { params: { user: s.user, password: s.password } });
+      store.addEvent(`dump of ${r.bytes} bytes (${r.statements} statements) loaded into the master`);
+      return { bytes: r.bytes };
     },
 
     getLog: async () => ({ log: await deps.readLog() }),

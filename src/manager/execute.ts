@@ -19,8 +19,8 @@ export interface ExecutorOptions {
   credentialsFor?: (id: string) => Promise<NodeCredentials>;
 }
 
-/** How long a source agent lets a new node pull its snapshot. */
-const SNAPSHOT_GRANT_SECONDS = 3600;
+/** How long a new node has to start pulling its snapshot from the source (it may wait behind another). */
+const SNAPSHOT_GRANT_SECONDS = 900;
 
 /** Carries out one step the decision chose. Every step is safe to run again after a crash. */
 export class Executor {
@@ -49,6 +49,19 @@ export class Executor {
     return { host: master.host!, port: master.mysqlPort!, user: s.replUser, password: s.replPassword };
   }
 
+  /**
+   * Puts back the service's accounts on a node the manager just provisioned, promoted or
+   * restarted; on the master through its binary log, so its replicas follow.
+   */
+  private async ensureAccounts(n: NodeRecord, isMaster: boolean): Promise<void> {
+    const s = this.store.service()!;
+    await this.agents.for(n).call('ensure_accounts', {
+      replication: { user: s.replUser, password: s.replPassword },
+      service: { user: s.user, password: s.password },
+      isMaster,
+    });
+  }
+
   async run(step: Step): Promise<void> {
     switch (step.kind) {
       case 'register_nodes':
@@ -72,7 +85,7 @@ export class Executor {
         const agent = this.agents.for(n);
         await agent.call('init_server', { serverId: n.serverId });
         await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
-        await agent.call('set_password', { user: s.user, password: s.password });
+        await this.ensureAccounts(n, true);
         this.store.updateNode(n.id, { status: 'ready' });
         return;
       }
@@ -81,13 +94,19 @@ export class Executor {
         await settleAll(
           step.ids.map(async (id) => {
             const n = this.node(id);
-            // The master's agent streams its snapshot to this node only because the manager says so.
+            // The master's agent streams its snapshot to this node only because the manager says so,
+            // and only until this provisioning ends.
             await this.agents.for(master).call('authorize_peer', { peer: id, ttlSeconds: SNAPSHOT_GRANT_SECONDS });
-            await this.agents.for(n).call('provision_from', {
-              source: { host: master.host!, port: master.agentPort! },
-              master: this.masterSource(master),
-              serverId: n.serverId,
-            });
+            try {
+              await this.agents.for(n).call('provision_from', {
+                source: { host: master.host!, port: master.agentPort! },
+                master: this.masterSource(master),
+                serverId: n.serverId,
+              });
+            } finally {
+              await this.agents.for(master).call('revoke_peer', { peer: id }).catch(() => undefined);
+            }
+            await this.ensureAccounts(n, false);
             this.store.updateNode(id, { status: 'ready' });
           }),
         );
@@ -128,9 +147,11 @@ export class Executor {
       }
       case 'promote': {
         const s = this.store.service()!;
-        const agent = this.agents.for(this.node(step.candidateId));
+        const candidate = this.node(step.candidateId);
+        const agent = this.agents.for(candidate);
         await agent.call('promote', {});
         await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
+        await this.ensureAccounts(candidate, true);
         this.store.atomically(() => {
           this.store.updateNode(step.candidateId, { role: 'master' });
           this.store.updateNode(step.oldMasterId, { role: 'replica' });
@@ -150,7 +171,9 @@ export class Executor {
         return;
       case 'attach': {
         const master = this.masterSource(this.node(step.masterId));
-        await this.agents.for(this.node(step.id)).call('configure_replica', { master });
+        const n = this.node(step.id);
+        await this.agents.for(n).call('configure_replica', { master });
+        await this.ensureAccounts(n, false);
         this.store.atomically(() => {
           this.store.updateNode(step.id, { role: 'replica' });
           this.store.updateOperation({ phase: 'attached' });
@@ -215,9 +238,11 @@ export class Executor {
         return;
       case 'promote_failover': {
         const s = this.store.service()!;
-        const agent = this.agents.for(this.node(step.candidateId));
+        const candidate = this.node(step.candidateId);
+        const agent = this.agents.for(candidate);
         await agent.call('promote', {});
         await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
+        await this.ensureAccounts(candidate, true);
         this.store.atomically(() => {
           const op = this.store.operation();
           this.store.updateNode(step.candidateId, { role: 'master' });
@@ -237,11 +262,13 @@ export class Executor {
         const agent = this.agents.for(n);
         await agent.call('init_server', { serverId: n.serverId });
         await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
+        await this.ensureAccounts(n, true);
         return;
       }
       case 'restart_mysqld': {
         const n = this.node(step.id);
         await this.agents.for(n).call('init_server', { serverId: n.serverId });
+        await this.ensureAccounts(n, false);
         return;
       }
       case 'rejoin': {
@@ -249,6 +276,7 @@ export class Executor {
         const agent = this.agents.for(n);
         await agent.call('set_read_only', { readOnly: true });
         await agent.call('configure_replica', { master: this.masterSource(this.node(step.masterId)) });
+        await this.ensureAccounts(n, false);
         this.store.updateNode(n.id, { role: 'replica', status: 'rejoining' });
         return;
       }

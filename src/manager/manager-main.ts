@@ -1,7 +1,8 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { destination, multistream, pino } from 'pino';
+import { multistream, pino } from 'pino';
+import { rotatingLog } from '../util/log-file.js';
 import { managerApi } from '../protocol/manager-api.js';
 import { createRpcServer } from '../rpc/server.js';
 import { SqliteStore } from '../store/sqlite-store.js';
@@ -14,6 +15,9 @@ import { ManagerLoop } from './loop.js';
 import { Observer } from './observe.js';
 import type { CloudDriver } from './ports.js';
 import { ManagerCredentials } from './credentials.js';
+import { assertTraversable, databaseOsUser } from '../util/os-user.js';
+import { isLoopbackAddress } from '../util/net.js';
+import { AppError } from '../util/errors.js';
 
 export interface ManagerOptions {
   host: string;
@@ -35,10 +39,6 @@ export interface ManagerOptions {
   allowInsecure?: boolean;
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
 export interface RunningManager {
   app: FastifyInstance;
   logger: Logger;
@@ -52,7 +52,11 @@ export interface RunningManager {
 const LOG_TAIL_BYTES = 64 * 1024;
 
 function makeDriver(cloud: string, dataDir: string): CloudDriver {
-  if (cloud === 'local') return new LocalCloudDriver({ baseDir: join(dataDir, 'nodes') });
+  if (cloud === 'local') {
+    // The local nodes' servers run as the database's OS user: it must reach their directories.
+    assertTraversable(dataDir, databaseOsUser());
+    return new LocalCloudDriver({ baseDir: join(dataDir, 'nodes') });
+  }
   throw new Error(`unknown cloud '${cloud}' (available: local)`);
 }
 
@@ -77,18 +81,22 @@ function readTail(path: string, bytes: number): string {
 
 /** Starts a manager on its data directory: state, cloud driver, loop and API. */
 export async function startManager(o: ManagerOptions): Promise<RunningManager> {
+  if (!isLoopbackAddress(o.host) && !o.tls && !o.allowInsecure) {
+    throw new AppError('INVALID_PARAMS', `refusing to listen on ${o.host.slice(0, 80)} without TLS: it is not a loopback address and the API token would cross the network in clear (use --tls, or --allow-insecure to force it)`);
+  }
   const dataDir = resolve(o.dataDir);
   // Everything the manager writes (state with credentials, logs, node directories) is its owner's only.
   process.umask(0o077);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(dataDir, { recursive: true, mode: 0o711 });
+  // Others may pass through (the unprivileged user that runs each node's mariadbd reaches its
+  // node's directory below), never list or read: every file here is mode 0600.
+  chmodSync(dataDir, 0o711);
   const logFile = join(dataDir, 'manager.log');
+  const logStream = rotatingLog(logFile);
   const logger = pino(
     { name: 'manager', level: o.logLevel ?? process.env['CPS_MYSQL_LOG_LEVEL'] ?? 'info', redact: { paths: redactPaths(), censor: '[redacted]' } },
-    multistream([...(o.quiet ? [] : [{ stream: process.stdout }]), { stream: destination({ dest: logFile, sync: false, mkdir: true }) }]),
+    multistream([...(o.quiet ? [] : [{ stream: process.stdout }]), { stream: logStream.stream }]),
   );
-  if (!isLoopback(o.host) && !o.tls && !o.allowInsecure) {
-    throw new Error(`refusing to listen on ${o.host} without TLS: the API token would cross the network in clear (use --tls, or --allow-insecure to force it)`);
-  }
   const creds = new ManagerCredentials(dataDir);
   await creds.init();
   const store = new SqliteStore(join(dataDir, 'state.db'));
@@ -135,6 +143,7 @@ export async function startManager(o: ManagerOptions): Promise<RunningManager> {
       await app.close();
       await loop.stop();
       store.close();
+      logStream.stop();
     },
   };
 }

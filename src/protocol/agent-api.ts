@@ -10,6 +10,7 @@ const host = z.string().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'must be a ho
 const userName = z.string().min(1).max(80).regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -');
 /** Any characters, as a user may choose; bounded in size. */
 const password = z.string().min(1).max(512);
+const nodeName = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'must be a node id');
 const serverId = z.number().int().min(1).max(4294967295);
 /** A size such as `128M` or `1G`, as MariaDB takes it. */
 const byteSize = z.string().regex(/^[0-9]{1,12}[KMG]?$/, 'must be a size such as 128M or 1G');
@@ -23,6 +24,10 @@ export const replicationSource = z
   })
   .strict();
 export type ReplicationSource = z.infer<typeof replicationSource>;
+
+/** A login of one of the service's accounts. */
+export const login = z.object({ user: userName, password }).strict();
+export type Login = z.infer<typeof login>;
 
 export const peerAddress = z.object({ host, port }).strict();
 export type PeerAddress = z.infer<typeof peerAddress>;
@@ -93,11 +98,16 @@ export const agentApi = {
     params: z.object({ master: replicationSource, gtidSlavePos: z.string().max(4096).optional() }).strict(),
   }),
   stream_snapshot: method()({ verb: 'GET', params: none, result: 'stream' }),
-  /** The manager lets one peer agent (by its certificate's name, the node id) pull a snapshot, for a while. */
+  /**
+   * The manager lets one peer agent (by its certificate's name, the node id) pull one snapshot:
+   * the permission is used up when that snapshot starts, or lapses after `ttlSeconds`.
+   */
   authorize_peer: method<{ peer: string; until: string }>()({
     verb: 'POST',
-    params: z.object({ peer: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'must be a node id'), ttlSeconds: z.number().int().min(1).max(86400) }).strict(),
+    params: z.object({ peer: nodeName, ttlSeconds: z.number().int().min(1).max(86400) }).strict(),
   }),
+  /** Withdraws a peer's permission to pull a snapshot (its provisioning ended). */
+  revoke_peer: method<{ peer: string; revoked: boolean }>()({ verb: 'POST', params: z.object({ peer: nodeName }).strict() }),
   provision_from: method<AgentStatus & { restoredGtid: string; bytes: number }>()({
     verb: 'POST',
     params: z
@@ -114,12 +124,23 @@ export const agentApi = {
   stop_replica_io: method<AgentStatus>()({ verb: 'POST', params: none }),
   promote: method<AgentStatus>()({ verb: 'POST', params: none }),
   set_read_only: method<AgentStatus>()({ verb: 'POST', params: z.object({ readOnly: z.boolean() }).strict() }),
+  /** Creates or resets the service user with this password and the documented privileges (on the master; replicas follow). */
   set_password: method<{ user: string }>()({
     verb: 'POST',
-    params: z.object({ user: userName, password }).strict(),
+    params: login,
+  }),
+  /**
+   * Puts back every account the product owns, as the manager knows them (docs/security.md):
+   * through the binary log when the manager says this node is the master (`isMaster`), on this
+   * server only otherwise. Answers what it changed.
+   */
+  ensure_accounts: method<{ changed: Record<string, string[]> }>()({
+    verb: 'POST',
+    params: z.object({ replication: login, service: login, isMaster: z.boolean() }).strict(),
   }),
   dump: method()({ verb: 'GET', params: none, result: 'stream' }),
-  load_dump: method<{ bytes: number }>()({ verb: 'UPLOAD', params: none, files: ['mysqldump_file'] }),
+  /** Loads a dump as the given login (the service user), so an upload has its uploader's rights. */
+  load_dump: method<{ bytes: number; statements: number }>()({ verb: 'UPLOAD', params: login, files: ['mysqldump_file'] }),
   get_counters: method<Counters>()({
     verb: 'GET',
     /** Accounts whose statements are not the clients' (e.g. the replication user); root is always left out. */

@@ -96,14 +96,15 @@ export class RpcClient<M extends MethodMap> {
     return res.body;
   }
 
-  /** Uploads one file, streamed from `file`, as multipart/form-data. */
-  async upload<K extends keyof M & string>(name: K, field: string, file: Readable, options?: { timeoutMs?: number }): Promise<ResultOf<M[K]>> {
+  /** Uploads one file, streamed from `file`, as multipart/form-data (with `params` as a JSON field before it). */
+  async upload<K extends keyof M & string>(name: K, field: string, file: Readable, options?: { timeoutMs?: number; params?: ParamsOf<M[K]> }): Promise<ResultOf<M[K]>> {
     const boundary = `----cps-mysql-${randomBytes(12).toString('hex')}`;
     // A failure of the file being sent is the caller's upload failing, not the server: remembered
     // so it is reported as such rather than as an unreachable peer.
     let sourceError: unknown = null;
     file.once('error', (e) => (sourceError ??= e));
-    const body = Readable.from(multipartBody(boundary, { method: name, id: String(nextId++) }, field, file));
+    const fields: Record<string, string> = { method: name, id: String(nextId++), ...(options?.params !== undefined ? { params: JSON.stringify(options.params) } : {}) };
+    const body = Readable.from(multipartBody(boundary, fields, field, file));
     let res: Response;
     try {
       res = await this.fetch(

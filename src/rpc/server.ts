@@ -8,6 +8,7 @@ import { httpStatusFor, jsonRpc2CodeFor } from '../protocol/envelope.js';
 import { AppError, isAppError, type ErrorCode } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { parseParams } from './params.js';
+import { RefusalLog } from './refusal-log.js';
 
 /** A method's answer when it is a byte stream rather than JSON. */
 export interface StreamResult {
@@ -60,6 +61,8 @@ export interface RpcServerOptions {
   fileLimit?: number;
   /** Uploads streamed at once; more are refused with BUSY. */
   maxConcurrentUploads?: number;
+  /** Connections held at once; more are closed at once until one ends. */
+  maxConnections?: number;
 }
 
 interface Framing {
@@ -78,6 +81,7 @@ const DEFAULT_MAX_UPLOADS = 4;
 /** A JSON body must arrive within this time once its headers are in. */
 const BODY_TIMEOUT_MS = 30_000;
 const DEFAULT_FILE_LIMIT = 64 * 1024 * 1024 * 1024;
+const DEFAULT_MAX_CONNECTIONS = 512;
 
 /**
  * The JSON-RPC transport shared by the manager and the agents (DESIGN §2): one route that
@@ -122,14 +126,22 @@ export async function createRpcServer<M extends MethodMap>(
       : {}),
   });
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  app.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let uploads = 0;
   const maxUploads = options.maxConcurrentUploads ?? DEFAULT_MAX_UPLOADS;
   if (options.authenticate) {
     const authenticate = options.authenticate;
+    const refusals = new RefusalLog(log);
     app.addHook('onRequest', async (req, reply) => {
       if (!authenticate(req.headers, peerOf(req))) {
-        log.warn({ code: 'UNAUTHORIZED', url: req.url.slice(0, 64) }, 'request refused: no valid credentials');
-        await reply.code(401).type('application/json').send(errorBody({ id: null, v2: false }, new AppError('UNAUTHORIZED', 'unauthorized: a valid API token is required (Authorization: Bearer …)')));
+        refusals.refused({ code: 'UNAUTHORIZED', url: req.url.slice(0, 64) });
+        // The body of a caller without credentials is never read: the connection closes with the answer.
+        await reply
+          .code(401)
+          .header('connection', 'close')
+          .type('application/json')
+          .send(errorBody({ id: null, v2: false }, new AppError('UNAUTHORIZED', 'unauthorized: a valid API token is required (Authorization: Bearer …)')));
+        reply.raw.once('finish', () => req.raw.socket.destroy());
       }
     });
   }

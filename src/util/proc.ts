@@ -32,20 +32,28 @@ export function waitExit(child: ChildProcess): Promise<Exit> {
   });
 }
 
-function describeExit(e: Exit): string {
+export function describeExit(e: Exit): string {
   return e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`;
 }
 
-/** Runs a program to completion; throws ENGINE_FAILED with the tail of its stderr on failure. */
-export async function run(cmd: string, args: string[], options?: SpawnOptions & { stdin?: Readable }): Promise<{ stdout: string }> {
-  const child = spawn(cmd, args, { ...options, stdio: [options?.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+/**
+ * Runs a program to completion. On failure throws ENGINE_FAILED with the tail of its stderr, or
+ * what `failure` makes of that tail (for programs whose stderr may carry secrets).
+ */
+export async function run(
+  cmd: string,
+  args: string[],
+  options?: SpawnOptions & { stdin?: Readable; failure?: (stderrTail: string, exit: Exit) => AppError },
+): Promise<{ stdout: string }> {
+  const { stdin, failure, ...spawnOptions } = options ?? {};
+  const child = spawn(cmd, args, { ...spawnOptions, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err = new TailBuffer();
   child.stdout?.on('data', (c: Buffer) => out.push(c));
   child.stderr?.on('data', (c: Buffer) => err.push(c));
-  if (options?.stdin && child.stdin) {
+  if (stdin && child.stdin) {
     child.stdin.on('error', () => undefined); // the exit code tells what happened
-    options.stdin.pipe(child.stdin);
+    stdin.pipe(child.stdin);
   }
   let exit: Exit;
   try {
@@ -54,18 +62,25 @@ export async function run(cmd: string, args: string[], options?: SpawnOptions & 
     throw new AppError('ENGINE_FAILED', `cannot run ${cmd}: ${(e as Error).message}`, { cause: e });
   }
   if (exit.code !== 0) {
+    if (failure) throw failure(err.text(), exit);
     throw new AppError('ENGINE_FAILED', `${cmd} ${describeExit(exit)}: ${lastLines(err.text(), 5)}`);
   }
   return { stdout: Buffer.concat(out).toString('utf8') };
 }
 
+/** How long a program whose reader went away has to exit after SIGTERM before it gets SIGKILL. */
+export const READER_GONE_GRACE_MS = 2000;
+
 /**
  * The stdout of a program as a stream that ends cleanly only if the program exits with 0;
  * otherwise the stream fails with the tail of its stderr, so a reader never mistakes a
- * truncated output for a whole one.
+ * truncated output for a whole one. A reader that goes away stops the program: SIGTERM, then
+ * SIGKILL after `graceMs` (some programs, `mariadb-backup` holding its backup lock among them,
+ * do not act on SIGTERM; one left running would keep its locks for good).
  */
-export function spawnOutput(cmd: string, args: string[], options?: SpawnOptions): { stream: Readable; child: ChildProcess } {
-  const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnOutput(cmd: string, args: string[], options?: SpawnOptions & { graceMs?: number }): { stream: Readable; child: ChildProcess } {
+  const { graceMs = READER_GONE_GRACE_MS, ...spawnOptions } = options ?? {};
+  const child = spawn(cmd, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
   const err = new TailBuffer();
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   child.stderr?.on('data', (c: Buffer) => err.push(c));
@@ -87,9 +102,14 @@ export function spawnOutput(cmd: string, args: string[], options?: SpawnOptions)
     stdoutEnded = true;
     settle();
   });
-  // A reader that goes away stops the program.
   out.on('close', () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }, graceMs);
+    timer.unref();
+    child.once('exit', () => clearTimeout(timer));
   });
   return { stream: out, child };
 }

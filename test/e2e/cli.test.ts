@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagerProcess } from '../helpers/manager-process.js';
 import { eventually } from '../helpers/sql.js';
@@ -111,6 +111,32 @@ describe('the cps-mysql command line, driven as a user would', () => {
     const r = run(['info'], { CPS_MYSQL_MANAGER: `http://127.0.0.1:${port}/` });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`cannot reach the manager at http://127.0.0.1:${port}/`);
+  });
+
+  it('never takes a secret on its command line, where ps shows it', () => {
+    const t = run(['info', '--token', m.token], { CPS_MYSQL_TOKEN: '' });
+    expect(t.code).toBe(2);
+    expect(t.stderr).toContain('--token would show the API token in the process list: use --token-file');
+    expect(t.stderr).not.toContain(m.token);
+    const p = run(['set-password', 'visible-in-ps']);
+    expect(p.code).toBe(1);
+    expect(p.stderr).toContain('a password on the command line is visible in the process list');
+  });
+
+  it('reads the API token from a file or from standard input', () => {
+    const file = join(m.dataDir, 'api-token');
+    const fromFile = run(['--token-file', file, 'info', '--json'], { CPS_MYSQL_TOKEN: '' });
+    expect(fromFile.code).toBe(0);
+    expect(JSON.parse(fromFile.stdout)).toMatchObject({ type: 'mysql' });
+    const r = spawnSync(process.execPath, [CLI, '--token-file', '-', 'info', '--json'], {
+      encoding: 'utf8',
+      input: `${m.token}\n`,
+      env: { ...process.env, CPS_MYSQL_MANAGER: m.client.url, CPS_MYSQL_TOKEN: '' },
+    });
+    expect(r.status).toBe(0);
+    const wrong = run(['--token-file', join(m.dataDir, 'no-such-file'), 'info'], { CPS_MYSQL_TOKEN: '' });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('--token-file: cannot read');
   });
 
   it('switchover and shutdown wait for the end', () => {

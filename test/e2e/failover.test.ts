@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql, { type Connection } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,16 +7,9 @@ import type { ServiceInfo } from '../../src/protocol/manager-api.js';
 import { isAlive, sleep } from '../../src/util/proc.js';
 import { Haproxy } from '../helpers/haproxy.js';
 import { ManagerProcess } from '../helpers/manager-process.js';
+import { pidsOf } from '../helpers/nodes.js';
 import { freePort } from '../helpers/ports.js';
 import { connectApp, eventually, scalar } from '../helpers/sql.js';
-
-function pidsOf(m: ManagerProcess, id: string): { agent: number; mysqld: number } {
-  const dir = join(m.dataDir, 'nodes', id);
-  return {
-    agent: (JSON.parse(readFileSync(join(dir, 'node.json'), 'utf8')) as { pid: number }).pid,
-    mysqld: Number(readFileSync(join(dir, 'run', 'mysqld.pid'), 'utf8').trim()),
-  };
-}
 
 async function killAndWait(pids: number[]): Promise<void> {
   for (const p of pids) process.kill(p, 'SIGKILL');

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -159,6 +160,38 @@ describe('security: only the owner gets in; secrets stay secret', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('takes a name that only starts with 127. for what it is, not a loopback address', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cps-sec-mgr-'));
+    try {
+      const r = spawnSync(process.execPath, [CLI, 'manager', '--host', '127.evil.example', '--port', String(await freePort()), '--data-dir', dir], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toBe('cps-mysql manager: refusing to listen on 127.evil.example without TLS: it is not a loopback address and the API token would cross the network in clear (use --tls, or --allow-insecure to force it)');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes the connection of a caller without the token at once, and logs refusals a line a minute', async () => {
+    const { port } = new URL(m.client.url);
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const started = Date.now();
+      const sock = connect({ host: '127.0.0.1', port: Number(port) }, () => {
+        // A body announced as 10 MB, of which one byte comes: the server must not wait for the rest.
+        sock.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{');
+      });
+      let answer = '';
+      sock.on('data', (d: Buffer) => (answer += d.toString()));
+      sock.on('close', () => (answer.startsWith('HTTP/1.1 401') ? resolve(Date.now() - started) : reject(new Error(answer))));
+      sock.on('error', () => undefined);
+      setTimeout(() => reject(new Error('the connection stayed open')), 5000).unref();
+    });
+    expect(closedAfter).toBeLessThan(5000);
+    await Promise.all(Array.from({ length: 300 }, () => fetch(`${m.client.url}?method=get_service_info`, { headers: { authorization: 'Bearer nope' } }).then((r) => r.arrayBuffer())));
+    const lines = readFileSync(join(m.dataDir, 'manager.log'), 'utf8').split('\n').filter((l) => l.includes('requests refused'));
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    expect(lines.length).toBeLessThanOrEqual(2);
   });
 
   it('serves the API over HTTPS with --tls, with a certificate the CLI trusts through the CA', async () => {

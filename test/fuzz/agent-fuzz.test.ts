@@ -108,7 +108,9 @@ describe('agent: server bugs found by fuzzing, fixed and pinned', () => {
 
   // Fix: see the same test in manager-fuzz.test.ts (rpc/server.ts limitedFile and handleUpload).
   it('truncated-file-part-kills-the-process: a load_dump cut short inside its file, refused for the state, leaves the agent up', async () => {
-    const body = '--B\r\nContent-Disposition: form-data; name="method"\r\n\r\nload_dump\r\n--B\r\nContent-Disposition: form-data; name="mysqldump_file"; filename="d.sql"\r\n\r\nSELECT 1;';
+    // A well-formed login, so the call gets as far as the state check (the agent loads dumps as the service user).
+    const params = '--B\r\nContent-Disposition: form-data; name="params"\r\n\r\n{"user":"app","password":"pw"}\r\n';
+    const body = `--B\r\nContent-Disposition: form-data; name="method"\r\n\r\nload_dump\r\n${params}--B\r\nContent-Disposition: form-data; name="mysqldump_file"; filename="d.sql"\r\n\r\nSELECT 1;`;
     const res = await sendRaw(t.client.url, { verb: 'POST', path: '/', headers: { 'content-type': 'multipart/form-data; boundary=B' }, body: Buffer.from(body) });
     expect((JSON.parse(res.body.toString('utf8')) as { code: string }).code).toBe('WRONG_STATE');
     await sleep(500);

@@ -4,6 +4,9 @@ import type { Connection } from 'mysql2/promise';
 import { AgentProcess, stopAll } from '../helpers/agent-process.js';
 import { APP_PASSWORD, APP_USER, connectApp, eventually, scalar } from '../helpers/sql.js';
 
+/** Dumps are loaded as the service user: an upload has its uploader's rights. */
+const asApp = { params: { user: APP_USER, password: APP_PASSWORD } };
+
 async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
@@ -46,7 +49,7 @@ describe('logical dump and load, streamed', () => {
     expect(dump).toContain('`people`');
     expect(dump).not.toContain('`mysql`.');
 
-    const res = await target.client.upload('load_dump', 'mysqldump_file', Readable.from([Buffer.from(dump)]));
+    const res = await target.client.upload('load_dump', 'mysqldump_file', Readable.from([Buffer.from(dump)]), asApp);
     expect(res.bytes).toBe(Buffer.byteLength(dump));
 
     const tc = await connectApp(target.host, target.mysqlPort);
@@ -71,14 +74,14 @@ describe('logical dump and load, streamed', () => {
 
   it('reports a failing dump as an error and leaves earlier data alone', async () => {
     const bad = Buffer.from('CREATE DATABASE broken;\nTHIS IS NOT SQL;\n');
-    await expect(target.client.upload('load_dump', 'mysqldump_file', Readable.from([bad]))).rejects.toThrow(/ERROR 1064/);
+    await expect(target.client.upload('load_dump', 'mysqldump_file', Readable.from([bad]), asApp)).rejects.toThrow(/ERROR 1064/);
     const tc = await connectApp(target.host, target.mysqlPort);
     conns.push(tc);
     expect(Number(await scalar(tc, 'SELECT COUNT(*) FROM crm.people'))).toBe(2);
   });
 
   it('refuses load_dump on a replica, and an upload without a file', async () => {
-    await expect(replica.client.upload('load_dump', 'mysqldump_file', Readable.from([Buffer.from('SELECT 1;')]))).rejects.toThrow(/replica/);
-    await expect(replica.client.upload('load_dump', 'wrong_field', Readable.from([Buffer.from('SELECT 1;')]))).rejects.toThrow(/mysqldump_file/);
+    await expect(replica.client.upload('load_dump', 'mysqldump_file', Readable.from([Buffer.from('SELECT 1;')]), asApp)).rejects.toThrow(/replica/);
+    await expect(replica.client.upload('load_dump', 'wrong_field', Readable.from([Buffer.from('SELECT 1;')]), asApp)).rejects.toThrow(/mysqldump_file/);
   });
 });

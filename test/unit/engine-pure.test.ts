@@ -33,6 +33,7 @@ describe('option file', () => {
     host: '127.0.0.2',
     port: 3307,
     serverId: 12,
+    osUser: 'cps-mysql',
     innodbBufferPoolSize: '256M',
     maxConnections: 50,
     parallelReplicationThreads: 4,
@@ -41,7 +42,8 @@ describe('option file', () => {
   });
   const lines = new Set(cnf.split('\n'));
   const required = [
-    'user=root',
+    'user=cps-mysql',
+    'local_infile=OFF',
     'datadir=/srv/node-1/data',
     'socket=/srv/node-1/run/mysqld.sock',
     'pid_file=/srv/node-1/run/mysqld.pid',

@@ -1,11 +1,11 @@
 import { createReadStream, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ManagerApi } from '../../protocol/manager-api.js';
 import type { RpcClient } from '../../rpc/client.js';
 import { AppError, messageOf } from '../../util/errors.js';
 import { sleep } from '../../util/proc.js';
-import { managerClient, managerUrl } from './connection.js';
+import { managerClient, managerUrl, readTokenFile } from './connection.js';
 import { formatInfo, formatNode, formatNodes, formatPerformance } from './format.js';
 import { promptHidden, readLineFromStdin } from './prompt.js';
 import { haproxyConfig } from './haproxy.js';
@@ -15,6 +15,7 @@ import { waitForOperation } from './wait.js';
 interface Globals {
   manager?: string;
   token?: string;
+  tokenFile?: string;
   json?: boolean;
   wait?: boolean;
 }
@@ -33,13 +34,26 @@ function action<A extends unknown[]>(fn: (client: RpcClient<ManagerApi>, g: Glob
   return async (...args: unknown[]): Promise<void> => {
     const cmd = args[args.length - 1] as Command;
     const g = cmd.optsWithGlobals<Globals>();
-    const client = managerClient(g.manager, g.token);
+    if (g.token !== undefined) {
+      // A secret on the command line is in every `ps` on the machine.
+      err('cps-mysql: --token would show the API token in the process list: use --token-file FILE (or - for standard input) or CPS_MYSQL_TOKEN');
+      process.exitCode = 2;
+      return;
+    }
+    let client: RpcClient<ManagerApi>;
+    try {
+      client = managerClient(g.manager, g.tokenFile === undefined ? undefined : await readTokenFile(g.tokenFile));
+    } catch (e) {
+      err(`cps-mysql: ${messageOf(e)}`);
+      process.exitCode = 2;
+      return;
+    }
     try {
       await fn(client, g, ...(args.slice(0, -1) as A));
     } catch (e) {
       const code = e instanceof AppError ? e.code : 'INTERNAL';
       if (code === 'UNAUTHORIZED') {
-        err(`cps-mysql: the manager at ${managerUrl(g.manager)} refused the API token; give it with --token or CPS_MYSQL_TOKEN (it is in the manager's data directory, file api-token)`);
+        err(`cps-mysql: the manager at ${managerUrl(g.manager)} refused the API token; give it with --token-file or CPS_MYSQL_TOKEN (it is in the manager's data directory, file api-token)`);
       } else if (code === 'PEER_FAILED' || code === 'TIMEOUT') {
         err(`cps-mysql: cannot reach the manager at ${managerUrl(g.manager)} (${messageOf(e)}); start one with 'cps-mysql manager' or name it with --manager`);
       } else {
@@ -75,7 +89,9 @@ function example(cmd: Command, text: string): Command {
 /** The client verbs: they talk to a manager over the wire protocol, like any ConPaaS client. */
 export function registerClientVerbs(program: Command): void {
   program.option('--manager <url>', 'the manager to talk to (default: $CPS_MYSQL_MANAGER, then the local manager)');
-  program.option('--token <token>', "the manager's API token (default: $CPS_MYSQL_TOKEN, then the local manager's api-token file)");
+  program.option('--token-file <file>', "a file holding the manager's API token, - for standard input (default: $CPS_MYSQL_TOKEN, then the local manager's api-token file)");
+  // Refused with a reason, never used: a token on the command line is visible to every local user.
+  program.addOption(new Option('--token <token>').hideHelp());
 
   const long = (cmd: Command): Command => cmd.option('--no-wait', 'return once the manager accepted the operation');
   const reads = (cmd: Command): Command => cmd.option('--json', 'print the raw result as JSON, for scripts');
@@ -190,19 +206,20 @@ export function registerClientVerbs(program: Command): void {
   example(
     program
       .command('set-password')
-      .description("change the service user's password (asked twice, without echo, when not given)")
-      .argument('[password]', 'the new password (visible to other local users in the process list: prefer the prompt or standard input)')
+      .description("change the service user's password: asked twice without echo, or read from standard input's first line")
+      .argument('[password]', 'refused: a password on the command line is visible to other local users; use the prompt or standard input')
       .action(
         action(async (c, _g, given: string | undefined) => {
-          let pw = given;
-          if (pw === undefined) {
-            if (process.stdin.isTTY) {
-              pw = await promptHidden('new password: ');
-              const again = await promptHidden('again: ');
-              if (pw !== again) throw new AppError('INVALID_PARAMS', 'the two passwords differ; nothing changed');
-            } else {
-              pw = await readLineFromStdin();
-            }
+          if (given !== undefined) {
+            throw new AppError('INVALID_PARAMS', 'a password on the command line is visible in the process list: give it at the prompt or on standard input (echo … | cps-mysql set-password); nothing changed');
+          }
+          let pw: string;
+          if (process.stdin.isTTY) {
+            pw = await promptHidden('new password: ');
+            const again = await promptHidden('again: ');
+            if (pw !== again) throw new AppError('INVALID_PARAMS', 'the two passwords differ; nothing changed');
+          } else {
+            pw = await readLineFromStdin();
           }
           if (!pw) throw new AppError('INVALID_PARAMS', 'the password is empty; nothing changed');
           const r = await c.call('set_password', { password: pw });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CloudDriver, CloudNode, NodeCredentials } from '../../manager/ports.js';
@@ -147,7 +147,9 @@ export class LocalCloudDriver implements CloudDriver {
       }
       return toNode(record);
     }
-    await mkdir(this.baseDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.baseDir, { recursive: true, mode: 0o711 });
+    // Passable by the unprivileged user each node's mariadbd runs as; nothing here is readable by it.
+    await chmod(this.baseDir, 0o711);
     for (let attempt = 1; ; attempt++) {
       const ports = await this.choosePorts();
       let record: NodeRecord;

@@ -1,18 +1,22 @@
-import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, fchownSync, statSync } from 'node:fs';
+import { chmod, chown, lchown, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { Engine, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
+import { Readable } from 'node:stream';
+import type { Connection } from 'mysql2/promise';
+import type { Engine, EngineAccounts, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
 import { AppError } from '../../util/errors.js';
-import { TailBuffer, lastLines, run, sleep, spawnOutput, waitExit } from '../../util/proc.js';
-import { BINLOG_INFO_FILES, parseBinlogInfo } from './binlog-info.js';
+import { assertTraversable, currentOsUser, type OsUser } from '../../util/os-user.js';
+import { run, sleep } from '../../util/proc.js';
+import { ensureAccount } from './accounts.js';
+import { replicationAccount, serviceAccount, socketAdminAccount } from './grants.js';
 import { layoutOf, type Layout } from './layout.js';
+import { dumpStream, loadDumpFile, type Login, type ToolContext } from './logical.js';
 import { DEFAULT_INSTANCE_SETTINGS, renderMyCnf } from './my-cnf.js';
 import { MariadbProcess } from './process.js';
 import { programs } from './programs.js';
-import { connect, withConnection } from './sql.js';
+import { extractSnapshot, snapshotStream } from './snapshot.js';
+import { withConnection } from './sql.js';
+import { StatusConnection } from './status-connection.js';
 import * as sql from './statements.js';
 
 export interface MariadbEngineOptions {
@@ -20,6 +24,11 @@ export interface MariadbEngineOptions {
   dir: string;
   host: string;
   port: number;
+  /**
+   * The OS user `mariadbd`, `mariadb-dump`, `mariadb-backup` and the client run as (never root
+   * when the agent is root: see util/os-user.ts). Default: this process's user.
+   */
+  dbUser?: OsUser;
   /** How long a start may take (crash recovery included). */
   startTimeoutMs?: number;
   /** How long a graceful stop may take before SIGKILL. */
@@ -31,6 +40,11 @@ export interface MariadbEngineOptions {
 /** Marks a data directory that was completely initialised or restored. */
 const READY_MARKER = 'initialized';
 
+/**
+ * The MariaDB engine of one node. The agent reaches its server through the socket as the
+ * account named like its own OS user (`root` when it runs as root); MariaDB's programs run as
+ * `dbUser` and log in as the account of that name, both authenticated by `unix_socket`.
+ */
 export class MariadbEngine implements Engine {
   readonly host: string;
   readonly port: number;
@@ -39,19 +53,35 @@ export class MariadbEngine implements Engine {
   private readonly startTimeoutMs: number;
   private readonly stopTimeoutMs: number;
   private readonly backupParallel: number;
+  private readonly dbUser: OsUser;
+  /** The agent's own account over the socket. */
+  private readonly adminUser: string;
+  private readonly statusConn: StatusConnection;
 
   constructor(options: MariadbEngineOptions) {
     this.layout = layoutOf(options.dir);
     this.host = options.host;
     this.port = options.port;
+    const me = currentOsUser();
+    this.dbUser = options.dbUser ?? me;
+    this.adminUser = me.uid === 0 ? 'root' : me.name;
     this.proc = new MariadbProcess(this.layout);
     this.startTimeoutMs = options.startTimeoutMs ?? 120_000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 60_000;
     this.backupParallel = options.backupParallel ?? 2;
+    this.statusConn = new StatusConnection(this.layout.socket, this.adminUser);
+  }
+
+  get dbUserName(): string {
+    return this.dbUser.name;
   }
 
   private get marker(): string {
     return join(this.layout.root, READY_MARKER);
+  }
+
+  private get tools(): ToolContext {
+    return { layout: this.layout, dbUser: this.dbUser };
   }
 
   isInitialized(): boolean {
@@ -67,10 +97,20 @@ export class MariadbEngine implements Engine {
     return { state: this.proc.currentState(), pid: this.proc.pid, lastExit: this.proc.lastExit };
   }
 
+  /**
+   * The instance's directories: the node directory stays the agent's (others may only pass
+   * through it), the server's own (data, run, log, tmp) belong to the database's OS user.
+   */
   private async prepareDirs(): Promise<void> {
-    for (const d of [this.layout.root, this.layout.run, this.layout.logDir, this.layout.tmp]) {
+    await mkdir(this.layout.root, { recursive: true, mode: 0o711 });
+    await chmod(this.layout.root, 0o711);
+    assertTraversable(this.layout.root, this.dbUser);
+    for (const d of [this.layout.run, this.layout.logDir, this.layout.tmp]) {
       await mkdir(d, { recursive: true, mode: 0o700 });
+      await chown(d, this.dbUser.uid, this.dbUser.gid);
     }
+    // A data directory made by an earlier version, as root, becomes the database user's.
+    if (existsSync(this.layout.data) && statSync(this.layout.data).uid !== this.dbUser.uid) await chownTree(this.layout.data, this.dbUser);
   }
 
   private async writeConfig(settings: EngineSettings): Promise<void> {
@@ -78,13 +118,16 @@ export class MariadbEngine implements Engine {
       host: this.host,
       port: this.port,
       serverId: settings.serverId,
+      osUser: currentOsUser().uid === 0 ? this.dbUser.name : null,
       innodbBufferPoolSize: settings.innodbBufferPoolSize,
       maxConnections: settings.maxConnections,
       parallelReplicationThreads: DEFAULT_INSTANCE_SETTINGS.parallelReplicationThreads,
       slaveNetTimeout: DEFAULT_INSTANCE_SETTINGS.slaveNetTimeout,
       semiSyncTimeoutMs: settings.semiSyncTimeoutMs,
     });
-    await writeFile(this.layout.cnf, text, { mode: 0o600 });
+    // Read by MariaDB's programs running as the database user; it holds no secret.
+    await writeFile(this.layout.cnf, text, { mode: 0o644 });
+    await chmod(this.layout.cnf, 0o644);
   }
 
   async initialize(settings: EngineSettings): Promise<void> {
@@ -94,7 +137,7 @@ export class MariadbEngine implements Engine {
     await this.writeConfig(settings);
     await run(programs.installDb, [
       `--defaults-file=${this.layout.cnf}`,
-      '--user=root',
+      `--user=${this.dbUser.name}`,
       '--skip-test-db',
       '--auth-root-authentication-method=socket',
       `--datadir=${this.layout.data}`,
@@ -107,14 +150,22 @@ export class MariadbEngine implements Engine {
     if (this.proc.pid !== null && this.proc.currentState() === 'running') return;
     await this.prepareDirs();
     await this.writeConfig(settings);
+    this.statusConn.reset();
+    // mariadbd switches to the database user itself (`user=` in my.cnf) and reopens its error log as it.
+    const fd = openSync(this.layout.errorLog, 'a', 0o600);
+    try {
+      fchownSync(fd, this.dbUser.uid, this.dbUser.gid);
+    } finally {
+      closeSync(fd);
+    }
     this.proc.spawn();
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
       this.proc.assertStarting();
       try {
-        await withConnection(this.layout.socket, sql.ping);
+        await withConnection(this.layout.socket, this.adminUser, sql.ping);
         this.proc.markRunning();
-        return;
+        break;
       } catch {
         if (Date.now() > deadline) {
           await this.proc.stop(this.stopTimeoutMs);
@@ -123,24 +174,32 @@ export class MariadbEngine implements Engine {
         await sleep(50);
       }
     }
+    // The account MariaDB's programs log in with, on servers made before it existed: this host's own, never replicated.
+    if (this.dbUser.name !== this.adminUser) await this.sql((c) => ensureAccount(c, socketAdminAccount(this.dbUser.name), { binlog: false }));
   }
 
   async stop(): Promise<void> {
+    this.statusConn.reset();
     await this.proc.stop(this.stopTimeoutMs);
   }
 
-  private async sql<T>(fn: (c: Awaited<ReturnType<typeof connect>>) => Promise<T>): Promise<T> {
+  private requireRunning(): void {
     const state = this.process().state;
     if (state !== 'running') throw new AppError('WRONG_STATE', `mariadbd is not running (state: ${state})`);
-    return withConnection(this.layout.socket, fn);
+  }
+
+  private async sql<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
+    this.requireRunning();
+    return withConnection(this.layout.socket, this.adminUser, fn);
   }
 
   status(): Promise<EngineStatus> {
-    return this.sql(sql.readStatus);
+    this.requireRunning();
+    return this.statusConn.run(sql.readStatus);
   }
 
   ensureReplicationUser(user: string, password: string): Promise<void> {
-    return this.sql((c) => sql.ensureReplicationUser(c, user, password));
+    return this.sql(async (c) => void (await ensureAccount(c, replicationAccount(user, sql.nativePasswordHash(password)), { binlog: true })));
   }
 
   async configureReplica(source: ReplicaSource, gtidSlavePos?: string): Promise<void> {
@@ -173,8 +232,31 @@ export class MariadbEngine implements Engine {
     return this.sql((c) => sql.setReadOnly(c, readOnly));
   }
 
-  setUserPassword(user: string, password: string): Promise<void> {
-    return this.sql((c) => sql.setUserPassword(c, user, password));
+  ensureServiceUser(user: string, password: string): Promise<void> {
+    return this.sql(async (c) => {
+      const spec = serviceAccount(user, sql.nativePasswordHash(password), await sql.maxConnections(c));
+      await ensureAccount(c, spec, { binlog: true });
+    });
+  }
+
+  ensureAccounts(accounts: EngineAccounts, options: { binlog: boolean }): Promise<Record<string, string[]>> {
+    return this.sql(async (c) => {
+      const maxConnections = await sql.maxConnections(c);
+      const specs = [
+        socketAdminAccount(this.adminUser),
+        ...(this.dbUser.name !== this.adminUser ? [socketAdminAccount(this.dbUser.name)] : []),
+        replicationAccount(accounts.replication.user, sql.nativePasswordHash(accounts.replication.password)),
+        serviceAccount(accounts.service.user, sql.nativePasswordHash(accounts.service.password), maxConnections),
+      ];
+      const changed: Record<string, string[]> = {};
+      for (const spec of specs) {
+        // This host's own accounts stay on it; the service's follow the master's binary log.
+        const local = spec.host === 'localhost';
+        const done = await ensureAccount(c, spec, { binlog: options.binlog && !local });
+        if (done.length > 0) changed[`${spec.user}@${spec.host}`] = done;
+      }
+      return changed;
+    });
   }
 
   waitForGtid(gtid: string, timeoutSeconds: number): Promise<boolean> {
@@ -182,22 +264,13 @@ export class MariadbEngine implements Engine {
   }
 
   counters(ignoreUsers: readonly string[]): Promise<EngineCounters> {
-    return this.sql((c) => sql.readCounters(c, ignoreUsers));
+    this.requireRunning();
+    return this.statusConn.run((c) => sql.readCounters(c, ignoreUsers));
   }
 
   snapshotStream(): Readable {
-    if (this.process().state !== 'running') throw new AppError('WRONG_STATE', `mariadbd is not running (state: ${this.process().state})`);
-    return spawnOutput(programs.backup, [
-      `--defaults-file=${this.layout.cnf}`,
-      '--backup',
-      '--stream=xbstream',
-      `--parallel=${this.backupParallel}`,
-      // The log-copy thread looks for new redo every 10 ms instead of every second: commits
-      // stall while the backup waits for it, so this shortens the pause writers see.
-      '--log-copy-interval=10',
-      '--user=root',
-      `--socket=${this.layout.socket}`,
-    ]).stream;
+    this.requireRunning();
+    return snapshotStream(this.tools, this.backupParallel);
   }
 
   async restoreSnapshot(stream: Readable, settings: EngineSettings): Promise<{ gtid: string; bytes: number }> {
@@ -205,38 +278,7 @@ export class MariadbEngine implements Engine {
     await this.prepareDirs();
     await this.writeConfig(settings);
     const staging = join(this.layout.tmp, 'restore');
-    await rm(staging, { recursive: true, force: true });
-    await mkdir(staging, { recursive: true, mode: 0o700 });
-    let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    const child = spawn(programs.mbstream, ['-x', `--parallel=${this.backupParallel}`, '-C', staging], { stdio: ['pipe', 'ignore', 'pipe'] });
-    const err = new TailBuffer();
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    const exited = waitExit(child);
-    try {
-      await pipeline(stream, counter, child.stdin);
-    } catch (e) {
-      child.kill('SIGKILL');
-      await exited.catch(() => undefined);
-      await rm(staging, { recursive: true, force: true });
-      throw new AppError('PEER_FAILED', `the snapshot stream broke after ${bytes} bytes: ${(e as Error).message}`, { cause: e });
-    }
-    const exit = await exited;
-    if (exit.code !== 0) {
-      await rm(staging, { recursive: true, force: true });
-      throw new AppError('ENGINE_FAILED', `mbstream failed after ${bytes} bytes: ${lastLines(err.text(), 4)}`);
-    }
-    if (!existsSync(join(staging, 'xtrabackup_checkpoints'))) {
-      await rm(staging, { recursive: true, force: true });
-      throw new AppError('PEER_FAILED', `the snapshot is incomplete (${bytes} bytes, no checkpoint file)`);
-    }
-    await run(programs.backup, [`--defaults-file=${this.layout.cnf}`, '--prepare', `--target-dir=${staging}`, '--use-memory=256M']);
-    const gtid = readBackupGtid(staging);
+    const { gtid, bytes } = await extractSnapshot(this.tools, stream, staging, this.backupParallel);
     await rm(this.layout.data, { recursive: true, force: true });
     await rename(staging, this.layout.data);
     await writeFile(this.marker, `${new Date().toISOString()} restored at ${gtid}\n`, { mode: 0o600 });
@@ -247,33 +289,18 @@ export class MariadbEngine implements Engine {
   async dumpStream(): Promise<Readable> {
     const dbs = await this.sql(sql.userDatabases);
     if (dbs.length === 0) return Readable.from(['-- cps-mysql: the service holds no user database\n']);
-    return spawnOutput(programs.dump, [
-      `--defaults-file=${this.layout.cnf}`,
-      '--user=root',
-      `--socket=${this.layout.socket}`,
-      '--single-transaction',
-      '--gtid',
-      '--routines',
-      '--events',
-      '--triggers',
-      '--hex-blob',
-      '--databases',
-      ...dbs,
-    ]).stream;
+    return dumpStream(this.tools, dbs);
   }
 
-  async loadDump(file: string): Promise<void> {
-    if (this.process().state !== 'running') throw new AppError('WRONG_STATE', `mariadbd is not running (state: ${this.process().state})`);
-    await run(programs.client, [`--defaults-file=${this.layout.cnf}`, '--user=root', `--socket=${this.layout.socket}`, '--batch', '--binary-mode'], {
-      stdin: createReadStream(file),
-    });
+  async loadDump(file: string, login: Login): Promise<{ statements: number }> {
+    this.requireRunning();
+    return loadDumpFile(this.tools, file, login);
   }
 }
 
-function readBackupGtid(dir: string): string {
-  for (const name of BINLOG_INFO_FILES) {
-    const path = join(dir, name);
-    if (existsSync(path)) return parseBinlogInfo(readFileSync(path, 'utf8'));
-  }
-  return '';
+/** Gives a directory tree to `user` (symbolic links themselves, never what they point to). */
+async function chownTree(path: string, user: OsUser): Promise<void> {
+  const st = await lstat(path);
+  if (st.isDirectory()) for (const name of await readdir(path)) await chownTree(join(path, name), user);
+  await lchown(path, user.uid, user.gid);
 }

@@ -4,6 +4,8 @@ export interface InstanceConfig {
   host: string;
   port: number;
   serverId: number;
+  /** The OS user mariadbd switches to when started as root; null to stay who started it. */
+  osUser: string | null;
   /** InnoDB buffer pool, as MariaDB takes it (`128M`). */
   innodbBufferPoolSize: string;
   maxConnections: number;
@@ -38,13 +40,15 @@ export function renderMyCnf(layout: Layout, c: InstanceConfig): string {
     `port=${c.port}`,
     '',
     '[mariadbd]',
-    'user=root',
+    ...(c.osUser !== null ? [`user=${c.osUser}`] : []),
     `datadir=${layout.data}`,
     `socket=${layout.socket}`,
     `pid_file=${layout.pidFile}`,
     `log_error=${layout.errorLog}`,
     `tmpdir=${layout.tmp}`,
     `secure_file_priv=${layout.tmp}`,
+    '# no client may make the server read a file of the client host',
+    'local_infile=OFF',
     `bind_address=${c.host}`,
     `port=${c.port}`,
     `server_id=${c.serverId}`,

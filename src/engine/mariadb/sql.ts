@@ -2,14 +2,15 @@ import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../../util/errors.js';
 
 /**
- * The agent talks to its own server as `root@localhost` through the Unix socket, which
- * MariaDB authenticates by the peer's uid (`unix_socket`): no password exists to leak.
+ * The agent talks to its own server through the Unix socket as the account named like its OS
+ * user (`root@localhost` when it runs as root), which MariaDB authenticates by the peer's uid
+ * (`unix_socket`): no password exists to leak.
  */
-export async function connect(socketPath: string, timeoutMs = 5000): Promise<Connection> {
+export async function connect(socketPath: string, user: string, timeoutMs = 5000): Promise<Connection> {
   try {
     return await mysql.createConnection({
       socketPath,
-      user: 'root',
+      user,
       charset: 'utf8mb4',
       connectTimeout: timeoutMs,
       multipleStatements: false,
@@ -22,8 +23,8 @@ export async function connect(socketPath: string, timeoutMs = 5000): Promise<Con
   }
 }
 
-export async function withConnection<T>(socketPath: string, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = await connect(socketPath);
+export async function withConnection<T>(socketPath: string, user: string, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const c = await connect(socketPath, user);
   try {
     return await fn(c);
   } finally {

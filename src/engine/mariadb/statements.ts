@@ -12,14 +12,6 @@ import { q } from './sql.js';
 export const HEARTBEAT_PERIOD_SECONDS = 1;
 export const CONNECT_RETRY_SECONDS = 1;
 
-/** The privileges of the service's database user: everything an application needs, but not
- * the administrative ones that would let it write on a read-only replica or stop replication. */
-const APP_PRIVILEGES = [
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'INDEX', 'ALTER', 'REFERENCES',
-  'CREATE TEMPORARY TABLES', 'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW',
-  'CREATE ROUTINE', 'ALTER ROUTINE', 'EVENT', 'TRIGGER', 'SHOW DATABASES', 'PROCESS',
-].join(', ');
-
 const STATUS_VARIABLES = [
   'Questions', 'Queries', 'Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_replace',
   'Com_commit', 'Com_rollback', 'Binlog_commits', 'Handler_commit', 'Handler_rollback',
@@ -71,18 +63,10 @@ function replicationOf(r: RowDataPacket): EngineReplication {
   };
 }
 
-export async function ensureReplicationUser(c: Connection, user: string, password: string): Promise<void> {
-  const hash = nativePasswordHash(password);
-  await q(c, 'create replication user', "CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY PASSWORD ?", [user, hash]);
-  await q(c, 'set replication password', "ALTER USER ?@'%' IDENTIFIED BY PASSWORD ?", [user, hash]);
-  await q(c, 'grant replication', "GRANT REPLICATION SLAVE, REPLICATION CLIENT, SLAVE MONITOR ON *.* TO ?@'%'", [user]);
-}
-
-export async function setUserPassword(c: Connection, user: string, password: string): Promise<void> {
-  const hash = nativePasswordHash(password);
-  await q(c, 'create user', "CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY PASSWORD ?", [user, hash]);
-  await q(c, 'set password', "ALTER USER ?@'%' IDENTIFIED BY PASSWORD ?", [user, hash]);
-  await q(c, 'grant privileges', `GRANT ${APP_PRIVILEGES} ON *.* TO ?@'%'`, [user]);
+/** The server's `max_connections`. */
+export async function maxConnections(c: Connection): Promise<number> {
+  const [r] = await q(c, 'read max_connections', 'SELECT @@max_connections AS n');
+  return Number(r!['n']);
 }
 
 export async function setReadOnly(c: Connection, readOnly: boolean): Promise<void> {

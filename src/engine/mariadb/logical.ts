@@ -1,0 +1,117 @@
+import { createReadStream } from 'node:fs';
+import { chown, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { AppError } from '../../util/errors.js';
+import { runAs, type OsUser } from '../../util/os-user.js';
+import { run, spawnOutput } from '../../util/proc.js';
+import { scanDump } from './dump-policy.js';
+import type { Layout } from './layout.js';
+import { programs } from './programs.js';
+
+/** What the logical dump and load need of an instance. */
+export interface ToolContext {
+  layout: Layout;
+  /** The OS user MariaDB's programs run as; it logs in over the socket as the account of its name. */
+  dbUser: OsUser;
+}
+
+/** The account a dump is loaded as: the service user, so an upload has exactly its uploader's rights. */
+export interface Login {
+  user: string;
+  password: string;
+}
+
+/**
+ * The argument list of `mariadb-dump` for these databases. Database names are the users'
+ * (any characters, `-r/path` or `--plugin-dir=…` included): they come after `--`, where the
+ * program's option parser (my_getopt) reads nothing as an option any more.
+ */
+export function dumpArgs(ctx: ToolContext, databases: readonly string[]): string[] {
+  return [
+    `--defaults-file=${ctx.layout.cnf}`,
+    `--user=${ctx.dbUser.name}`,
+    `--socket=${ctx.layout.socket}`,
+    '--single-transaction',
+    '--gtid',
+    '--routines',
+    '--events',
+    '--triggers',
+    '--hex-blob',
+    '--databases',
+    '--',
+    ...databases,
+  ];
+}
+
+/** A logical dump of these databases, streamed; it fails (not ends) if mariadb-dump fails. */
+export function dumpStream(ctx: ToolContext, databases: readonly string[]): Readable {
+  return spawnOutput(programs.dump, dumpArgs(ctx, databases), runAs(ctx.dbUser)).stream;
+}
+
+/**
+ * A value for a MariaDB option file: double-quoted, with the escapes its reader undoes
+ * (mysys `my_default.c`), so any password reads back as it was.
+ */
+export function optionFileValue(value: string): string {
+  const escaped = value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+  return `"${escaped}"`;
+}
+
+/** What a failing load's error codes mean, in words that carry nothing of the statement. */
+const LOAD_ERRORS: Record<string, string> = {
+  '1044': 'the service user may not use that database',
+  '1045': 'the service user could not log in',
+  '1049': 'unknown database',
+  '1050': 'a table already exists',
+  '1062': 'a duplicate key',
+  '1064': 'SQL syntax error',
+  '1142': 'the service user may not do this',
+  '1146': 'a table does not exist',
+  '1227': 'the service user may not do this',
+  '1419': 'creating this routine or trigger needs a privilege the service user does not have',
+};
+
+/**
+ * The error of a failed load, from the client's stderr, reduced to its code, SQLSTATE and line:
+ * the client's message can quote the failing statement, password and all.
+ */
+export function loadFailure(stderr: string): AppError {
+  const m = /ERROR (\d+) \(([0-9A-Z]{5})\)(?: at line (\d+))?/.exec(stderr);
+  if (!m) return new AppError('ENGINE_FAILED', 'load_dump: the mariadb client failed before loading anything');
+  const [, code, state, line] = m;
+  const what = LOAD_ERRORS[code!] ?? 'see the MariaDB error code';
+  const where = line ? ` at line ${line}` : '';
+  const before = line ? `; the statements before line ${line} were loaded` : '';
+  return new AppError('ENGINE_FAILED', `load_dump failed: ERROR ${code} (${state})${where}: ${what}${before}`, { details: { errno: Number(code), sqlState: state, line: line ? Number(line) : null } });
+}
+
+/**
+ * Loads a dump file into the server as `login`, with the client's sandbox on and local files
+ * off. The dump is read once first: a dump a rule refuses (docs/security.md) is refused whole,
+ * before any statement runs (INVALID_PARAMS naming the lines). Returns how many statements it held.
+ * Throws ENGINE_FAILED (code, SQLSTATE and line only) when a statement fails.
+ */
+export async function loadDumpFile(ctx: ToolContext, file: string, login: Login): Promise<{ statements: number }> {
+  const scan = await scanDump(createReadStream(file));
+  if (scan.refusals.length > 0) {
+    const lines = scan.refusals.map((r) => `line ${r.line}: ${r.reason}`).join('; ');
+    throw new AppError('INVALID_PARAMS', `load_dump: the dump is refused, nothing was loaded: ${lines}`, { details: { refusals: scan.refusals } });
+  }
+  // The login goes in an option file that only the program's user can read, never on its command line.
+  const cnf = join(ctx.layout.tmp, `load-${randomBytes(8).toString('hex')}.cnf`);
+  const text = ['[client]', `user=${optionFileValue(login.user)}`, `password=${optionFileValue(login.password)}`, `socket=${ctx.layout.socket}`, 'local-infile=0', ''].join('\n');
+  await writeFile(cnf, text, { mode: 0o600 });
+  try {
+    await chown(cnf, ctx.dbUser.uid, ctx.dbUser.gid);
+    await run(programs.client, [`--defaults-file=${cnf}`, '--batch', '--binary-mode', '--sandbox', '--local-infile=0'], {
+      stdin: createReadStream(file),
+      failure: (stderr) => loadFailure(stderr),
+      ...runAs(ctx.dbUser),
+    });
+  } finally {
+    await rm(cnf, { force: true });
+  }
+  return { statements: scan.statements };
+}

@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chown, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError } from '../../util/errors.js';
+import { runAs } from '../../util/os-user.js';
+import { TailBuffer, lastLines, run, spawnOutput, waitExit } from '../../util/proc.js';
+import { BINLOG_INFO_FILES, parseBinlogInfo } from './binlog-info.js';
+import type { ToolContext } from './logical.js';
+import { programs } from './programs.js';
+
+/** Seconds a backup waits for `BACKUP STAGE START` (behind another backup, or LOCK TABLES) before it gives up. */
+export const BACKUP_LOCK_WAIT_SECONDS = 30;
+
+/**
+ * A physical hot copy of the running server as an xbstream (`mariadb-backup --backup`), run as
+ * the database's OS user. A reader that goes away kills the copy (SIGKILL after a short grace):
+ * a backup left running would keep its backup lock and stall every later one.
+ */
+export function snapshotStream(ctx: ToolContext, parallel: number): Readable {
+  return spawnOutput(
+    programs.backup,
+    [
+      `--defaults-file=${ctx.layout.cnf}`,
+      '--backup',
+      '--stream=xbstream',
+      `--parallel=${parallel}`,
+      // The log-copy thread looks for new redo every 10 ms instead of every second: commits
+      // stall while the backup waits for it, so this shortens the pause writers see.
+      '--log-copy-interval=10',
+      `--startup-wait-timeout=${BACKUP_LOCK_WAIT_SECONDS}`,
+      `--user=${ctx.dbUser.name}`,
+      `--socket=${ctx.layout.socket}`,
+    ],
+    runAs(ctx.dbUser),
+  ).stream;
+}
+
+/**
+ * Extracts a snapshot stream into `staging` (mbstream) and prepares it (`mariadb-backup
+ * --prepare`), as the database's OS user. Returns the GTID position the snapshot was taken at
+ * and its size in bytes. Throws PEER_FAILED when the stream breaks or is incomplete,
+ * ENGINE_FAILED when a program fails; `staging` is removed on failure.
+ */
+export async function extractSnapshot(ctx: ToolContext, stream: Readable, staging: string, parallel: number): Promise<{ gtid: string; bytes: number }> {
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true, mode: 0o700 });
+  await chown(staging, ctx.dbUser.uid, ctx.dbUser.gid);
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const child = spawn(programs.mbstream, ['-x', `--parallel=${parallel}`, '-C', staging], { stdio: ['pipe', 'ignore', 'pipe'], ...runAs(ctx.dbUser) });
+  const err = new TailBuffer();
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  const exited = waitExit(child);
+  try {
+    try {
+      await pipeline(stream, counter, child.stdin);
+    } catch (e) {
+      child.kill('SIGKILL');
+      await exited.catch(() => undefined);
+      throw new AppError('PEER_FAILED', `the snapshot stream broke after ${bytes} bytes: ${(e as Error).message}`, { cause: e });
+    }
+    const exit = await exited;
+    if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed after ${bytes} bytes: ${lastLines(err.text(), 4)}`);
+    if (!existsSync(join(staging, 'xtrabackup_checkpoints'))) throw new AppError('PEER_FAILED', `the snapshot is incomplete (${bytes} bytes, no checkpoint file)`);
+    await run(programs.backup, [`--defaults-file=${ctx.layout.cnf}`, '--prepare', `--target-dir=${staging}`, '--use-memory=256M'], runAs(ctx.dbUser));
+    return { gtid: readBackupGtid(staging), bytes };
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function readBackupGtid(dir: string): string {
+  for (const name of BINLOG_INFO_FILES) {
+    const path = join(dir, name);
+    if (existsSync(path)) return parseBinlogInfo(readFileSync(path, 'utf8'));
+  }
+  return '';
+}

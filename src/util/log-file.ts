@@ -1,0 +1,46 @@
+import { renameSync, statSync } from 'node:fs';
+import { destination } from 'pino';
+
+/** How big a log file grows before it is rotated, and how many old ones are kept. */
+export const LOG_MAX_BYTES = 16 * 1024 * 1024;
+export const LOG_KEEP = 3;
+const CHECK_MS = 10_000;
+
+/** A log destination that rotates itself (`f` → `f.1` → … → `f.<keep>`), and how to stop watching it. */
+export interface RotatingLog {
+  stream: ReturnType<typeof destination>;
+  /** Rotates now if the file is over its size (the timer does this every 10 s). */
+  check(): void;
+  stop(): void;
+}
+
+/**
+ * A pino file destination that never grows past about `maxBytes` (plus what 10 s of logging
+ * adds): the file is renamed aside and reopened, keeping `keep` old files.
+ */
+export function rotatingLog(path: string, options?: { maxBytes?: number; keep?: number }): RotatingLog {
+  const maxBytes = options?.maxBytes ?? LOG_MAX_BYTES;
+  const keep = options?.keep ?? LOG_KEEP;
+  const stream = destination({ dest: path, sync: false, mkdir: true });
+  const check = (): void => {
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      return;
+    }
+    if (size <= maxBytes) return;
+    for (let i = keep - 1; i >= 1; i--) {
+      try {
+        renameSync(`${path}.${i}`, `${path}.${i + 1}`);
+      } catch {
+        // not there yet
+      }
+    }
+    renameSync(path, `${path}.1`);
+    stream.reopen();
+  };
+  const timer = setInterval(check, CHECK_MS);
+  timer.unref();
+  return { stream, check, stop: () => clearInterval(timer) };
+}

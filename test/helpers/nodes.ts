@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mysql, { type Connection } from 'mysql2/promise';
+import type { ManagerProcess } from './manager-process.js';
+
+/** The pids of a local node's agent and mariadbd, from its node.json and its server's pid file. */
+export function pidsOf(m: ManagerProcess, id: string): { agent: number; mysqld: number } {
+  const dir = join(m.dataDir, 'nodes', id);
+  return {
+    agent: (JSON.parse(readFileSync(join(dir, 'node.json'), 'utf8')) as { pid: number }).pid,
+    mysqld: Number(readFileSync(join(dir, 'run', 'mysqld.pid'), 'utf8').trim()),
+  };
+}
+
+/**
+ * A connection to a local node's server as OS root over its socket (`unix_socket`): what an
+ * operator, or an attacker with root on the host, can do behind the manager's back.
+ */
+export function rootOn(m: ManagerProcess, id: string): Promise<Connection> {
+  return mysql.createConnection({
+    socketPath: join(m.dataDir, 'nodes', id, 'run', 'mysqld.sock'),
+    user: 'root',
+    authPlugins: { unix_socket: () => () => Buffer.alloc(0) },
+  });
+}
