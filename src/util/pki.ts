@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { run } from './proc.js';
 import { which } from './which.js';
+import { AppError } from './errors.js';
 
 /**
  * A small certificate authority per service, made with Debian's `openssl`: the manager creates
@@ -27,6 +28,21 @@ const openssl = (): string => which('openssl');
 
 export function readPem(files: CertificateFiles): Pem {
   return { ca: readFileSync(files.ca, 'utf8'), cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') };
+}
+
+const COMMON_NAME = /^[A-Za-z0-9_. -]{1,64}$/;
+const HOST_NAME = /^[A-Za-z0-9.-]{1,253}$/;
+
+/**
+ * Throws INVALID_PARAMS unless a certificate's names are plain: a common name goes into
+ * openssl's `-subj` argument and host names into its extension file, where `/`, `=`, `,` or a
+ * line break would add fields or extensions of the caller's choosing.
+ */
+export function checkCertificateNames(commonName: string, hosts: readonly string[]): void {
+  if (!COMMON_NAME.test(commonName)) throw new AppError('INVALID_PARAMS', `a certificate name may hold letters, digits, space, _ . and - only (1 to 64): ${JSON.stringify(commonName.slice(0, 80))}`);
+  for (const h of hosts) {
+    if (!isIP(h) && !HOST_NAME.test(h)) throw new AppError('INVALID_PARAMS', `not a host name or an IP address: ${JSON.stringify(h.slice(0, 80))}`);
+  }
 }
 
 /** Creates the CA in `dir` (ca.key, ca.crt) unless it exists. */
@@ -54,6 +70,7 @@ export async function issueCertificate(
   outDir: string,
   name: string,
 ): Promise<CertificateFiles> {
+  checkCertificateNames(commonName, hosts);
   await mkdir(outDir, { recursive: true, mode: 0o700 });
   const key = join(outDir, `${name}.key`);
   const cert = join(outDir, `${name}.crt`);

@@ -12,6 +12,7 @@ import { RefusalLog } from '../../src/rpc/refusal-log.js';
 import { rotatingLog } from '../../src/util/log-file.js';
 import { isLoopbackAddress } from '../../src/util/net.js';
 import { assertTraversable } from '../../src/util/os-user.js';
+import { checkCertificateNames } from '../../src/util/pki.js';
 import { silentLogger } from '../../src/util/logger.js';
 
 describe('values that reach a program never become its options', () => {
@@ -40,6 +41,22 @@ describe('values that reach a program never become its options', () => {
     expect(e.details).toMatchObject({ errno: 1064, sqlState: '42000', line: 3 });
     expect(loadFailure('mariadb: unknown option').message).toBe('load_dump: the mariadb client failed before loading anything');
   });
+});
+
+describe('names that go into a certificate', () => {
+  const ok: Array<[string, string[]]> = [
+    ['node-3', ['127.0.0.1', 'localhost']],
+    ['cps-mysql manager API', ['10.1.2.3', '::1', 'db.example.org']],
+  ];
+  for (const [cn, hosts] of ok) it(`accepts ${cn}`, () => expect(() => checkCertificateNames(cn, hosts)).not.toThrow());
+  const bad: Array<[string, string, string[]]> = [
+    ['a second subject field', 'alice/O=evil', ['127.0.0.1']],
+    ['a subject that claims to be the manager by a multi-valued RDN', 'alice+CN=manager', []],
+    ['an extension smuggled in a host name', 'node-3', ['127.0.0.1\nbasicConstraints=CA:TRUE']],
+    ['a second SAN entry', 'node-3', ['a.example,IP:10.0.0.1']],
+    ['an empty name', '', []],
+  ];
+  for (const [what, cn, hosts] of bad) it(`refuses ${what}`, () => expect(() => checkCertificateNames(cn, hosts)).toThrow(/INVALID|may hold|not a host/));
 });
 
 describe('a peer pulls one snapshot, only while the manager lets it', () => {
