@@ -38,36 +38,41 @@ export default tseslint.config(
     },
   },
   // The wire contract: types and schemas only.
-  { files: ['src/protocol/**'], rules: forbid(['rpc', 'agent', 'engine', 'manager', 'cli', 'store', 'cloud'], { paths: IO_MODULES, patterns: IO_LIBRARIES }) },
+  { files: ['src/protocol/**'], rules: forbid(['rpc', 'agent', 'engine', 'manager', 'cli', 'store', 'cloud', 'app', 'config'], { paths: IO_MODULES, patterns: IO_LIBRARIES }) },
   // Utilities depend on no layer of the product.
-  { files: ['src/util/**'], rules: forbid(['protocol', 'rpc', 'agent', 'engine', 'manager', 'cli', 'store', 'cloud']) },
+  { files: ['src/util/**'], rules: forbid(['protocol', 'rpc', 'agent', 'engine', 'manager', 'cli', 'store', 'cloud', 'app', 'config']) },
+  // Configuration is resolved from its sources alone.
+  { files: ['src/config/**'], rules: forbid(['rpc', 'agent', 'engine', 'manager', 'cli', 'store', 'cloud', 'app']) },
   // The transport knows the contract, never what runs behind it.
-  { files: ['src/rpc/**'], rules: forbid(['agent', 'engine', 'manager', 'cli', 'store', 'cloud']) },
+  { files: ['src/rpc/**'], rules: forbid(['agent', 'engine', 'manager', 'cli', 'store', 'cloud', 'app', 'config']) },
   // The engine is the door to MariaDB; it knows nothing of agents, managers or the wire.
-  { files: ['src/engine/**'], rules: forbid(['agent', 'manager', 'cli', 'rpc', 'store', 'cloud']) },
+  { files: ['src/engine/**'], rules: forbid(['agent', 'manager', 'cli', 'rpc', 'store', 'cloud', 'app', 'config']) },
   // Only the agent imports the engine.
-  { files: ['src/agent/**'], rules: forbid(['manager', 'cli', 'store', 'cloud']) },
-  { files: ['src/cli/**'], rules: forbid(['engine', 'store']) },
-  // Cloud drivers implement the manager's port and talk to agents; they know nothing else of the manager.
+  { files: ['src/agent/**'], rules: forbid(['manager', 'cli', 'store', 'cloud', 'app']) },
+  // The store keeps the service's records; it knows the contract, nothing that acts.
+  { files: ['src/store/**'], rules: forbid(['rpc', 'agent', 'engine', 'manager', 'cli', 'cloud', 'app', 'config']) },
+  { files: ['src/cli/**'], rules: forbid(['engine', 'store', 'manager']) },
+  // Cloud drivers implement cloud/driver.ts and talk to agents; they know nothing of the manager.
+  { files: ['src/cloud/**'], rules: forbid(['engine', 'agent', 'cli', 'store', 'manager', 'app', 'config']) },
+  // The manager sees the cloud only through its interface (cloud/driver.ts); the composition root (app/) chooses the driver.
   {
-    files: ['src/cloud/**'],
+    files: ['src/manager/**'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['**/engine/*', '**/agent/*', '**/cli/*', '**/store/*'], message: 'layer boundary (STYLE.md): a cloud driver may not import this layer' },
-            { group: ['**/manager/*', '!**/manager/ports.js'], message: 'layer boundary (STYLE.md): a cloud driver sees only manager/ports.ts' },
+            { group: ['**/engine/*', '**/agent/*', '**/cli/*', '**/app/*', '**/config/*'], message: 'layer boundary (STYLE.md): the manager may not import this layer' },
+            { group: ['**/cloud/*', '**/cloud/**', '!**/cloud/driver.js'], message: 'layer boundary (STYLE.md): the manager sees only cloud/driver.ts' },
           ],
         },
       ],
     },
   },
-  { files: ['src/manager/**'], rules: forbid(['engine', 'agent', 'cli']) },
   // The manager's decision core is pure: no I/O, no clocks (STYLE.md).
   {
     files: ['src/manager/core/**'],
-    rules: forbid(['engine', 'agent', 'cli', 'rpc', 'store', 'cloud'], { paths: IO_MODULES, patterns: IO_LIBRARIES, message: 'the decision core is pure: no I/O' }),
+    rules: forbid(['engine', 'agent', 'cli', 'rpc', 'store', 'cloud', 'app', 'config'], { paths: IO_MODULES, patterns: IO_LIBRARIES, message: 'the decision core is pure: no I/O' }),
   },
   { files: ['test/**', 'bench/**', 'scripts/**'], rules: { 'no-console': 'off' } },
   { files: ['**/*.mjs', '**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' } } },

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startManager } from '../manager/manager-main.js';
+import { startManager } from '../app/manager-app.js';
+import { resolveManagerConfig } from '../config/manager-config.js';
 import { managerApi } from '../protocol/manager-api.js';
 import { RpcClient } from '../rpc/client.js';
 import { messageOf } from '../util/errors.js';
@@ -30,7 +31,7 @@ export function registerDemoCommand(program: Command): void {
       const url = `http://127.0.0.1:${opts.port}/`;
       let manager;
       try {
-        manager = await startManager({ host: '127.0.0.1', port: opts.port, dataDir, cloud: 'local', monitorIntervalMs: 1000, quiet: true });
+        manager = await startManager(resolveManagerConfig({ env: process.env, flags: { port: opts.port, dataDir, quiet: true } }));
       } catch (e) {
         process.stderr.write(`cps-mysql demo: cannot start the manager on port ${opts.port}: ${messageOf(e)}\n`);
         process.exit(1);

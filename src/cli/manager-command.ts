@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { startManager } from '../manager/manager-main.js';
+import { startManager } from '../app/manager-app.js';
+import { MANAGER_DEFAULTS, readConfigFile, resolveManagerConfig, type ManagerConfigLayer } from '../config/manager-config.js';
 import { messageOf } from '../util/errors.js';
 import { portOption } from './options.js';
 
@@ -17,51 +18,62 @@ function whole(min: number, max: number): (value: string) => number {
   };
 }
 
+interface ManagerFlags {
+  port?: number;
+  dataDir?: string;
+  host?: string;
+  cloud?: string;
+  monitorInterval?: number;
+  failoverChecks?: number;
+  failoverBlockSeconds?: number;
+  tls?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowInsecure?: boolean;
+  config?: string;
+}
+
+/** The command line's layer of the configuration (config/manager-config.ts): only what was given. */
+function flagsLayer(o: ManagerFlags): ManagerConfigLayer {
+  return {
+    port: o.port,
+    dataDir: o.dataDir,
+    host: o.host,
+    cloud: o.cloud,
+    monitorIntervalMs: o.monitorInterval,
+    failoverChecks: o.failoverChecks,
+    failoverBlockSeconds: o.failoverBlockSeconds,
+    ...(o.tlsCert && o.tlsKey ? { tls: { kind: 'files' as const, certFile: o.tlsCert, keyFile: o.tlsKey } } : o.tls ? { tls: { kind: 'ca' as const } } : {}),
+    ...(o.allowInsecure ? { allowInsecure: true } : {}),
+  };
+}
+
 export function registerManagerCommand(program: Command): void {
+  const d = MANAGER_DEFAULTS;
   program
     .command('manager')
     .description('run the manager: the service API, its state under --data-dir, the nodes it creates')
-    .requiredOption('--port <port>', 'port of the manager API', portOption)
-    .requiredOption('--data-dir <dir>', 'directory holding the state, the log and (local cloud) the nodes')
-    .option('--host <host>', 'address the API listens on', '127.0.0.1')
-    .option('--cloud <name>', 'cloud driver that creates nodes', 'local')
-    .option('--monitor-interval <ms>', 'milliseconds between monitoring rounds', millis, 1000)
+    .option('--port <port>', 'port of the manager API (required, here or in --config)', portOption)
+    .option('--data-dir <dir>', 'directory holding the state, the log and (local cloud) the nodes (required, here or in --config)')
+    .option('--config <file>', 'a JSON file with any of the settings (flags and the environment win over it)')
+    .option('--host <host>', `address the API listens on (default ${d.host})`)
+    .option('--cloud <name>', `cloud driver that creates nodes (default ${d.cloud})`)
+    .option('--monitor-interval <ms>', `milliseconds between monitoring rounds (default ${d.monitorIntervalMs})`, millis)
     .option('--tls', "serve the API over HTTPS with a certificate from the service's CA (pki/ca.crt in the data directory)")
     .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (with --tls-key)')
     .option('--tls-key <file>', 'the key of --tls-cert')
     .option('--allow-insecure', 'allow a non-loopback --host without TLS (the API token would travel in clear)')
-    .option('--failover-checks <n>', 'failed checks in a row before the master counts as unreachable', whole(1, 100), 2)
-    .option('--failover-block-seconds <s>', 'after an automatic failover, seconds before another may happen (unless acknowledged)', whole(0, 86400), 300)
-    .addHelpText('after', '\nExample:\n  cps-mysql manager --port 8100 --data-dir ~/.cps-mysql\n')
-    .action(async (opts: {
-      port: number;
-      dataDir: string;
-      host: string;
-      cloud: string;
-      monitorInterval: number;
-      failoverChecks: number;
-      failoverBlockSeconds: number;
-      tls?: boolean;
-      tlsCert?: string;
-      tlsKey?: string;
-      allowInsecure?: boolean;
-    }) => {
+    .option('--failover-checks <n>', `failed checks in a row before the master counts as unreachable (default ${d.failoverChecks})`, whole(1, 100))
+    .option('--failover-block-seconds <s>', `after an automatic failover, seconds before another may happen unless acknowledged (default ${d.failoverBlockSeconds})`, whole(0, 86400))
+    .addHelpText('after', '\nEnvironment: CPS_MYSQL_LOG_LEVEL (debug, info, warn…).\n\nExample:\n  cps-mysql manager --port 8100 --data-dir /var/lib/cps-mysql\n')
+    .action(async (opts: ManagerFlags) => {
       if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
         process.stderr.write('error: --tls-cert and --tls-key go together\n');
         process.exit(2);
       }
       try {
-        const m = await startManager({
-          host: opts.host,
-          port: opts.port,
-          dataDir: opts.dataDir,
-          cloud: opts.cloud,
-          monitorIntervalMs: opts.monitorInterval,
-          failoverChecks: opts.failoverChecks,
-          failoverBlockSeconds: opts.failoverBlockSeconds,
-          ...(opts.tlsCert && opts.tlsKey ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : opts.tls ? { tls: true } : {}),
-          ...(opts.allowInsecure ? { allowInsecure: true } : {}),
-        });
+        const config = resolveManagerConfig({ file: opts.config ? readConfigFile(opts.config) : undefined, env: process.env, flags: flagsLayer(opts) });
+        const m = await startManager(config);
         const shutdown = async (signal: string): Promise<void> => {
           m.logger.info({ signal }, 'manager stopping; the nodes keep running');
           await m.stop();

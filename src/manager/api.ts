@@ -1,29 +1,34 @@
 import { randomBytes } from 'node:crypto';
-import { nodeIdOf, type FailoverInfo, type ManagerApi, type ServiceInfo, type ServiceNodeInfo } from '../protocol/manager-api.js';
+import { nodeIdOf, type ManagerApi } from '../protocol/manager-api.js';
+import type { OperationKind, ParamsByKind } from '../protocol/operations.js';
 import { ACCEPTED_STATES, wrongStateMessage, type ServiceState } from '../protocol/service-states.js';
 import { streamResult, type Handlers } from '../rpc/server.js';
 import type { NodeRecord, ServiceRecord, StateStore } from '../store/store.js';
+import type { CloudDriver } from '../cloud/driver.js';
 import { AppError } from '../util/errors.js';
-import type { AgentClients } from './agents.js';
+import type { AgentDirectory } from './agent-port.js';
+import { DEFAULT_USER, failoverInfo, nodeInfo, serviceInfo } from './api-views.js';
+import type { Clock } from './clock.js';
+import { liveReplicas, masterOf } from './core/model.js';
 import { computePerformance } from './core/performance.js';
 import type { ManagerLoop } from './loop.js';
 import type { Observer } from './observe.js';
-import type { CloudDriver } from './ports.js';
+
+export { DEFAULT_USER } from './api-views.js';
 
 export interface ApiDeps {
   store: StateStore;
   driver: CloudDriver;
-  agents: AgentClients;
+  agents: AgentDirectory;
   observer: Observer;
   loop: ManagerLoop;
+  clock: Clock;
   /** The tail of the manager's log, for getLog. */
   readLog: () => Promise<string>;
   failoverChecks: number;
+  /** How long (ms) a call that waits for the loop (list_nodes, set_password) waits at most. */
+  loopWaitMs: number;
 }
-
-/** The service's database user, as ConPaaS named it. */
-export const DEFAULT_USER = 'mysqldb';
-const EVENTS_SHOWN = 30;
 
 function secret(): string {
   return randomBytes(18).toString('base64url');
@@ -31,10 +36,11 @@ function secret(): string {
 
 /**
  * The manager's API. Methods that change the service record the intent (an operation and the
- * new state) in one transaction, wake the loop and answer at once; the loop does the work.
+ * new state, or a new password) in one transaction and wake the loop; the loop does the work.
+ * Those that must answer with its outcome (list_nodes, set_password) wait for it, bounded.
  */
 export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
-  const { store, driver, agents, observer, loop } = deps;
+  const { store, driver, agents, observer, loop, clock } = deps;
 
   const service = (): ServiceRecord => {
     const s = store.service();
@@ -48,6 +54,9 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       throw new AppError('WRONG_STATE', wrongStateMessage(method, state), { details: { state, accepted: ACCEPTED_STATES[method] } });
     }
   };
+  const requireCloud = (method: string, cloud: string | undefined): void => {
+    if (cloud !== undefined && cloud !== driver.name) throw new AppError('INVALID_PARAMS', `${method}: cloud '${cloud}' is not configured (available: ${driver.name})`);
+  };
   const nodeOrFail = (id: string): NodeRecord => {
     const n = store.node(id);
     if (!n) {
@@ -56,12 +65,12 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
     }
     return n;
   };
-  const master = (): NodeRecord => {
-    const m = store.nodes().find((n) => n.role === 'master' && n.status === 'ready');
-    if (!m) throw new AppError('WRONG_STATE', 'the service has no master');
+  const readyMaster = (): NodeRecord => {
+    const m = masterOf(store.nodes());
+    if (!m || m.status !== 'ready') throw new AppError('WRONG_STATE', 'the service has no master');
     return m;
   };
-  const begin = (kind: string, params: Record<string, unknown>, state: ServiceState, patch: Partial<ServiceRecord> = {}, alsoRecord?: () => void): { state: ServiceState } => {
+  const begin = <K extends OperationKind>(kind: K, params: ParamsByKind[K], state: ServiceState, patch: Partial<ServiceRecord> = {}, alsoRecord?: () => void): { state: ServiceState } => {
     store.atomically(() => {
       alsoRecord?.();
       store.beginOperation(kind, params);
@@ -71,67 +80,10 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
     return { state };
   };
 
-  const nodeInfo = (n: NodeRecord): ServiceNodeInfo => {
-    const o = observer.observation(n.id);
-    const st = o?.status ?? null;
-    const r = st?.replication ?? null;
-    return {
-      id: n.id,
-      ip: n.host ?? '',
-      port: n.mysqlPort ?? 0,
-      agentPort: n.agentPort ?? 0,
-      healthPort: n.healthPort ?? 0,
-      role: n.role,
-      status: n.status,
-      isMaster: n.role === 'master',
-      isSlave: n.role === 'replica',
-      isRunningMySQL: st?.mysqld.state === 'running',
-      readOnly: st?.readOnly ?? null,
-      gtidPosition: st?.gtid?.currentPos ?? null,
-      replication: r
-        ? {
-            ioRunning: r.ioRunning,
-            sqlRunning: r.sqlRunning,
-            secondsBehindMaster: r.secondsBehindMaster,
-            gtidPosition: st?.gtid?.slavePos ?? '',
-            lastError: r.lastIoError || r.lastSqlError,
-            masterHost: r.masterHost,
-            masterPort: r.masterPort,
-          }
-        : null,
-      lastSeen: o?.lastSeen ?? null,
-    };
-  };
-
-  const failoverInfo = (): FailoverInfo => {
-    const s = store.service();
-    const until = s?.failoverBlockedUntil ?? null;
-    return { enabled: s?.failoverEnabled ?? true, blockedUntil: until !== null && Date.parse(until) > Date.now() ? until : null, checks: deps.failoverChecks };
-  };
-
-  /** The seed's list_nodes: drop from the registry the nodes the cloud no longer lists. */
-  const reconcile = async (): Promise<void> => {
-    if (store.operation()) return;
-    const live = new Set((await driver.listNodes()).map((n) => n.id));
-    let dropped = false;
-    for (const n of store.nodes()) {
-      if (n.status === 'ready' && n.role === 'replica' && !live.has(n.id)) {
-        await driver.destroyNode(n.id);
-        store.deleteNode(n.id);
-        store.addEvent(`${n.id} vanished from the cloud: dropped from the registry`);
-        dropped = true;
-      }
-    }
-    // Only a change is worth a round of the loop (a replacement); a read alone is not.
-    if (dropped) loop.wake();
-  };
-
   return {
     startup: async (p) => {
       requireState('startup');
-      if (p.cloud !== undefined && p.cloud !== driver.name) {
-        throw new AppError('INVALID_PARAMS', `startup: cloud '${p.cloud}' is not configured (available: ${driver.name})`);
-      }
+      requireCloud('startup', p.cloud);
       const slaves = p.slaves ?? 0;
       if (!store.service()) {
         store.createService({
@@ -146,24 +98,22 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
           nextSeq: 1,
           failoverEnabled: true,
           failoverBlockedUntil: null,
+          pendingPassword: null,
         });
       }
-      return begin('startup', { slaves }, 'PROLOGUE', { desiredReplicas: slaves });
+      return begin('startup', {}, 'PROLOGUE', { desiredReplicas: slaves });
     },
 
     add_nodes: async (p) => {
       requireState('add_nodes');
-      if (p.cloud !== undefined && p.cloud !== driver.name) {
-        throw new AppError('INVALID_PARAMS', `add_nodes: cloud '${p.cloud}' is not configured (available: ${driver.name})`);
-      }
+      requireCloud('add_nodes', p.cloud);
       const count = p.slaves ?? 1;
-      const s = service();
-      return begin('add_nodes', { count }, 'ADAPTING', { desiredReplicas: s.desiredReplicas + count });
+      return begin('add_nodes', { replacement: false }, 'ADAPTING', { desiredReplicas: service().desiredReplicas + count });
     },
 
     remove_nodes: async (p) => {
       requireState('remove_nodes');
-      const replicas = store.nodes().filter((n) => n.role === 'replica' && n.status === 'ready');
+      const replicas = liveReplicas(store.nodes());
       let ids: string[];
       if (p.serviceNodeId !== undefined) {
         const n = nodeOrFail(p.serviceNodeId);
@@ -178,14 +128,14 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
         }
         ids = replicas.sort((a, b) => b.serverId - a.serverId).slice(0, count).map((n) => n.id);
       }
-      const s = service();
-      return begin('remove_nodes', { ids }, 'ADAPTING', { desiredReplicas: Math.max(0, s.desiredReplicas - ids.length) }, () => {
+      return begin('remove_nodes', { ids }, 'ADAPTING', { desiredReplicas: Math.max(0, service().desiredReplicas - ids.length) }, () => {
         for (const id of ids) store.updateNode(id, { status: 'removing' });
       });
     },
 
     list_nodes: async () => {
-      await reconcile();
+      // The seed's list_nodes reconciles the registry with the cloud: the loop does, in the round it is woken for.
+      await loop.nextRound(deps.loopWaitMs);
       const nodes = store.nodes();
       return {
         masters: nodes.filter((n) => n.role === 'master').map((n) => n.id),
@@ -194,33 +144,14 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       };
     },
 
-    get_node_info: async (p) => ({ serviceNode: nodeInfo(nodeOrFail(nodeIdOf(p))) }),
+    get_node_info: async (p) => ({ serviceNode: nodeInfo(observer, nodeOrFail(nodeIdOf(p))) }),
 
-    get_service_info: async (): Promise<ServiceInfo> => {
-      const s = store.service();
-      const nodes = store.nodes();
-      const m = nodes.find((n) => n.role === 'master' && n.host !== null);
-      const op = store.operation();
-      return {
-        state: s?.state ?? 'INIT',
-        type: 'mysql',
-        user: s?.user ?? DEFAULT_USER,
-        master: m && m.status === 'ready' ? `${m.host}:${m.mysqlPort}` : null,
-        slaves: nodes.filter((n) => n.role === 'replica' && n.status === 'ready').map((n) => `${n.host}:${n.mysqlPort}`),
-        nodes: nodes.map(nodeInfo),
-        desiredReplicas: s?.desiredReplicas ?? 0,
-        operation: op ? { kind: op.kind, startedAt: op.startedAt, step: loop.current } : null,
-        error: s?.error ?? null,
-        events: store.events(EVENTS_SHOWN),
-        failover: failoverInfo(),
-        diagnosis: loop.lastDecision,
-      };
-    },
+    get_service_info: async () => serviceInfo({ store, observer, loop, failoverChecks: deps.failoverChecks, now: clock.now() }),
 
     set_up_replica_master: async (p) => {
       requireState('set_up_replica_master');
       const n = nodeOrFail(nodeIdOf(p));
-      const m = master();
+      const m = readyMaster();
       if (n.id === m.id) throw new AppError('INVALID_PARAMS', `set_up_replica_master: ${n.id} is already the master`);
       if (n.status !== 'ready') throw new AppError('WRONG_STATE', `set_up_replica_master: ${n.id} is ${n.status}, not ready`);
       return begin('switchover', { candidateId: n.id, oldMasterId: m.id }, 'ADAPTING');
@@ -250,16 +181,23 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       const s = service();
       const user = p.user ?? s.user;
       if (user !== s.user) throw new AppError('INVALID_PARAMS', `set_password: the service's user is '${s.user}', not '${user.slice(0, 80)}'`);
-      await agents.for(master()).call('set_password', { user, password: p.password });
-      store.updateService({ password: p.password });
-      store.addEvent(`password of ${user} changed`);
+      // Recorded for the loop, which sets it on the master when no other operation is under way.
+      store.updateService({ pendingPassword: p.password });
+      const deadline = clock.now() + deps.loopWaitMs;
+      while (store.service()!.pendingPassword === p.password) {
+        if (clock.now() >= deadline) {
+          const op = store.operation();
+          throw new AppError('TIMEOUT', `set_password: the new password is recorded and will be set ${op && op.kind !== 'set_password' ? `when ${op.kind} ends` : 'once the master answers'}; get_password answers the password in force`);
+        }
+        await loop.nextRound(Math.max(1, deadline - clock.now()));
+      }
+      if (store.service()!.password !== p.password) throw new AppError('BUSY', 'set_password: another set_password came after this one; its password is the one set');
       return { user };
     },
 
     sqldump: async () => {
       requireState('sqldump');
-      const stream = await agents.for(master()).stream('dump', {});
-      return streamResult(stream, { contentType: 'application/sql', filename: 'dump.sql' });
+      return streamResult(await agents.for(readyMaster()).dump(), { contentType: 'application/sql', filename: 'dump.sql' });
     },
 
     load_dump: async (_p, ctx) => {
@@ -272,7 +210,7 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       }
       // Loaded as the service user: an upload has the rights of whoever uploads it, not the system's.
       const s = service();
-      const r = await agents.for(master()).upload('load_dump', 'mysqldump_file', ctx.file, { params: { user: s.user, password: s.password } });
+      const r = await agents.for(readyMaster()).loadDump(ctx.file, { user: s.user, password: s.password });
       store.addEvent(`dump of ${r.bytes} bytes (${r.statements} statements) loaded into the master`);
       return { bytes: r.bytes };
     },
@@ -281,15 +219,13 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
 
     failover: async (p) => {
       requireState('failover');
-      const m = store.nodes().find((n) => n.role === 'master' && n.status === 'ready');
-      if (!m) throw new AppError('WRONG_STATE', 'failover: the service has no master to fail over from');
+      const m = masterOf(store.nodes());
+      if (!m || m.status !== 'ready') throw new AppError('WRONG_STATE', 'failover: the service has no master to fail over from');
       if (p.serviceNodeId !== undefined) {
         const n = nodeOrFail(p.serviceNodeId);
         if (n.role !== 'replica' || n.status !== 'ready') throw new AppError('INVALID_PARAMS', `failover: ${n.id} is not a ready replica`);
       }
-      if (!store.nodes().some((n) => n.role === 'replica' && n.status === 'ready')) {
-        throw new AppError('WRONG_STATE', 'failover: there is no replica to promote');
-      }
+      if (liveReplicas(store.nodes()).length === 0) throw new AppError('WRONG_STATE', 'failover: there is no replica to promote');
       store.addEvent(`failover ordered by an operator from ${m.id}`);
       return begin('failover', { oldMasterId: m.id, automatic: false, ...(p.serviceNodeId ? { candidateId: p.serviceNodeId } : {}) }, 'ADAPTING');
     },
@@ -299,7 +235,7 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       store.updateService({ failoverEnabled: p.enabled });
       store.addEvent(`automatic failover switched ${p.enabled ? 'on' : 'off'}`);
       loop.wake();
-      return failoverInfo();
+      return failoverInfo(store, deps.failoverChecks, clock.now());
     },
 
     acknowledge_failover: async () => {
@@ -307,7 +243,7 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       if (s.failoverBlockedUntil !== null) store.addEvent('failover block lifted by an operator');
       store.updateService({ failoverBlockedUntil: null });
       loop.wake();
-      return failoverInfo();
+      return failoverInfo(store, deps.failoverChecks, clock.now());
     },
   };
 }

@@ -1,42 +1,57 @@
 import { decide } from './core/decide.js';
 import type { Decision } from './core/model.js';
-import type { Executor } from './execute.js';
+import type { Executor } from './execute/executor.js';
 import type { Observer } from './observe.js';
+import type { Clock } from './clock.js';
 import type { StateStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { messageOf } from '../util/errors.js';
-
-/** Milliseconds between checks while the master is suspected. */
-const SUSPECT_RECHECK_MS = 150;
 
 export interface LoopOptions {
   /** Milliseconds between monitoring rounds when there is nothing to do. */
   intervalMs: number;
   /** Milliseconds to wait before trying a failed step again. */
-  retryDelayMs?: number;
+  retryDelayMs: number;
+  /** Milliseconds between checks while the master is suspected. */
+  suspectRecheckMs: number;
+}
+
+export interface LoopDeps {
+  store: StateStore;
+  observer: Observer;
+  executor: Executor;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** How one round ended: what was decided, and whether its step failed. */
+export interface Round {
+  decision: Decision | null;
+  failed: boolean;
 }
 
 /**
  * The only timer of the manager: observe, decide, take at most one step, and again. The API
- * records intent and wakes it; it is the loop that acts.
+ * records intent and wakes it; it is the loop that acts. `runOnce` is one round, what unit tests
+ * drive over fakes; `start` runs rounds until `stop`.
  */
 export class ManagerLoop {
   private stopped = false;
-  private wakeUp: (() => void) | null = null;
+  private wakeUp: AbortController | null = null;
   /** A wake-up that came while the loop was busy: the next pause is skipped. */
   private pendingWake = false;
   private running: Promise<void> | null = null;
   private lastIdleReason: string | null = null;
+  private roundsStarted = 0;
+  private roundsEnded = 0;
+  private readonly roundWaiters: Array<{ target: number; resolve: () => void }> = [];
   /** The step under way, in words, for progress reports. */
   current: string | null = null;
   /** The last decision, in words, whether or not it acted. */
   lastDecision: string | null = null;
 
   constructor(
-    private readonly store: StateStore,
-    private readonly observer: Observer,
-    private readonly executor: Executor,
-    private readonly logger: Logger,
+    private readonly deps: LoopDeps,
     private readonly options: LoopOptions,
   ) {}
 
@@ -45,7 +60,7 @@ export class ManagerLoop {
   }
 
   wake(): void {
-    if (this.wakeUp) this.wakeUp();
+    if (this.wakeUp) this.wakeUp.abort();
     else this.pendingWake = true;
   }
 
@@ -53,76 +68,105 @@ export class ManagerLoop {
     this.stopped = true;
     this.wake();
     await this.running;
+    for (const w of this.roundWaiters.splice(0)) w.resolve();
+  }
+
+  /**
+   * Waits until a round that begins after this call has ended (the loop is woken for it), at most
+   * `timeoutMs`. Resolves true when it did, false on timeout. What the API uses to answer after
+   * the loop has looked (list_nodes).
+   */
+  nextRound(timeoutMs: number): Promise<boolean> {
+    const target = this.roundsStarted + 1;
+    const reached = new Promise<boolean>((resolve) => this.roundWaiters.push({ target, resolve: () => resolve(true) }));
+    this.wake();
+    const timer = new AbortController();
+    const late = this.deps.clock.sleep(timeoutMs, timer.signal).then(() => false);
+    return Promise.race([reached, late]).finally(() => timer.abort());
+  }
+
+  /** One round: observe, decide, and take the decided step (recorded before it runs). */
+  async runOnce(): Promise<Round> {
+    this.roundsStarted++;
+    try {
+      return await this.round();
+    } finally {
+      this.roundsEnded = this.roundsStarted;
+      for (const w of this.roundWaiters.filter((x) => x.target <= this.roundsEnded)) {
+        this.roundWaiters.splice(this.roundWaiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  }
+
+  private async round(): Promise<Round> {
+    let decision: Decision;
+    try {
+      decision = decide(await this.deps.observer.snapshot());
+    } catch (err) {
+      this.deps.logger.error({ err: messageOf(err) }, 'observation failed');
+      return { decision: null, failed: true };
+    }
+    this.lastDecision = decision.reason;
+    if (!decision.step) {
+      this.current = null;
+      if (decision.reason !== this.lastIdleReason) {
+        this.deps.logger.info({ decision: decision.reason }, 'idle');
+        if (decision.notable) this.deps.store.addEvent(decision.reason);
+        this.lastIdleReason = decision.reason;
+      }
+      return { decision, failed: false };
+    }
+    this.lastIdleReason = null;
+    return { decision, failed: !(await this.take(decision)) };
   }
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      let decision: Decision;
-      try {
-        const snapshot = await this.observer.snapshot();
-        decision = decide(snapshot);
-      } catch (err) {
-        this.logger.error({ err: messageOf(err) }, 'observation failed');
-        await this.pause(this.options.intervalMs);
-        continue;
-      }
-      this.lastDecision = decision.reason;
-      if (!decision.step) {
-        this.current = null;
-        if (decision.reason !== this.lastIdleReason) {
-          this.logger.info({ decision: decision.reason }, 'idle');
-          if (decision.notable) this.store.addEvent(decision.reason);
-          this.lastIdleReason = decision.reason;
-        }
-        // A master that failed a check is looked at again soon, so a real failure is confirmed fast.
-        await this.pause(this.observer.suspicious ? Math.min(SUSPECT_RECHECK_MS, this.options.intervalMs) : this.options.intervalMs);
-        continue;
-      }
-      this.lastIdleReason = null;
-      await this.take(decision);
+      const { decision, failed } = await this.runOnce();
+      if (this.stopped) break;
+      if (decision === null) await this.pause(this.options.intervalMs);
+      else if (failed) await this.pause(this.options.retryDelayMs);
+      // A master that failed a check is looked at again soon, so a real failure is confirmed fast.
+      else if (!decision.step) await this.pause(this.deps.observer.suspicious ? Math.min(this.options.suspectRecheckMs, this.options.intervalMs) : this.options.intervalMs);
     }
   }
 
-  /** Records the step before it runs, runs it, and records how it ended. */
-  private async take(decision: Decision): Promise<void> {
+  /** Records the step before it runs, runs it, and records how it ended. True when it succeeded. */
+  private async take(decision: Decision): Promise<boolean> {
+    const { store, logger } = this.deps;
     const step = decision.step!;
     this.current = decision.reason;
-    const entry = this.store.journal(step.kind, step as unknown as Record<string, unknown>);
-    this.store.addEvent(decision.reason);
-    this.logger.info({ step: step.kind, decision: decision.reason }, 'step');
+    const entry = store.journal(step.kind, step as unknown as Record<string, unknown>);
+    store.addEvent(decision.reason);
+    logger.info({ step: step.kind, decision: decision.reason }, 'step');
     try {
-      await this.executor.run(step);
-      this.store.journalOutcome(entry, 'done');
+      await this.deps.executor.run(decision);
+      store.journalOutcome(entry, 'done');
+      return true;
     } catch (err) {
+      // The executor's error names the step: `catch_up failed: …`.
       const message = messageOf(err);
-      this.store.journalOutcome(entry, `failed: ${message}`);
-      this.logger.warn({ step: step.kind, err: message }, 'step failed');
-      const op = this.store.operation();
-      this.store.atomically(() => {
-        if (op) this.store.updateOperation({ attempts: op.attempts + 1 });
-        this.store.updateService({ error: `${step.kind} failed: ${message}` });
+      store.journalOutcome(entry, `failed: ${messageOf(err instanceof Error && err.cause !== undefined ? err.cause : err)}`);
+      logger.warn({ step: step.kind, err: message }, 'step failed');
+      const op = store.operation();
+      store.atomically(() => {
+        if (op) store.updateOperation({ attempts: op.attempts + 1 });
+        store.updateService({ error: message });
       });
-      this.store.addEvent(`${step.kind} failed: ${message}`);
-      await this.pause(this.options.retryDelayMs ?? 1000);
+      store.addEvent(message);
+      return false;
     }
   }
 
-  private pause(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+  private async pause(ms: number): Promise<void> {
+    if (this.stopped) return;
     if (this.pendingWake) {
       this.pendingWake = false;
-      return Promise.resolve();
+      return;
     }
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wakeUp = () => {
-        this.wakeUp = null;
-        done();
-      };
-    });
+    this.wakeUp = new AbortController();
+    await this.deps.clock.sleep(ms, this.wakeUp.signal);
+    this.wakeUp = null;
   }
 }

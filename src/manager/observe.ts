@@ -1,128 +1,114 @@
-import { readFileSync } from 'node:fs';
-import mysql from 'mysql2/promise';
 import type { AgentStatus, Counters } from '../protocol/agent-api.js';
-import type { CloudDriver } from './ports.js';
+import type { CloudDriver } from '../cloud/driver.js';
 import type { StateStore, NodeRecord } from '../store/store.js';
-import type { NodeView, OperationKind, Snapshot } from './core/model.js';
-import type { CounterPair } from './core/performance.js';
-import type { AgentClients } from './agents.js';
 import type { Logger } from '../util/logger.js';
+import { messageOf } from '../util/errors.js';
+import type { AgentDirectory } from './agent-port.js';
+import type { Clock } from './clock.js';
+import { parseGtidPosition, type GtidPosition } from './core/gtid.js';
+import { masterOf, type NodeView, type Snapshot } from './core/model.js';
+import type { CounterPair } from './core/performance.js';
 
+/** What the monitor last learnt of one node. */
 export interface NodeObservation {
+  /** The agent's last answer, or null when it did not answer. */
   status: AgentStatus | null;
+  /** When the agent last answered (ISO time), or null. */
   lastSeen: string | null;
+  /** Why the last poll failed, or null. */
   error: string | null;
-  /** Consecutive checks in which neither the agent nor the SQL port answered well. */
+  /** Consecutive checks in which neither the agent nor the server answered well. */
   failedChecks: number;
+  /** The last two samples of the node's counters. */
   counters: { prev: Counters | null; cur: Counters | null };
 }
 
+/** Whether a MySQL server answers at an address within a time (ms): the manager's check of a master whose agent is silent. */
+export type LivenessProbe = (host: string, port: number, timeoutMs: number) => Promise<boolean>;
+
 export interface ObserverOptions {
-  /** Counters are sampled at most this often, so rates span a whole monitoring interval. */
+  /** Counters are sampled at most this often (ms), so rates span a whole monitoring interval. */
   counterIntervalMs: number;
   /** Failed checks in a row before the master counts as unreachable. */
   failoverChecks: number;
   /** Seconds an automatic failover blocks the next one. */
   failoverBlockSeconds: number;
-  /**
-   * Fault injection for tests: a JSON file `{"unreachable": ["node-1"]}` naming nodes the
-   * manager must treat as unreachable (its calls to them fail), read at every round.
-   */
-  faultsFile?: string;
+  /** How long (ms) a poll of one agent may take before the node counts as unreachable. */
+  pollTimeoutMs: number;
+  /** How long (ms) the manager waits for a master's server to greet it when the agent is silent. */
+  probeTimeoutMs: number;
 }
 
-/** How long a poll of one agent may take before the node counts as unreachable. */
-const POLL_TIMEOUT_MS = 1500;
-const SQL_TIMEOUT_MS = 1000;
+export interface ObserverDeps {
+  store: StateStore;
+  driver: CloudDriver;
+  agents: AgentDirectory;
+  probe: LivenessProbe;
+  clock: Clock;
+  logger: Logger;
+}
 
 /** Gathers what the decision needs: the registry, the cloud's list, each agent's status and counters. */
 export class Observer {
   private readonly seen = new Map<string, NodeObservation>();
-  private lastCountersAt = 0;
+  private lastCountersAt = Number.NEGATIVE_INFINITY;
+  /** GTID texts an agent sent that are not positions, logged once each. */
+  private readonly badGtids = new Set<string>();
 
   constructor(
-    private readonly store: StateStore,
-    private readonly driver: CloudDriver,
-    private readonly agents: AgentClients,
-    private readonly logger: Logger,
+    private readonly deps: ObserverDeps,
     private readonly options: ObserverOptions,
   ) {}
 
+  /** What was last seen of a node, or null. */
   observation(id: string): NodeObservation | null {
     return this.seen.get(id) ?? null;
   }
 
   /** True while the master has failed a check: the loop then looks again sooner. */
   get suspicious(): boolean {
-    const m = this.store.nodes().find((n) => n.role === 'master' && n.status === 'ready');
-    return m !== undefined && (this.seen.get(m.id)?.failedChecks ?? 0) > 0;
+    const m = masterOf(this.deps.store.nodes());
+    return m !== undefined && m.status === 'ready' && (this.seen.get(m.id)?.failedChecks ?? 0) > 0;
   }
 
+  /** Each ready node's last two counter samples, for the performance figures. */
   counterPairs(): Record<string, CounterPair> {
     const out: Record<string, CounterPair> = {};
-    for (const n of this.store.nodes()) {
+    for (const n of this.deps.store.nodes()) {
       const o = this.seen.get(n.id);
       if (o?.counters.prev && o.counters.cur && n.status === 'ready') out[n.id] = { role: n.role, prev: o.counters.prev, cur: o.counters.cur };
     }
     return out;
   }
 
-  private injectedFaults(): Set<string> {
-    if (!this.options.faultsFile) return new Set();
-    try {
-      const f = JSON.parse(readFileSync(this.options.faultsFile, 'utf8')) as { unreachable?: unknown };
-      return new Set(Array.isArray(f.unreachable) ? f.unreachable.map(String) : []);
-    } catch {
-      return new Set();
-    }
-  }
-
-  /** The manager's own SQL check of a master: connect as the service user and ping. */
-  private async sqlAnswers(n: NodeRecord): Promise<boolean> {
-    const s = this.store.service();
-    if (!s || n.host === null || n.mysqlPort === null) return false;
-    let c: mysql.Connection | null = null;
-    try {
-      c = await mysql.createConnection({ host: n.host, port: n.mysqlPort, user: s.user, password: s.password, connectTimeout: SQL_TIMEOUT_MS });
-      await c.ping();
-      return true;
-    } catch {
-      return false;
-    } finally {
-      c?.destroy();
-    }
-  }
-
   /** Polls every node with an address; records what each agent said. */
   async poll(nodes: NodeRecord[], withCounters: boolean): Promise<void> {
-    const faults = this.injectedFaults();
+    const { agents, store, clock, logger } = this.deps;
     await Promise.all(
       nodes
         .filter((n) => n.host !== null && n.agentPort !== null)
         .map(async (n) => {
           const o: NodeObservation = this.seen.get(n.id) ?? { status: null, lastSeen: null, error: null, failedChecks: 0, counters: { prev: null, cur: null } };
-          const client = this.agents.for(n);
+          const agent = agents.for(n);
           try {
-            if (faults.has(n.id)) throw new Error('unreachable (fault injected)');
-            o.status = await client.call('get_status', {}, { timeoutMs: POLL_TIMEOUT_MS });
-            o.lastSeen = new Date().toISOString();
+            o.status = await agent.call('get_status', {}, { timeoutMs: this.options.pollTimeoutMs });
+            o.lastSeen = new Date(clock.now()).toISOString();
             o.error = null;
             if (withCounters && o.status.mysqld.state === 'running') {
-              const ignoreUsers = [this.store.service()?.replUser ?? 'repl'];
-              const c = await client.call('get_counters', { ignoreUsers }, { timeoutMs: POLL_TIMEOUT_MS });
+              const ignoreUsers = [store.service()?.replUser ?? 'repl'];
+              const c = await agent.call('get_counters', { ignoreUsers }, { timeoutMs: this.options.pollTimeoutMs });
               o.counters = { prev: o.counters.cur, cur: c };
             }
           } catch (err) {
             o.status = null;
-            o.error = (err as Error).message;
+            o.error = messageOf(err);
           }
           const agentSaysUp = o.status !== null && o.status.mysqld.state === 'running';
           if (n.role === 'master' && n.status === 'ready') {
-            // A master counts as failing only when both its agent and its SQL port fail the manager.
-            const sqlUp = !faults.has(n.id) && (agentSaysUp || (await this.sqlAnswers(n)));
-            const up = agentSaysUp || sqlUp;
+            // A master counts as failing only when both its agent and its server fail the manager.
+            const up = agentSaysUp || (n.mysqlPort !== null && (await this.deps.probe(n.host!, n.mysqlPort, this.options.probeTimeoutMs)));
             o.failedChecks = up ? 0 : o.failedChecks + 1;
-            if (!up) this.logger.warn({ node: n.id, failedChecks: o.failedChecks, agent: o.error ?? o.status?.mysqld.state }, 'master check failed');
+            if (!up) logger.warn({ node: n.id, failedChecks: o.failedChecks, agent: o.error ?? o.status?.mysqld.state }, 'master check failed');
           } else {
             o.failedChecks = agentSaysUp ? 0 : o.failedChecks + 1;
           }
@@ -132,16 +118,28 @@ export class Observer {
     for (const id of [...this.seen.keys()]) if (!nodes.some((n) => n.id === id)) this.seen.delete(id);
   }
 
+  /** A GTID position an agent reported, parsed here once; null (and a log line) for text that is not one. */
+  private position(text: string | undefined | null): GtidPosition | null {
+    if (text === undefined || text === null) return null;
+    const p = parseGtidPosition(text);
+    if (p === null && !this.badGtids.has(text)) {
+      this.badGtids.add(text);
+      this.deps.logger.warn({ gtid: text.slice(0, 100) }, 'an agent reported a GTID position that is not one');
+    }
+    return p;
+  }
+
   /** A fresh snapshot: the cloud's list, a poll of every agent, the registry and the operation. */
   async snapshot(): Promise<Snapshot> {
-    const withCounters = Date.now() - this.lastCountersAt >= this.options.counterIntervalMs * 0.9;
-    if (withCounters) this.lastCountersAt = Date.now();
-    const live = await this.driver.listNodes();
+    const { store, driver, clock } = this.deps;
+    const withCounters = clock.now() - this.lastCountersAt >= this.options.counterIntervalMs * 0.9;
+    if (withCounters) this.lastCountersAt = clock.now();
+    const live = await driver.listNodes();
     const liveIds = new Set(live.map((n) => n.id));
-    await this.poll(this.store.nodes().filter((n) => liveIds.has(n.id)), withCounters);
+    await this.poll(store.nodes().filter((n) => liveIds.has(n.id)), withCounters);
     // The registry, the service and the operation are read together, after the awaits, so the
     // decision never mixes an operation with a registry from before it was recorded.
-    const { nodes, service, op } = this.store.atomically(() => ({ nodes: this.store.nodes(), service: this.store.service(), op: this.store.operation() }));
+    const { nodes, service, op } = store.atomically(() => ({ nodes: store.nodes(), service: store.service(), op: store.operation() }));
     const byAddress = new Map(nodes.filter((n) => n.host !== null).map((n) => [`${n.host}:${n.mysqlPort}`, n.id]));
     const known = new Set(nodes.map((n) => n.id));
     const views: NodeView[] = nodes.map((n) => {
@@ -161,26 +159,33 @@ export class Observer {
         ioRunning: r?.ioRunning ?? null,
         sqlRunning: r?.sqlRunning ?? null,
         replicationError: r ? r.lastIoError || r.lastSqlError : '',
-        gtidApplied: st?.gtid?.currentPos ?? null,
-        gtidReceived: r?.gtidIoPos ?? null,
+        gtidApplied: this.position(st?.gtid?.currentPos),
+        gtidReceived: this.position(r?.gtidIoPos),
         // A node the cloud no longer lists fails every check.
         failedChecks: liveIds.has(n.id) ? (o?.failedChecks ?? 0) : Math.max(o?.failedChecks ?? 0, this.options.failoverChecks),
       };
     });
+    let operation = null;
+    if (op) {
+      const { id: _id, startedAt: _at, ...rest } = op;
+      operation = rest;
+    }
     return {
       state: service?.state ?? 'INIT',
       desiredReplicas: service?.desiredReplicas ?? 0,
       nextSeq: service?.nextSeq ?? 1,
       lastError: service?.error ?? null,
-      operation: op ? { kind: op.kind as OperationKind, params: op.params, phase: op.phase, attempts: op.attempts } : null,
+      operation,
       nodes: views,
       unknownNodes: live.filter((n) => !known.has(n.id)).map((n) => n.id),
       failover: {
         enabled: service?.failoverEnabled ?? true,
         blockedUntil: service?.failoverBlockedUntil ? Date.parse(service.failoverBlockedUntil) : null,
         checks: this.options.failoverChecks,
+        blockSeconds: this.options.failoverBlockSeconds,
       },
-      now: Date.now(),
+      passwordPending: (service?.pendingPassword ?? null) !== null,
+      now: clock.now(),
     };
   }
 }

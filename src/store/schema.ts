@@ -70,4 +70,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE service ADD COLUMN failover_enabled INTEGER NOT NULL DEFAULT 1;
   ALTER TABLE service ADD COLUMN failover_blocked_until TEXT;
   `,
+  // Typed operations: the reason an operation is undone gets a column of its own (it was kept
+  // in the parameters); parameters never read (startup's slaves, add_nodes' count) go; add_nodes
+  // says whether it replaces lost replicas; a new password waits in the service record.
+  `
+  ALTER TABLE operations ADD COLUMN abort_error TEXT;
+  UPDATE operations SET abort_error = json_extract(params, '$.abortError') WHERE json_type(params, '$.abortError') = 'text';
+  UPDATE operations SET params = json_remove(params, '$.abortError', '$.count', '$.slaves');
+  UPDATE operations SET params = json_set(params, '$.replacement', json(CASE WHEN json_extract(params, '$.replacement') = 1 THEN 'true' ELSE 'false' END)) WHERE kind = 'add_nodes';
+  ALTER TABLE service ADD COLUMN pending_password TEXT;
+  `,
 ];

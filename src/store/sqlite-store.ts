@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync } from 'node:fs';
 import type { NodeRole, NodeStatus, ServiceEvent } from '../protocol/manager-api.js';
+import { parseOperation, type OperationKind, type ParamsByKind } from '../protocol/operations.js';
 import type { ServiceState } from '../protocol/service-states.js';
 import { MIGRATIONS } from './schema.js';
-import type { NodeRecord, OperationRecord, ServiceRecord, StateStore } from './store.js';
+import type { NodeRecord, OperationPatch, OperationRecord, ServiceRecord, StateStore } from './store.js';
 
 type Row = Record<string, unknown>;
 
@@ -11,6 +12,7 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements StateStore {
   private readonly db: Database.Database;
 
+  /** Opens (or creates) the store at `path` and brings its schema up to date. */
   constructor(path: string) {
     const fresh = !existsSync(path);
     this.db = new Database(path);
@@ -50,14 +52,15 @@ export class SqliteStore implements StateStore {
       nextSeq: Number(r['next_seq']),
       failoverEnabled: Number(r['failover_enabled']) === 1,
       failoverBlockedUntil: (r['failover_blocked_until'] as string | null) ?? null,
+      pendingPassword: (r['pending_password'] as string | null) ?? null,
     };
   }
 
   createService(s: ServiceRecord): void {
     this.db
       .prepare(
-        `INSERT INTO service (id, state, error, cloud, user, password, repl_user, repl_password, desired_replicas, next_seq, failover_enabled, failover_blocked_until, updated_at)
-         VALUES (1, @state, @error, @cloud, @user, @password, @replUser, @replPassword, @desiredReplicas, @nextSeq, @failover, @failoverBlockedUntil, @now)`,
+        `INSERT INTO service (id, state, error, cloud, user, password, repl_user, repl_password, desired_replicas, next_seq, failover_enabled, failover_blocked_until, pending_password, updated_at)
+         VALUES (1, @state, @error, @cloud, @user, @password, @replUser, @replPassword, @desiredReplicas, @nextSeq, @failover, @failoverBlockedUntil, @pendingPassword, @now)`,
       )
       .run({ ...s, failover: s.failoverEnabled ? 1 : 0, now: now() });
   }
@@ -70,9 +73,9 @@ export class SqliteStore implements StateStore {
       .prepare(
         `UPDATE service SET state = @state, error = @error, cloud = @cloud, user = @user, password = @password,
          repl_user = @replUser, repl_password = @replPassword, desired_replicas = @desiredReplicas, next_seq = @nextSeq,
-         failover_enabled = @failover, failover_blocked_until = @failoverBlockedUntil, updated_at = @now WHERE id = 1`,
+         failover_enabled = @failover, failover_blocked_until = @failoverBlockedUntil, pending_password = @pendingPassword, updated_at = @now WHERE id = 1`,
       )
-      .run({ ...next, error: next.error ?? null, failover: next.failoverEnabled ? 1 : 0, now: now() });
+      .run({ ...next, error: next.error ?? null, pendingPassword: next.pendingPassword ?? null, failover: next.failoverEnabled ? 1 : 0, now: now() });
     return next;
   }
 
@@ -110,27 +113,29 @@ export class SqliteStore implements StateStore {
   operation(): OperationRecord | null {
     const r = this.db.prepare('SELECT * FROM operations WHERE outcome IS NULL ORDER BY id DESC LIMIT 1').get() as Row | undefined;
     if (!r) return null;
-    return {
-      id: Number(r['id']),
+    const op = parseOperation({
       kind: String(r['kind']),
-      params: JSON.parse(String(r['params'])) as Record<string, unknown>,
+      params: JSON.parse(String(r['params'])) as unknown,
       phase: (r['phase'] as string | null) ?? null,
       attempts: Number(r['attempts']),
-      startedAt: String(r['started_at']),
-    };
+      abortError: (r['abort_error'] as string | null) ?? null,
+    });
+    return { ...op, id: Number(r['id']), startedAt: String(r['started_at']) };
   }
 
-  beginOperation(kind: string, params: Record<string, unknown>): OperationRecord {
+  beginOperation<K extends OperationKind>(kind: K, params: ParamsByKind[K]): OperationRecord {
     if (this.operation()) throw new Error('an operation is already under way');
-    const info = this.db.prepare('INSERT INTO operations (kind, params, started_at) VALUES (?, ?, ?)').run(kind, JSON.stringify(params), now());
-    return this.operation() ?? { id: Number(info.lastInsertRowid), kind, params, phase: null, attempts: 0, startedAt: now() };
+    parseOperation({ kind, params, phase: null, attempts: 0, abortError: null });
+    this.db.prepare('INSERT INTO operations (kind, params, started_at) VALUES (?, ?, ?)').run(kind, JSON.stringify(params), now());
+    return this.operation()!;
   }
 
-  updateOperation(patch: Partial<Pick<OperationRecord, 'phase' | 'attempts' | 'params'>>): void {
+  updateOperation(patch: OperationPatch): void {
     const cur = this.operation();
     if (!cur) return;
-    const n = { ...cur, ...patch };
-    this.db.prepare('UPDATE operations SET phase = ?, attempts = ?, params = ? WHERE id = ?').run(n.phase, n.attempts, JSON.stringify(n.params), cur.id);
+    const { id: _id, startedAt: _startedAt, ...op } = cur;
+    const next = parseOperation({ ...op, ...definedOnly(patch) });
+    this.db.prepare('UPDATE operations SET phase = ?, attempts = ?, params = ?, abort_error = ? WHERE id = ?').run(next.phase, next.attempts, JSON.stringify(next.params), next.abortError, cur.id);
   }
 
   endOperation(outcome: 'done' | 'failed', error?: string): void {
@@ -159,6 +164,11 @@ export class SqliteStore implements StateStore {
   close(): void {
     this.db.close();
   }
+}
+
+/** A key set to `undefined` in a patch counts as absent. */
+export function definedOnly<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function nodeOf(r: Row): NodeRecord {

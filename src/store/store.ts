@@ -1,6 +1,8 @@
 import type { NodeRole, NodeStatus, ServiceEvent } from '../protocol/manager-api.js';
+import type { Operation, OperationKind, ParamsByKind } from '../protocol/operations.js';
 import type { ServiceState } from '../protocol/service-states.js';
 
+/** The service's one record: its state, credentials, size and failover settings. */
 export interface ServiceRecord {
   state: ServiceState;
   error: string | null;
@@ -16,8 +18,11 @@ export interface ServiceRecord {
   failoverEnabled: boolean;
   /** No automatic failover before this time (ISO), after one happened; null when not blocked. */
   failoverBlockedUntil: string | null;
+  /** A new password for the service user that set_password recorded and the loop has not set yet. */
+  pendingPassword: string | null;
 }
 
+/** One node of the service, as the registry keeps it. */
 export interface NodeRecord {
   id: string;
   role: NodeRole;
@@ -29,37 +34,51 @@ export interface NodeRecord {
   healthPort: number | null;
 }
 
-export interface OperationRecord {
-  id: number;
-  kind: string;
-  params: Record<string, unknown>;
-  /** Where a multi-phase operation (a switchover) stands; recorded before the phase runs. */
-  phase: string | null;
-  attempts: number;
-  startedAt: string;
+/** The operation under way: its kind, parameters, phase (the last completed), attempts, abort reason; its id and start. */
+export type OperationRecord = Operation & { id: number; startedAt: string };
+
+/** What the loop changes of the operation under way. */
+export interface OperationPatch {
+  phase?: string | null;
+  attempts?: number;
+  params?: Operation['params'];
+  abortError?: string | null;
 }
 
-/** The manager's durable state. Every write is committed before the call returns. */
+/**
+ * The manager's durable state. Every write is committed before the call returns. Operations
+ * are read through `operationSchema` (protocol/operations.ts): a row that is not a valid
+ * operation throws rather than reach the manager.
+ */
 export interface StateStore {
   service(): ServiceRecord | null;
+  /** Throws when the record exists already. */
   createService(s: ServiceRecord): void;
+  /** Throws when there is no record. Returns the record after the change. */
   updateService(patch: Partial<ServiceRecord>): ServiceRecord;
+  /** Every node, by server_id. */
   nodes(): NodeRecord[];
   node(id: string): NodeRecord | null;
+  /** Throws when the id or the server_id is taken. */
   insertNode(n: NodeRecord): void;
+  /** Does nothing for an unknown id. */
   updateNode(id: string, patch: Partial<Omit<NodeRecord, 'id'>>): void;
   deleteNode(id: string): void;
   /** The operation under way, if any: at most one. */
   operation(): OperationRecord | null;
-  beginOperation(kind: string, params: Record<string, unknown>): OperationRecord;
-  updateOperation(patch: Partial<Pick<OperationRecord, 'phase' | 'attempts' | 'params'>>): void;
+  /** Records a new operation (phase null, no attempt). Throws when one is under way. */
+  beginOperation<K extends OperationKind>(kind: K, params: ParamsByKind[K]): OperationRecord;
+  /** Changes the operation under way (nothing when there is none). Throws when the result would not be a valid operation. */
+  updateOperation(patch: OperationPatch): void;
+  /** Ends the operation under way, keeping it in the history with its outcome. */
   endOperation(outcome: 'done' | 'failed', error?: string): void;
   /** Records a step before it runs; returns its id for `journalOutcome`. */
   journal(step: string, detail: Record<string, unknown>): number;
   journalOutcome(id: number, outcome: string): void;
   addEvent(message: string): void;
+  /** The last `limit` events, oldest first. */
   events(limit: number): ServiceEvent[];
-  /** Runs `fn` in one transaction. */
+  /** Runs `fn` in one transaction: every write of a function that throws is undone. */
   atomically<T>(fn: () => T): T;
   close(): void;
 }

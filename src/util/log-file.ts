@@ -1,4 +1,4 @@
-import { renameSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import { destination } from 'pino';
 
 /** How big a log file grows before it is rotated, and how many old ones are kept. */
@@ -43,4 +43,24 @@ export function rotatingLog(path: string, options?: { maxBytes?: number; keep?: 
   const timer = setInterval(check, CHECK_MS);
   timer.unref();
   return { stream, check, stop: () => clearInterval(timer) };
+}
+
+/** The last `bytes` of a file, from the start of a line; '' when there is no file. */
+export function readTail(path: string, bytes: number): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, bytes);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const text = buf.toString('utf8');
+    return len < size ? text.slice(text.indexOf('\n') + 1) : text;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CloudDriver, CloudNode } from '../../src/manager/ports.js';
+import type { CloudDriver, CloudNode } from '../../src/cloud/driver.js';
 
 export interface CloudDriverHarness {
   driver: CloudDriver;
@@ -21,7 +21,7 @@ async function listedIds(driver: CloudDriver): Promise<string[]> {
   return (await driver.listNodes()).map((n) => n.id);
 }
 
-/** The contract every CloudDriver keeps (src/manager/ports.ts), run on each implementation. */
+/** The contract every CloudDriver keeps (src/cloud/driver.ts), run on each implementation. */
 export function cloudDriverContract(name: string, make: () => Promise<CloudDriverHarness>): void {
   describe(`CloudDriver contract: ${name}`, () => {
     let h: CloudDriverHarness;

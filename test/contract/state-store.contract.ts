@@ -24,6 +24,7 @@ const SERVICE: ServiceRecord = {
   nextSeq: 1,
   failoverEnabled: true,
   failoverBlockedUntil: null,
+  pendingPassword: null,
 };
 
 function nodeRecord(seq: number, over: Partial<NodeRecord> = {}): NodeRecord {
@@ -134,40 +135,54 @@ export function stateStoreContract(name: string, make: () => StateStoreHarness, 
     });
 
     it('begins an operation and gives it back as the one under way', () => {
-      const params = { candidateId: 'node-2', oldMasterId: 'node-1', nested: { ids: ['a', 'b'], n: 2 } };
+      const params = { candidateId: 'node-2', oldMasterId: 'node-1' };
       const op = store.beginOperation('switchover', params);
-      expect(op).toEqual({ id: expect.any(Number), kind: 'switchover', params, phase: null, attempts: 0, startedAt: expect.stringMatching(ISO_TIME) });
+      expect(op).toEqual({ id: expect.any(Number), kind: 'switchover', params, phase: null, attempts: 0, abortError: null, startedAt: expect.stringMatching(ISO_TIME) });
       expect(again().operation()).toEqual(op);
     });
 
     it('keeps at most one operation: beginning another while one is open throws', () => {
-      const first = store.beginOperation('add_nodes', { count: 1 });
+      const first = store.beginOperation('add_nodes', { replacement: false });
       expect(() => store.beginOperation('shutdown', {})).toThrow();
       expect(store.operation()).toEqual(first);
     });
 
     it('updates the phase, attempts and params of the operation under way', () => {
-      const op = store.beginOperation('switchover', { candidateId: 'node-2' });
+      const op = store.beginOperation('switchover', { candidateId: 'node-2', oldMasterId: 'node-1' });
       store.updateOperation({ phase: 'fenced' });
       store.updateOperation({ attempts: 2 });
       expect(again().operation()).toEqual({ ...op, phase: 'fenced', attempts: 2 });
-      store.updateOperation({ params: { candidateId: 'node-3' }, phase: null, attempts: 0 });
-      expect(again().operation()).toEqual({ ...op, params: { candidateId: 'node-3' } });
+      store.updateOperation({ params: { candidateId: 'node-3', oldMasterId: 'node-1' }, phase: null, attempts: 0 });
+      expect(again().operation()).toEqual({ ...op, params: { candidateId: 'node-3', oldMasterId: 'node-1' } });
+    });
+
+    it('refuses to make the operation one that is not valid, and keeps it as it was', () => {
+      const op = store.beginOperation('switchover', { candidateId: 'node-2', oldMasterId: 'node-1' });
+      expect(() => store.updateOperation({ phase: 'drained' })).toThrow();
+      expect(() => store.updateOperation({ params: { ids: ['node-2'] } })).toThrow();
+      expect(() => store.beginOperation('shutdown', { force: true } as never)).toThrow();
+      expect(again().operation()).toEqual(op);
+    });
+
+    it('keeps the reason an operation is undone with it', () => {
+      const op = store.beginOperation('add_nodes', { replacement: true });
+      store.updateOperation({ phase: 'aborting', attempts: 0, abortError: 'add_nodes failed after 3 attempts: provision failed' });
+      expect(again().operation()).toEqual({ ...op, phase: 'aborting', abortError: 'add_nodes failed after 3 attempts: provision failed' });
     });
 
     it('ignores an update when no operation is under way', () => {
       store.updateOperation({ phase: 'fenced', attempts: 3 });
       expect(store.operation()).toBeNull();
-      const op = store.beginOperation('startup', { slaves: 1 });
+      const op = store.beginOperation('startup', {});
       expect(op.phase).toBeNull();
       expect(op.attempts).toBe(0);
     });
 
     it('ends the operation: none is under way after, and a new one can begin', () => {
-      const first = store.beginOperation('startup', { slaves: 2 });
+      const first = store.beginOperation('startup', {});
       store.endOperation('done');
       expect(again().operation()).toBeNull();
-      const second = store.beginOperation('add_nodes', { count: 1 });
+      const second = store.beginOperation('add_nodes', { replacement: false });
       expect(second.id).toBeGreaterThan(first.id);
       store.endOperation('failed', 'provision failed: connection refused');
       expect(again().operation()).toBeNull();
@@ -184,7 +199,7 @@ export function stateStoreContract(name: string, make: () => StateStoreHarness, 
 
     it('journals steps before they run and records their outcome', () => {
       const outside = store.journal('destroy_unknown', { kind: 'destroy_unknown', ids: ['node-9'] });
-      const op = store.beginOperation('startup', { slaves: 1 });
+      const op = store.beginOperation('startup', {});
       const a = store.journal('register_nodes', { kind: 'register_nodes', nodes: [{ id: 'node-1', role: 'master', serverId: 1 }] });
       const b = store.journal('create_nodes', { kind: 'create_nodes', ids: ['node-1'] });
       expect(new Set([outside, a, b]).size).toBe(3);
@@ -237,7 +252,7 @@ export function stateStoreContract(name: string, make: () => StateStoreHarness, 
           store.insertNode(nodeRecord(3));
           store.updateNode('node-1', { status: 'removing' });
           store.deleteNode('node-2');
-          store.beginOperation('add_nodes', { count: 1 });
+          store.beginOperation('add_nodes', { replacement: false });
           store.updateOperation({ phase: 'aborting', attempts: 2 });
           store.journal('register_nodes', { ids: ['node-3'] });
           store.addEvent('during');
@@ -250,7 +265,7 @@ export function stateStoreContract(name: string, make: () => StateStoreHarness, 
       expect(store.events(10).map((e) => e.message)).toEqual(['before']);
       if (h.history) expect(h.history().journal).toEqual(journalBefore);
       // The store goes on working after a rollback.
-      store.beginOperation('add_nodes', { count: 1 });
+      store.beginOperation('add_nodes', { replacement: false });
       expect(again().operation()?.kind).toBe('add_nodes');
     });
 
@@ -275,8 +290,8 @@ export function stateStoreContract(name: string, make: () => StateStoreHarness, 
       store.nodes()[0]!.status = 'ready';
       store.node('node-1')!.host = 'elsewhere';
       const op = store.operation()!;
-      op.phase = 'tampered';
-      (op.params['ids'] as string[]).push('node-2');
+      (op as { phase: string }).phase = 'tampered';
+      (op.params as { ids: string[] }).ids.push('node-2');
       store.events(1)[0]!.message = 'changed';
       expect(store.service()).toEqual(SERVICE);
       expect(store.nodes()).toEqual([nodeRecord(1)]);
@@ -291,7 +306,7 @@ export function stateStoreContract(name: string, make: () => StateStoreHarness, 
       store.updateService({ state: 'ADAPTING', nextSeq: 3 });
       store.insertNode(nodeRecord(1, { role: 'master', status: 'ready', host: '127.0.0.2', agentPort: 5555, mysqlPort: 3306 }));
       store.insertNode(nodeRecord(2, { status: 'created', host: '127.0.0.3', agentPort: 5556, mysqlPort: 3307 }));
-      const op = store.beginOperation('add_nodes', { count: 1 });
+      const op = store.beginOperation('add_nodes', { replacement: false });
       store.updateOperation({ attempts: 1 });
       const entry = store.journal('provision', { ids: ['node-2'], masterId: 'node-1' });
       store.journalOutcome(entry, 'failed: timeout');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { parseOperation } from '../../src/protocol/operations.js';
 import type { StateStore } from '../../src/store/store.js';
 import { MemoryStore, type JournalEntry, type OperationHistory } from '../fakes/memory-store.js';
 import { stateStoreContract, type StateStoreHarness } from './state-store.contract.js';
@@ -25,11 +26,14 @@ function readHistory(path: string): { journal: JournalEntry[]; operations: Opera
     );
     const operations = (db.prepare('SELECT * FROM operations ORDER BY id').all() as Row[]).map(
       (r): OperationHistory => ({
+        ...parseOperation({
+          kind: String(r['kind']),
+          params: JSON.parse(String(r['params'])) as unknown,
+          phase: (r['phase'] as string | null) ?? null,
+          attempts: Number(r['attempts']),
+          abortError: (r['abort_error'] as string | null) ?? null,
+        }),
         id: Number(r['id']),
-        kind: String(r['kind']),
-        params: JSON.parse(String(r['params'])) as Record<string, unknown>,
-        phase: (r['phase'] as string | null) ?? null,
-        attempts: Number(r['attempts']),
         startedAt: String(r['started_at']),
         outcome: (r['outcome'] as 'done' | 'failed' | null) ?? null,
         error: (r['error'] as string | null) ?? null,
@@ -88,7 +92,7 @@ describe('SqliteStore', () => {
 
   it('has every write committed when the call returns: a copy of its files taken without closing it holds them', () => {
     h = sqliteHarness();
-    h.store.createService({ state: 'RUNNING', error: null, cloud: 'local', user: 'u', password: 'p', replUser: 'r', replPassword: 'q', desiredReplicas: 1, nextSeq: 3, failoverEnabled: true, failoverBlockedUntil: null });
+    h.store.createService({ state: 'RUNNING', error: null, cloud: 'local', user: 'u', password: 'p', replUser: 'r', replPassword: 'q', desiredReplicas: 1, nextSeq: 3, failoverEnabled: true, failoverBlockedUntil: null, pendingPassword: null });
     h.store.insertNode({ id: 'node-1', role: 'master', status: 'ready', serverId: 1, host: '127.0.0.2', agentPort: 5555, mysqlPort: 3306, healthPort: 3307 });
     h.store.beginOperation('remove_nodes', { ids: ['node-2'] });
     // As if the power went out now: the files as they are on disk, the store never closed.
@@ -102,6 +106,45 @@ describe('SqliteStore', () => {
       expect(after.operation()).toMatchObject({ kind: 'remove_nodes', params: { ids: ['node-2'] } });
     } finally {
       after.close();
+    }
+  });
+
+  it('opens a state.db written by main at 8370c0d (before typed operations) and reads every operation as typed', () => {
+    // test/fixtures/state-8370c0d.db was written by that commit's SqliteStore: an abandoned
+    // replacement under way, its reason kept in its parameters, and ended operations with
+    // parameters no later version reads.
+    const dir = mkdtempSync(join(tmpdir(), 'state-store-'));
+    const path = join(dir, 'state.db');
+    copyFileSync(join('test', 'fixtures', 'state-8370c0d.db'), path);
+    const store = new SqliteStore(path);
+    try {
+      expect(store.operation()).toEqual({
+        id: 4,
+        kind: 'add_nodes',
+        params: { replacement: true },
+        phase: 'aborting',
+        attempts: 1,
+        abortError: 'add_nodes failed after 3 attempts: provision failed: connection refused',
+        startedAt: expect.stringMatching(/^\d{4}-/),
+      });
+      expect(store.service()).toMatchObject({ state: 'ADAPTING', nextSeq: 5, desiredReplicas: 2, password: 'pw-of-the-service', failoverBlockedUntil: '2026-11-25T18:05:00.000Z', pendingPassword: null });
+      expect(store.nodes().map((n) => [n.id, n.role, n.status])).toEqual([
+        ['node-1', 'master', 'ready'],
+        ['node-2', 'replica', 'ready'],
+        ['node-3', 'replica', 'ready'],
+        ['node-4', 'replica', 'created'],
+      ]);
+      expect(store.events(5).map((e) => e.message)).toEqual(['startup complete: master node-1, replicas node-2']);
+      store.close();
+      expect(readHistory(path).operations.map((o) => [o.kind, o.params, o.phase, o.outcome])).toEqual([
+        ['startup', {}, null, 'done'],
+        ['add_nodes', { replacement: false }, null, 'done'],
+        ['failover', { oldMasterId: 'node-1', automatic: true, candidateId: 'node-2', gtid: '0-1-42' }, 'promoted', 'done'],
+        ['add_nodes', { replacement: true }, 'aborting', null],
+      ]);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

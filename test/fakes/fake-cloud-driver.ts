@@ -1,4 +1,4 @@
-import type { CloudDriver, CloudNode } from '../../src/manager/ports.js';
+import type { CloudDriver, CloudNode } from '../../src/cloud/driver.js';
 import { AppError, type ErrorCode } from '../../src/util/errors.js';
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;

@@ -1,5 +1,6 @@
 import type { ServiceEvent } from '../../src/protocol/manager-api.js';
-import type { NodeRecord, OperationRecord, ServiceRecord, StateStore } from '../../src/store/store.js';
+import { parseOperation, type OperationKind, type ParamsByKind } from '../../src/protocol/operations.js';
+import type { NodeRecord, OperationPatch, OperationRecord, ServiceRecord, StateStore } from '../../src/store/store.js';
 
 /** A journal entry as the store keeps it: the step recorded before it ran, and how it ended. */
 export interface JournalEntry {
@@ -11,10 +12,10 @@ export interface JournalEntry {
 }
 
 /** An operation as the store keeps it, open or ended. */
-export interface OperationHistory extends OperationRecord {
+export type OperationHistory = OperationRecord & {
   outcome: 'done' | 'failed' | null;
   error: string | null;
-}
+};
 
 interface State {
   service: ServiceRecord | null;
@@ -112,23 +113,26 @@ export class MemoryStore implements StateStore {
   operation(): OperationRecord | null {
     const o = this.current();
     if (!o) return null;
-    return { id: o.id, kind: o.kind, params: structuredClone(o.params), phase: o.phase, attempts: o.attempts, startedAt: o.startedAt };
+    const { outcome: _outcome, error: _error, id, startedAt, ...op } = structuredClone(o);
+    // Read through the same schema as SqliteStore's rows.
+    return { ...parseOperation(op), id, startedAt };
   }
 
-  beginOperation(kind: string, params: Record<string, unknown>): OperationRecord {
+  beginOperation<K extends OperationKind>(kind: K, params: ParamsByKind[K]): OperationRecord {
     const st = this.open();
     if (this.current()) throw new Error('an operation is already under way');
+    const op = parseOperation({ kind, params: roundTrip(params), phase: null, attempts: 0, abortError: null });
     st.lastOperationId += 1;
-    st.operations.push({ id: st.lastOperationId, kind, params: roundTrip(params), phase: null, attempts: 0, startedAt: this.now(), outcome: null, error: null });
+    st.operations.push({ ...op, id: st.lastOperationId, startedAt: this.now(), outcome: null, error: null });
     return this.operation()!;
   }
 
-  updateOperation(patch: Partial<Pick<OperationRecord, 'phase' | 'attempts' | 'params'>>): void {
+  updateOperation(patch: OperationPatch): void {
     const o = this.current();
     if (!o) return;
-    if (patch.phase !== undefined) o.phase = patch.phase;
-    if (patch.attempts !== undefined) o.attempts = patch.attempts;
-    if (patch.params !== undefined) o.params = roundTrip(patch.params);
+    const { outcome: _outcome, error: _error, id: _id, startedAt: _startedAt, ...op } = o;
+    const next = parseOperation(roundTrip({ ...op, ...definedOnly(patch) }));
+    Object.assign(o, next);
   }
 
   endOperation(outcome: 'done' | 'failed', error?: string): void {

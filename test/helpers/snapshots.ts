@@ -1,11 +1,28 @@
-import type { NodeView, Snapshot } from '../../src/manager/core/model.js';
+import { parseGtidPosition, type GtidPosition } from '../../src/manager/core/gtid.js';
+import type { NodeView, Operation, Snapshot } from '../../src/manager/core/model.js';
 import type { NodeRole } from '../../src/protocol/manager-api.js';
 
 /** The clock of the snapshots the decision tables build. */
 export const NOW = Date.parse('2026-11-25T18:00:00Z');
 
+/** A GTID position from its text (as an agent reports it); throws for text that is not one. */
+export function gtid(text: string): GtidPosition {
+  const p = parseGtidPosition(text);
+  if (p === null) throw new Error(`not a GTID position: ${text}`);
+  return p;
+}
+
+/** A node's fields to change; GTID positions may be given as text. */
+export type NodeOverrides = Omit<Partial<NodeView>, 'gtidApplied' | 'gtidReceived'> & {
+  gtidApplied?: string | GtidPosition | null;
+  gtidReceived?: string | GtidPosition | null;
+};
+
+const asPosition = (v: string | GtidPosition | null): GtidPosition | null => (typeof v === 'string' ? gtid(v) : v);
+
 /** A node as the observer reports a healthy one; `node-<n>` has server_id n and follows node-1. */
-export function node(id: string, role: NodeRole, over: Partial<NodeView> = {}): NodeView {
+export function node(id: string, role: NodeRole, over: NodeOverrides = {}): NodeView {
+  const { gtidApplied = '0-1-10', gtidReceived = role === 'replica' ? '0-1-10' : null, ...rest } = over;
   return {
     id,
     role,
@@ -19,10 +36,10 @@ export function node(id: string, role: NodeRole, over: Partial<NodeView> = {}): 
     ioRunning: role === 'replica' ? 'Yes' : null,
     sqlRunning: role === 'replica' ? 'Yes' : null,
     replicationError: '',
-    gtidApplied: '0-1-10',
-    gtidReceived: role === 'replica' ? '0-1-10' : null,
     failedChecks: 0,
-    ...over,
+    ...rest,
+    gtidApplied: asPosition(gtidApplied),
+    gtidReceived: asPosition(gtidReceived),
   };
 }
 
@@ -36,8 +53,23 @@ export function snapshot(over: Partial<Snapshot> = {}): Snapshot {
     operation: null,
     nodes: [],
     unknownNodes: [],
-    failover: { enabled: true, blockedUntil: null, checks: 2 },
+    failover: { enabled: true, blockedUntil: null, checks: 2, blockSeconds: 300 },
     now: NOW,
     ...over,
   };
+}
+
+/**
+ * An operation as the decision tables write it: a kind, its parameters, phase and attempts. An
+ * `abortError` given among the parameters (as the tables were first written) is the operation's own.
+ */
+export function operation(kind: Operation['kind'], over: { params?: Record<string, unknown>; phase?: string | null; attempts?: number; abortError?: string | null } = {}): Operation {
+  const { abortError: inParams, ...params } = over.params ?? {};
+  return {
+    kind,
+    params,
+    phase: over.phase ?? null,
+    attempts: over.attempts ?? 0,
+    abortError: over.abortError ?? (typeof inParams === 'string' ? inParams : null),
+  } as Operation;
 }

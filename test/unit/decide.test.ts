@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/manager/core/decide.js';
-import { NOW, node, snapshot } from '../helpers/snapshots.js';
+import { NOW, gtid, node, operation, snapshot } from '../helpers/snapshots.js';
 import { MAX_ATTEMPTS, type NodeView, type OperationKind, type OperationView, type Snapshot, type Step } from '../../src/manager/core/model.js';
 import type { NodeRole, NodeStatus } from '../../src/protocol/manager-api.js';
 import { SERVICE_STATES } from '../../src/protocol/service-states.js';
@@ -18,8 +18,8 @@ function created(id: string, role: NodeRole): NodeView {
   return node(id, role, { status: 'created', mysqlRunning: false, readOnly: null, replicatingFrom: null });
 }
 
-function op(kind: OperationKind, over: Partial<OperationView> = {}): OperationView {
-  return { kind, params: {}, phase: null, attempts: 0, ...over };
+function op(kind: OperationKind, over: { params?: Record<string, unknown>; phase?: string | null; attempts?: number } = {}): OperationView {
+  return operation(kind, over);
 }
 
 
@@ -571,6 +571,8 @@ const arbSnapshot: fc.Arbitrary<Snapshot> = fc
         id: `node-${seq}`,
         serverId: seq,
         ...f,
+        gtidApplied: f.gtidApplied === null ? null : gtid(f.gtidApplied),
+        gtidReceived: f.gtidReceived === null ? null : gtid(f.gtidReceived),
         replicatingFrom: from === null || from === undefined || ids.length === 0 ? null : ids[from % ids.length]!,
       };
     });
@@ -593,10 +595,10 @@ const arbSnapshot: fc.Arbitrary<Snapshot> = fc
       desiredReplicas: r.desiredReplicas,
       nextSeq: r.nextSeq,
       lastError: r.lastError,
-      operation: r.hasOperation ? { kind, params, phase: r.phase, attempts: r.attempts } : null,
+      operation: r.hasOperation ? operation(kind, { params, phase: r.phase, attempts: r.attempts }) : null,
       nodes,
       unknownNodes: r.unknown.map((n) => `node-${n}`),
-      failover: { enabled: r.failoverEnabled, blockedUntil: r.blocked ? NOW + 60_000 : null, checks: 2 },
+      failover: { enabled: r.failoverEnabled, blockedUntil: r.blocked ? NOW + 60_000 : null, checks: 2, blockSeconds: 300 },
       now: NOW,
     };
   });
@@ -629,7 +631,10 @@ function idsOf(step: Step): string[] {
     case 'abort':
     case 'finish':
     case 'begin_replacement':
+    case 'begin_set_password':
       return [];
+    case 'apply_password':
+      return [step.masterId];
     case 'begin_failover':
       return [step.oldMasterId];
     case 'fence_replicas':

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/manager/core/decide.js';
-import { NOW, node, snapshot } from '../helpers/snapshots.js';
+import { NOW, node, operation, snapshot } from '../helpers/snapshots.js';
 import { diagnoseMaster } from '../../src/manager/core/diagnose.js';
 import { compareGtid } from '../../src/manager/core/gtid.js';
 import type { NodeView, OperationView, Snapshot, Step } from '../../src/manager/core/model.js';
@@ -78,21 +78,21 @@ describe('diagnoses of the master, one named case each', () => {
     {
       name: 'DeadMaster, automatic failover off: no action, and the way out is named',
       diagnosis: 'DeadMaster',
-      snapshot: snapshot({ failover: { enabled: false, blockedUntil: null, checks: 2 }, nodes: [deadMaster(), orphan('node-2')] }),
+      snapshot: snapshot({ failover: { enabled: false, blockedUntil: null, checks: 2, blockSeconds: 300 }, nodes: [deadMaster(), orphan('node-2')] }),
       step: null,
       reason: 'master node-1 unreachable from manager and replicas (node-2 lost it): automatic failover is off; run a manual failover',
     },
     {
       name: 'DeadMaster within the anti-flapping block: refused until the block ends or is acknowledged',
       diagnosis: 'DeadMaster',
-      snapshot: snapshot({ failover: { enabled: true, blockedUntil: NOW + 60_000, checks: 2 }, nodes: [deadMaster(), orphan('node-2')] }),
+      snapshot: snapshot({ failover: { enabled: true, blockedUntil: NOW + 60_000, checks: 2, blockSeconds: 300 }, nodes: [deadMaster(), orphan('node-2')] }),
       step: null,
       reason: 'master node-1 unreachable from manager and replicas (node-2 lost it): failover refused: blocked until 2026-11-25T18:01:00.000Z after the last one; acknowledge_failover lifts the block',
     },
     {
       name: 'DeadMaster after the block expired: fail over',
       diagnosis: 'DeadMaster',
-      snapshot: snapshot({ failover: { enabled: true, blockedUntil: NOW - 1, checks: 2 }, nodes: [deadMaster(), orphan('node-2')] }),
+      snapshot: snapshot({ failover: { enabled: true, blockedUntil: NOW - 1, checks: 2, blockSeconds: 300 }, nodes: [deadMaster(), orphan('node-2')] }),
       step: { kind: 'begin_failover', oldMasterId: 'node-1' },
       reason: /failing over$/,
     },
@@ -128,7 +128,7 @@ describe('diagnoses of the master, one named case each', () => {
 });
 
 function failover(phase: string | null, params: Record<string, unknown> = {}): OperationView {
-  return { kind: 'failover', params: { oldMasterId: 'node-1', automatic: true, ...params }, phase, attempts: 0 };
+  return operation('failover', { params: { oldMasterId: 'node-1', automatic: true, ...params }, phase });
 }
 
 describe('the failover operation, phase by phase', () => {
@@ -186,7 +186,7 @@ describe('the failover operation, phase by phase', () => {
     },
     {
       name: 'a failover that cannot finish leaves the service in ERROR for an operator',
-      snapshot: snapshot({ state: 'ADAPTING', lastError: 'drain failed', operation: { ...failover('aborting'), params: { oldMasterId: 'node-1', abortError: 'failover failed after 3 attempts: drain failed' } }, nodes: [old, orphan('node-2')] }),
+      snapshot: snapshot({ state: 'ADAPTING', lastError: 'drain failed', operation: operation('failover', { phase: 'aborting', params: { oldMasterId: 'node-1', abortError: 'failover failed after 3 attempts: drain failed' } }), nodes: [old, orphan('node-2')] }),
       step: { kind: 'finish', state: 'ERROR', error: 'failover failed after 3 attempts: drain failed' },
       reason: 'failover abandoned: the service needs an operator',
     },

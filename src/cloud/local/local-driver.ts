@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CloudDriver, CloudNode, NodeCredentials } from '../../manager/ports.js';
+import type { CloudDriver, CloudNode, NodeCredentials } from '../driver.js';
 import { AppError } from '../../util/errors.js';
 import { Mutex } from '../../util/mutex.js';
 import { cmdlineOf, isAlive, sleep } from '../../util/proc.js';

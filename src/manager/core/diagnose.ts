@@ -1,4 +1,4 @@
-import type { NodeView, Snapshot } from './model.js';
+import { liveReplicas, masterOf, type NodeView, type Snapshot } from './model.js';
 
 /**
  * Named diagnoses of the master (after orchestrator's analysis names). The decision acts on
@@ -13,17 +13,14 @@ export type MasterDiagnosis =
   | { name: 'DeadMasterNoReplica'; master: NodeView }
   | { name: 'DeadMasterNoHealthyReplica'; master: NodeView; replicas: string[] };
 
-/** The replicas that count: in service, not being removed, not a former master. */
-export function liveReplicas(s: Snapshot): NodeView[] {
-  return s.nodes.filter((n) => n.role === 'replica' && n.status === 'ready');
-}
-
+/** Names the master's condition from the snapshot: the master in service (`ready`), its failed checks and its replicas' view of it. */
 export function diagnoseMaster(s: Snapshot): MasterDiagnosis {
-  const master = s.nodes.find((n) => n.role === 'master' && n.status === 'ready');
-  if (!master) return { name: 'NoMaster' };
+  const m = masterOf(s.nodes);
+  if (!m || m.status !== 'ready') return { name: 'NoMaster' };
+  const master = m;
   if (master.failedChecks === 0) return { name: 'MasterHealthy', master };
   if (master.failedChecks < s.failover.checks) return { name: 'MasterSuspect', master };
-  const replicas = liveReplicas(s);
+  const replicas = liveReplicas(s.nodes);
   if (replicas.length === 0) return { name: 'DeadMasterNoReplica', master };
   const witnesses = replicas.filter((r) => r.reachable && r.mysqlRunning);
   if (witnesses.length === 0) return { name: 'DeadMasterNoHealthyReplica', master, replicas: replicas.map((r) => r.id) };

@@ -1,5 +1,9 @@
 import type { NodeRole, NodeStatus } from '../../protocol/manager-api.js';
+import type { Operation } from '../../protocol/operations.js';
 import type { ServiceState } from '../../protocol/service-states.js';
+import type { GtidPosition } from './gtid.js';
+
+export type { Operation, OperationKind } from '../../protocol/operations.js';
 
 /** What the manager knows of one node at one instant: its registry record and what was observed. */
 export interface NodeView {
@@ -21,9 +25,9 @@ export interface NodeView {
   sqlRunning: string | null;
   /** The last replication error (IO or SQL), '' when none. */
   replicationError: string;
-  /** GTID positions: everything applied (`gtid_current_pos`), and received (`Gtid_IO_Pos`). */
-  gtidApplied: string | null;
-  gtidReceived: string | null;
+  /** GTID positions: everything applied (`gtid_current_pos`), and received (`Gtid_IO_Pos`); null when unknown. */
+  gtidApplied: GtidPosition | null;
+  gtidReceived: GtidPosition | null;
   /** Consecutive monitoring checks in which the manager reached neither the agent nor the SQL port. */
   failedChecks: number;
 }
@@ -35,17 +39,12 @@ export interface FailoverView {
   blockedUntil: number | null;
   /** Failed checks in a row before the master counts as unreachable. */
   checks: number;
+  /** Seconds an automatic failover blocks the next one. */
+  blockSeconds: number;
 }
 
-export interface OperationView {
-  kind: OperationKind;
-  params: Record<string, unknown>;
-  /** The last phase completed (switchover), or 'aborting'. */
-  phase: string | null;
-  attempts: number;
-}
-
-export type OperationKind = 'startup' | 'add_nodes' | 'remove_nodes' | 'switchover' | 'attach' | 'shutdown' | 'failover';
+/** An operation as the decision sees it (the stored operation itself). */
+export type OperationView = Operation;
 
 /** Everything the decision looks at. Plain data: no I/O, no clock. */
 export interface Snapshot {
@@ -53,18 +52,27 @@ export interface Snapshot {
   desiredReplicas: number;
   nextSeq: number;
   lastError: string | null;
-  operation: OperationView | null;
+  operation: Operation | null;
   nodes: NodeView[];
   /** Nodes the cloud driver lists that the registry does not know. */
   unknownNodes: string[];
   failover: FailoverView;
+  /** A new password for the service user waits to be set (set_password). */
+  passwordPending?: boolean;
   /** The time of the snapshot, ms since the epoch: the core reads no clock. */
   now: number;
 }
 
+/** A node to register: its id, role and server_id. */
+export interface NewNode {
+  id: string;
+  role: NodeRole;
+  serverId: number;
+}
+
 /** One thing to do. The loop records it, runs it, and looks again. */
 export type Step =
-  | { kind: 'register_nodes'; nodes: Array<{ id: string; role: NodeRole; serverId: number }> }
+  | { kind: 'register_nodes'; nodes: NewNode[] }
   | { kind: 'create_nodes'; ids: string[] }
   | { kind: 'start_master'; id: string }
   | { kind: 'provision'; ids: string[]; masterId: string }
@@ -88,7 +96,21 @@ export type Step =
   | { kind: 'restart_mysqld'; id: string }
   | { kind: 'rejoin'; id: string; masterId: string }
   | { kind: 'mark_ready'; id: string }
-  | { kind: 'begin_replacement'; count: number };
+  | { kind: 'begin_replacement'; count: number }
+  // the service user's password
+  | { kind: 'begin_set_password' }
+  | { kind: 'apply_password'; masterId: string };
+
+export type StepKind = Step['kind'];
+export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;
+
+/** Changes to the service record a decision makes beyond its step's own (the executor applies them as they are). */
+export interface ServicePatch {
+  /** The number of replicas the service should have. */
+  desiredReplicas?: number;
+  /** No automatic failover before this time (ms since the epoch); null lifts the block. */
+  failoverBlockedUntil?: number | null;
+}
 
 export interface Decision {
   /** A sentence naming what was decided and why; logged, shown to users, asserted in tests. */
@@ -96,11 +118,33 @@ export interface Decision {
   step: Step | null;
   /** A decision not to act that users must see (a refused failover, a node waited for): kept in the event history. */
   notable?: boolean;
+  /** What else the step changes in the service record (`finish` after an abandoned growth, after an automatic failover). */
+  service?: ServicePatch;
 }
 
 /** How many times a failing step is tried before its operation is abandoned. */
 export const MAX_ATTEMPTS = 3;
 
+/** The id of the node with sequence number `seq` (its server_id is `seq` too). */
 export function nodeId(seq: number): string {
   return `node-${seq}`;
+}
+
+/**
+ * The master: the node registered with the master role that is neither being removed nor a
+ * former master (it may still be being created). Every layer asks this one function; whether it
+ * serves is its `status === 'ready'`.
+ */
+export function masterOf<N extends { role: NodeRole; status: NodeStatus }>(nodes: readonly N[]): N | undefined {
+  return nodes.find((n) => n.role === 'master' && n.status !== 'removing' && n.status !== 'failed');
+}
+
+/** The replicas that count: in service, not being removed, not a former master. */
+export function liveReplicas<N extends { role: NodeRole; status: NodeStatus }>(nodes: readonly N[]): N[] {
+  return nodes.filter((n) => n.role === 'replica' && n.status === 'ready');
+}
+
+/** Every replica registered and not being removed (some may still be being created). */
+export function replicasOf<N extends { role: NodeRole; status: NodeStatus }>(nodes: readonly N[]): N[] {
+  return nodes.filter((n) => n.role === 'replica' && n.status !== 'removing');
 }

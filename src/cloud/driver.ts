@@ -1,6 +1,7 @@
 /**
- * What the manager needs from the outside world (STYLE.md: inject dependencies). Each port
- * has one contract test suite that every implementation runs.
+ * The cloud driver: how the manager gets machines for its nodes (the seed's IaaS client). One
+ * interface here, implemented by each driver (local/, …); one contract suite
+ * (test/contract/cloud-driver.contract.ts) that every implementation runs.
  */
 
 /** A node as a cloud sees it: a machine running an agent. */
@@ -22,17 +23,19 @@ export interface NodeCredentials {
 }
 
 export interface CloudDriver {
+  /** The driver's name, as `--cloud` and the API's `cloud` parameter give it. */
   readonly name: string;
   /** The address nodes of this cloud get, when known before creation (for their certificates). */
   readonly nodeHost?: string;
   /**
    * Creates a node running an agent, and resolves once the agent answers. Idempotent by id:
    * creating an id that already exists and is alive returns that node. With credentials, the
-   * agent serves its API over mutual TLS with them.
+   * agent serves its API over mutual TLS with them. Throws INVALID_PARAMS for a bad id,
+   * PEER_FAILED or TIMEOUT when the agent does not come up.
    */
   createNode(id: string, credentials?: NodeCredentials): Promise<CloudNode>;
   /** The nodes alive now (the seed's `IaaSClient.listVMs()`). */
   listNodes(): Promise<CloudNode[]>;
-  /** Destroys a node and everything on it. Idempotent: an unknown id is not an error. */
+  /** Destroys a node and everything on it. Idempotent: an unknown id is not an error. Throws TIMEOUT when its processes outlive a kill. */
   destroyNode(id: string): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureCa, issueCertificate, readPem, type Pem } from '../util/pki.js';
-import type { NodeCredentials } from './ports.js';
+import type { NodeCredentials } from '../cloud/driver.js';
 
 /** The manager's certificate name, which agents accept for every method. */
 export const MANAGER_CN = 'manager';

@@ -1,0 +1,140 @@
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { multistream, pino } from 'pino';
+import type { CloudDriver } from '../cloud/driver.js';
+import { LocalCloudDriver } from '../cloud/local/local-driver.js';
+import type { ManagerConfig } from '../config/manager-config.js';
+import { RpcAgents } from '../manager/agents.js';
+import { managerHandlers } from '../manager/api.js';
+import { systemClock } from '../manager/clock.js';
+import { Executor } from '../manager/execute/executor.js';
+import { ManagerLoop } from '../manager/loop.js';
+import { Observer } from '../manager/observe.js';
+import { managerApi } from '../protocol/manager-api.js';
+import { createRpcServer } from '../rpc/server.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import { AppError } from '../util/errors.js';
+import { readTail, rotatingLog } from '../util/log-file.js';
+import { redactPaths, type Logger } from '../util/logger.js';
+import { mysqlGreets } from '../util/mysql-greeting.js';
+import { isLoopbackAddress } from '../util/net.js';
+import { assertTraversable, databaseOsUser } from '../util/os-user.js';
+import { ManagerCredentials } from './credentials.js';
+import { InjectedFaults } from './faults.js';
+
+/**
+ * The composition root of a manager process: it builds the store, the cloud driver, the agents'
+ * directory, the loop and the API from one resolved configuration, and starts them. Nothing
+ * below it reads the environment or chooses an implementation.
+ */
+
+export interface RunningManager {
+  app: FastifyInstance;
+  logger: Logger;
+  /** The API token clients must send. */
+  token: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** How much of the log getLog answers with. */
+const LOG_TAIL_BYTES = 64 * 1024;
+
+function makeDriver(config: ManagerConfig, dataDir: string): CloudDriver {
+  if (config.cloud === 'local') {
+    // The local nodes' servers run as the database's OS user: it must reach their directories.
+    assertTraversable(dataDir, databaseOsUser(config.dbOsUser));
+    return new LocalCloudDriver({ baseDir: join(dataDir, 'nodes') });
+  }
+  throw new AppError('INVALID_PARAMS', `unknown cloud '${config.cloud.slice(0, 32)}' (available: local)`);
+}
+
+/** Starts a manager on its data directory: state, cloud driver, loop and API. Throws INVALID_PARAMS for a refused configuration. */
+export async function startManager(config: ManagerConfig): Promise<RunningManager> {
+  if (!isLoopbackAddress(config.host) && config.tls.kind === 'off' && !config.allowInsecure) {
+    throw new AppError('INVALID_PARAMS', `refusing to listen on ${config.host.slice(0, 80)} without TLS: it is not a loopback address and the API token would cross the network in clear (use --tls, or --allow-insecure to force it)`);
+  }
+  const dataDir = resolve(config.dataDir);
+  // Everything the manager writes (state with credentials, logs, node directories) is its owner's only.
+  process.umask(0o077);
+  mkdirSync(dataDir, { recursive: true, mode: 0o711 });
+  // Others may pass through (the unprivileged user that runs each node's mariadbd reaches its
+  // node's directory below), never list or read: every file here is mode 0600.
+  chmodSync(dataDir, 0o711);
+  const logFile = join(dataDir, 'manager.log');
+  const logStream = rotatingLog(logFile);
+  const logger = pino(
+    { name: 'manager', level: config.logLevel, redact: { paths: redactPaths(), censor: '[redacted]' } },
+    multistream([...(config.quiet ? [] : [{ stream: process.stdout }]), { stream: logStream.stream }]),
+  );
+  const creds = new ManagerCredentials(dataDir);
+  await creds.init();
+  const store = new SqliteStore(join(dataDir, 'state.db'));
+  const driver = makeDriver(config, dataDir);
+  const faults = config.faultsFile ? new InjectedFaults(config.faultsFile) : null;
+  const realAgents = new RpcAgents(creds.client, config.agentCallTimeoutMs);
+  const agents = faults ? faults.agents(realAgents) : realAgents;
+  const nodeAt = (host: string, port: number): string | null => store.nodes().find((n) => n.host === host && n.mysqlPort === port)?.id ?? null;
+  const probe = faults ? faults.probe(mysqlGreets, nodeAt) : mysqlGreets;
+  const clock = systemClock;
+  const observer = new Observer(
+    { store, driver, agents, probe, clock, logger },
+    {
+      counterIntervalMs: config.monitorIntervalMs,
+      failoverChecks: config.failoverChecks,
+      failoverBlockSeconds: config.failoverBlockSeconds,
+      pollTimeoutMs: config.pollTimeoutMs,
+      probeTimeoutMs: config.probeTimeoutMs,
+    },
+  );
+  const executor = new Executor({
+    store,
+    driver,
+    agents,
+    timeouts: { catchUpSeconds: config.catchUpSeconds, drainSeconds: config.drainSeconds, fenceMs: config.fenceMs, snapshotGrantSeconds: config.snapshotGrantSeconds },
+    credentialsFor: (id) => creds.forNode(id, [driver.nodeHost ?? '127.0.0.1']),
+  });
+  const loop = new ManagerLoop({ store, observer, executor, logger, clock }, { intervalMs: config.monitorIntervalMs, retryDelayMs: config.retryDelayMs, suspectRecheckMs: config.suspectRecheckMs });
+  const handlers = managerHandlers({
+    store,
+    driver,
+    agents,
+    observer,
+    loop,
+    clock,
+    readLog: async () => readTail(logFile, LOG_TAIL_BYTES),
+    failoverChecks: config.failoverChecks,
+    loopWaitMs: config.loopWaitMs,
+  });
+  const apiTls =
+    config.tls.kind === 'ca'
+      ? await creds.forApi([config.host])
+      : config.tls.kind === 'files'
+        ? { key: readFileSync(config.tls.keyFile, 'utf8'), cert: readFileSync(config.tls.certFile, 'utf8') }
+        : null;
+  const app = await createRpcServer(managerApi, handlers, {
+    logger,
+    authenticate: (headers) => creds.checkBearer(headers['authorization']),
+    ...(apiTls ? { tls: { key: apiTls.key, cert: apiTls.cert } } : {}),
+  });
+  await app.listen({ host: config.host, port: config.port });
+  // How clients on this machine find this manager (cps-mysql reads it from its home directory).
+  const url = `${apiTls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}/`;
+  writeFileSync(join(dataDir, 'manager.json'), `${JSON.stringify({ url, pid: process.pid })}\n`);
+  const op = store.operation();
+  logger.info({ host: config.host, port: config.port, dataDir, cloud: config.cloud, state: store.service()?.state ?? 'INIT', resuming: op?.kind ?? null }, 'manager listening');
+  loop.start();
+  return {
+    app,
+    logger,
+    token: creds.token,
+    url,
+    stop: async () => {
+      await app.close();
+      await loop.stop();
+      store.close();
+      logStream.stop();
+    },
+  };
+}

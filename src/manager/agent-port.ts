@@ -1,0 +1,31 @@
+import type { Readable } from 'node:stream';
+import type { AgentApi, Login } from '../protocol/agent-api.js';
+import type { ParamsOf, ResultOf } from '../protocol/method.js';
+
+/** How long the manager waits for one call, in milliseconds (default: the directory's). */
+export interface CallOptions {
+  timeoutMs?: number;
+}
+
+/** The agent methods that answer JSON: every method but the streams and the upload, which have calls of their own. */
+export type AgentJsonMethod = Exclude<keyof AgentApi, 'stream_snapshot' | 'dump' | 'load_dump'>;
+
+/**
+ * One node's agent as the manager sees it, derived from the agent's method map
+ * (protocol/agent-api.ts): the real one is the RPC client (agents.ts), the test one a stateful
+ * fake (test/fakes/fake-agent.ts); test/contract/agent.contract.ts holds both to the same
+ * behaviour. Errors carry the agent's stable codes (WRONG_STATE, INVALID_PARAMS, …), and
+ * PEER_FAILED or TIMEOUT when the agent cannot be reached in time.
+ */
+export interface AgentPort {
+  call<K extends AgentJsonMethod>(name: K, params: ParamsOf<AgentApi[K]>, options?: CallOptions): Promise<ResultOf<AgentApi[K]>>;
+  /** A logical dump of the node's user databases, streamed (the agent's `dump`). */
+  dump(): Promise<Readable>;
+  /** Loads a dump on the node as `login` (the agent's `load_dump`); answers its size in bytes and statements. */
+  loadDump(file: Readable, login: Login): Promise<{ bytes: number; statements: number }>;
+}
+
+/** The agents of the registry's nodes, by address. Throws WRONG_STATE for a node with no address yet. */
+export interface AgentDirectory {
+  for(node: { id: string; host: string | null; agentPort: number | null }): AgentPort;
+}

@@ -1,0 +1,97 @@
+import { masterOf, nodeId, replicasOf, type Decision, type NewNode, type Snapshot } from '../model.js';
+import { list } from '../words.js';
+import type { OperationSpec } from './spec.js';
+
+type Grow = 'startup' | 'add_nodes';
+
+/** New replica records for the `missing` replicas, numbered from `seq`. */
+function newReplicas(seq: number, missing: number): NewNode[] {
+  return Array.from({ length: missing }, (_, i) => ({ id: nodeId(seq + i), role: 'replica' as const, serverId: seq + i }));
+}
+
+function vanished(kind: Grow, masterId: string): Decision {
+  return { reason: `${kind}: the master ${masterId} vanished`, step: { kind: 'abort', error: `the master ${masterId} vanished during ${kind}` } };
+}
+
+/** The replicas that are ready, for the number the service wants after an abandoned growth. */
+function readyReplicas(s: Snapshot): number {
+  return s.nodes.filter((n) => n.role === 'replica' && n.status === 'ready').length;
+}
+
+/**
+ * startup and add_nodes (an operator's, or a replacement after a loss): bring the service to one
+ * master and `desiredReplicas` replicas. Its phases look at the registry, not at a recorded
+ * phase: each is done when the nodes say so, so a restarted manager resumes where it stood.
+ */
+export const grow: OperationSpec<Grow> = {
+  kinds: ['startup', 'add_nodes'],
+  begunBy: '`startup`, `add_nodes`, and the loop when the service has fewer replicas than it should (a replacement)',
+  phases: [
+    {
+      name: 'register',
+      does: 'register the master (startup) and the missing replicas: ids `node-<n>`, server ids `n`',
+      decide: (s, op) => {
+        const master = masterOf(s.nodes);
+        if (!master) {
+          const nodes: NewNode[] = [{ id: nodeId(s.nextSeq), role: 'master', serverId: s.nextSeq }, ...newReplicas(s.nextSeq + 1, s.desiredReplicas)];
+          return { reason: `${op.kind}: registering ${list(nodes.map((n) => n.id))} (master ${nodes[0]!.id})`, step: { kind: 'register_nodes', nodes } };
+        }
+        // A master that was ready and is gone: nothing to grow from (no machine is started for nothing).
+        if (master.status === 'ready' && !master.alive) return vanished(op.kind, master.id);
+        const missing = s.desiredReplicas - replicasOf(s.nodes).length;
+        if (missing <= 0) return null;
+        const nodes = newReplicas(s.nextSeq, missing);
+        return { reason: `${op.kind}: ${missing} more replica${missing > 1 ? 's' : ''} wanted: registering ${list(nodes.map((n) => n.id))}`, step: { kind: 'register_nodes', nodes } };
+      },
+    },
+    {
+      name: 'create',
+      does: 'create every registered node through the cloud driver, in parallel',
+      decide: (s, op) => {
+        const ids = s.nodes.filter((n) => n.status === 'creating').map((n) => n.id);
+        return ids.length > 0 ? { reason: `${op.kind}: creating ${list(ids)}`, step: { kind: 'create_nodes', ids } } : null;
+      },
+    },
+    {
+      name: 'start_master',
+      does: 'start the master: `init_server`, `configure_master`, the service\'s accounts',
+      decide: (s, op) => {
+        const master = masterOf(s.nodes)!;
+        if (master.status === 'created') return { reason: `${op.kind}: starting ${master.id} as the master`, step: { kind: 'start_master', id: master.id } };
+        return master.alive ? null : vanished(op.kind, master.id);
+      },
+    },
+    {
+      name: 'provision',
+      does: 'provision every new replica in parallel: `provision_from` a snapshot of the master, attached at its GTID position',
+      decide: (s, op) => {
+        const master = masterOf(s.nodes)!;
+        const ids = replicasOf(s.nodes)
+          .filter((n) => n.status === 'created')
+          .map((n) => n.id);
+        return ids.length > 0 ? { reason: `${op.kind}: provisioning ${list(ids)} from a snapshot of ${master.id}`, step: { kind: 'provision', ids, masterId: master.id } } : null;
+      },
+    },
+  ],
+  done: (s, op) => {
+    const master = masterOf(s.nodes)!;
+    const ready = replicasOf(s.nodes)
+      .filter((n) => n.status === 'ready')
+      .map((n) => n.id);
+    return {
+      reason: `${op.kind} complete: master ${master.id}${ready.length > 0 ? `, replica${ready.length > 1 ? 's' : ''} ${list(ready)}` : ', no replica'}`,
+      step: { kind: 'finish', state: 'RUNNING', error: null },
+    };
+  },
+  ends: '`RUNNING`',
+  abandon: (s, op, error) => {
+    const unfinished = s.nodes.filter((n) => n.status === 'creating' || n.status === 'created').map((n) => n.id);
+    if (unfinished.length > 0) return { reason: `${op.kind} abandoned: destroying the unfinished ${list(unfinished)}`, step: { kind: 'destroy_nodes', ids: unfinished } };
+    // An abandoned growth wants no more than what was made.
+    const service = { desiredReplicas: readyReplicas(s) };
+    return masterOf(s.nodes)?.alive
+      ? { reason: `${op.kind} abandoned; the service runs on with what was ready`, step: { kind: 'finish', state: 'RUNNING', error }, service }
+      : { reason: `${op.kind} abandoned; the service has no master`, step: { kind: 'finish', state: 'ERROR', error }, service };
+  },
+  undoes: 'destroy the nodes not yet provisioned; `RUNNING` with what was ready (the wanted number of replicas lowered to it), or `ERROR` without a master',
+};

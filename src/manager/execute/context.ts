@@ -1,0 +1,76 @@
+import type { CloudDriver, NodeCredentials } from '../../cloud/driver.js';
+import type { ReplicationSource } from '../../protocol/agent-api.js';
+import type { NodeRecord, StateStore } from '../../store/store.js';
+import { AppError } from '../../util/errors.js';
+import type { AgentDirectory, AgentPort } from '../agent-port.js';
+import type { Decision, StepKind, StepOf } from '../core/model.js';
+
+/** How long the steps wait for the things they wait for. */
+export interface StepTimeouts {
+  /** Seconds a switchover candidate may take to apply what the master wrote. */
+  catchUpSeconds: number;
+  /** Seconds each fenced replica may take to apply its relay log during a failover. */
+  drainSeconds: number;
+  /** Milliseconds a former master has to answer `set_read_only` while it is fenced. */
+  fenceMs: number;
+  /** Seconds a new node has to start pulling its snapshot (it may wait behind another). */
+  snapshotGrantSeconds: number;
+}
+
+/** What every step handler works with. */
+export interface StepContext {
+  store: StateStore;
+  driver: CloudDriver;
+  agents: AgentDirectory;
+  timeouts: StepTimeouts;
+  /** Issues a node's TLS identity before the cloud creates it (none: agents speak plain HTTP). */
+  credentialsFor: ((id: string) => Promise<NodeCredentials>) | null;
+}
+
+/**
+ * Carries out one kind of step: its outside effects (agents, cloud), then the store writes it
+ * returns, which the executor commits in one transaction with the operation's new phase.
+ */
+export type StepHandler<K extends StepKind> = (ctx: StepContext, step: StepOf<K>, decision: Decision) => Promise<(() => void) | void>;
+
+/** A family of handlers, by step kind. */
+export type HandlerTable<K extends StepKind = StepKind> = { [P in K]: StepHandler<P> };
+
+/** The registry's record of a node; NOT_FOUND when it is gone. */
+export function nodeOf(ctx: StepContext, id: string): NodeRecord {
+  const n = ctx.store.node(id);
+  if (!n) throw new AppError('NOT_FOUND', `${id} is not in the registry`);
+  return n;
+}
+
+/** The agent of a registered node. */
+export function agentOf(ctx: StepContext, id: string): AgentPort {
+  return ctx.agents.for(nodeOf(ctx, id));
+}
+
+/** How replicas reach this master: its address and the replication account. */
+export function sourceOf(ctx: StepContext, masterId: string): ReplicationSource {
+  const master = nodeOf(ctx, masterId);
+  const s = ctx.store.service()!;
+  return { host: master.host!, port: master.mysqlPort!, user: s.replUser, password: s.replPassword };
+}
+
+/**
+ * Puts back the service's accounts on a node the manager just provisioned, promoted or
+ * restarted; on the master through its binary log, so its replicas follow.
+ */
+export async function ensureAccounts(ctx: StepContext, id: string, isMaster: boolean): Promise<void> {
+  const s = ctx.store.service()!;
+  await agentOf(ctx, id).call('ensure_accounts', {
+    replication: { user: s.replUser, password: s.replPassword },
+    service: { user: s.user, password: s.password },
+    isMaster,
+  });
+}
+
+/** Runs every task to its end, then fails with the first error if any failed. */
+export async function settleAll(tasks: Array<Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
