@@ -168,6 +168,16 @@ export class MemoryStore implements StateStore {
     this.closed = true;
   }
 
+  /** The manager using it died: every later call throws, as a dead process writes nothing more. */
+  crash(): void {
+    this.closed = true;
+  }
+
+  /** A new manager opens the store its predecessor left: everything committed is there. */
+  restart(): void {
+    this.closed = false;
+  }
+
   private open(): State {
     if (this.closed) throw new Error('the store is closed');
     return this.state;

@@ -68,9 +68,13 @@ export async function ensureAccounts(ctx: StepContext, id: string, isMaster: boo
   });
 }
 
-/** Runs every task to its end, then fails with the first error if any failed. */
-export async function settleAll(tasks: Array<Promise<unknown>>): Promise<void> {
-  const results = await Promise.allSettled(tasks);
+/**
+ * Runs `task` for every item at once, lets every one end, then fails with the first error if
+ * any failed. A task that throws before its first await fails like the others (it never leaves
+ * the ones already started without a handler).
+ */
+export async function settleEach<T>(items: readonly T[], task: (item: T) => Promise<unknown>): Promise<void> {
+  const results = await Promise.allSettled(items.map(async (item) => task(item)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }

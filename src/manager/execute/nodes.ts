@@ -1,4 +1,4 @@
-import { ensureAccounts, nodeOf, settleAll, sourceOf, type HandlerTable } from './context.js';
+import { ensureAccounts, nodeOf, settleEach, sourceOf, type HandlerTable } from './context.js';
 
 /** Steps that make, start, provision and remove nodes. */
 export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'start_master' | 'provision' | 'destroy_nodes' | 'forget_nodes' | 'destroy_unknown'> = {
@@ -9,12 +9,10 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
   },
 
   create_nodes: async (ctx, step) => {
-    await settleAll(
-      step.ids.map(async (id) => {
-        const c = await ctx.driver.createNode(id, ctx.credentialsFor ? await ctx.credentialsFor(id) : undefined);
-        ctx.store.updateNode(id, { host: c.host, agentPort: c.agentPort, mysqlPort: c.mysqlPort, healthPort: c.healthPort, status: 'created' });
-      }),
-    );
+    await settleEach(step.ids, async (id) => {
+      const c = await ctx.driver.createNode(id, ctx.credentialsFor ? await ctx.credentialsFor(id) : undefined);
+      ctx.store.updateNode(id, { host: c.host, agentPort: c.agentPort, mysqlPort: c.mysqlPort, healthPort: c.healthPort, status: 'created' });
+    });
   },
 
   start_master: async (ctx, step) => {
@@ -31,47 +29,41 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
     const master = nodeOf(ctx, step.masterId);
     const source = sourceOf(ctx, step.masterId);
     const masterAgent = ctx.agents.for(master);
-    await settleAll(
-      step.ids.map(async (id) => {
-        const n = nodeOf(ctx, id);
-        // The master's agent streams its snapshot to this node only because the manager says so,
-        // and only until this provisioning ends.
-        await masterAgent.call('authorize_peer', { peer: id, ttlSeconds: ctx.timeouts.snapshotGrantSeconds });
-        try {
-          await ctx.agents.for(n).call('provision_from', { source: { host: master.host!, port: master.agentPort! }, master: source, serverId: n.serverId });
-        } finally {
-          await masterAgent.call('revoke_peer', { peer: id }).catch(() => undefined);
-        }
-        await ensureAccounts(ctx, id, false);
-        ctx.store.updateNode(id, { status: 'ready' });
-      }),
-    );
+    await settleEach(step.ids, async (id) => {
+      const n = nodeOf(ctx, id);
+      // The master's agent streams its snapshot to this node only because the manager says so,
+      // and only until this provisioning ends.
+      await masterAgent.call('authorize_peer', { peer: id, ttlSeconds: ctx.timeouts.snapshotGrantSeconds });
+      try {
+        await ctx.agents.for(n).call('provision_from', { source: { host: master.host!, port: master.agentPort! }, master: source, serverId: n.serverId });
+      } finally {
+        await masterAgent.call('revoke_peer', { peer: id }).catch(() => undefined);
+      }
+      await ensureAccounts(ctx, id, false);
+      ctx.store.updateNode(id, { status: 'ready' });
+    });
   },
 
   destroy_nodes: async (ctx, step) => {
     for (const id of step.ids) ctx.store.updateNode(id, { status: 'removing' });
-    await settleAll(
-      step.ids.map(async (id) => {
-        await ctx.driver.destroyNode(id);
-        ctx.store.deleteNode(id);
-      }),
-    );
+    await settleEach(step.ids, async (id) => {
+      await ctx.driver.destroyNode(id);
+      ctx.store.deleteNode(id);
+    });
   },
 
   forget_nodes: async (ctx, step) => {
-    await settleAll(
-      step.ids.map(async (id) => {
-        // The machine is gone as far as the cloud is concerned; clear whatever it left behind.
-        await ctx.driver.destroyNode(id);
-        ctx.store.atomically(() => {
-          ctx.store.deleteNode(id);
-          ctx.store.addEvent(`${id} vanished from the cloud: dropped from the registry`);
-        });
-      }),
-    );
+    await settleEach(step.ids, async (id) => {
+      // The machine is gone as far as the cloud is concerned; clear whatever it left behind.
+      await ctx.driver.destroyNode(id);
+      ctx.store.atomically(() => {
+        ctx.store.deleteNode(id);
+        ctx.store.addEvent(`${id} vanished from the cloud: dropped from the registry`);
+      });
+    });
   },
 
   destroy_unknown: async (ctx, step) => {
-    await settleAll(step.ids.map((id) => ctx.driver.destroyNode(id)));
+    await settleEach(step.ids, async (id) => ctx.driver.destroyNode(id));
   },
 };

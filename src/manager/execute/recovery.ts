@@ -1,11 +1,11 @@
 import { AppError } from '../../util/errors.js';
-import { agentOf, ensureAccounts, nodeOf, settleAll, sourceOf, type HandlerTable } from './context.js';
+import { agentOf, ensureAccounts, nodeOf, settleEach, sourceOf, type HandlerTable } from './context.js';
 
 /** Steps of a failover, and of bringing a lost or former master back. */
 export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promote_failover' | 'restart_master' | 'restart_mysqld' | 'rejoin' | 'mark_ready'> = {
   fence_replicas: async (ctx, step) => {
     const old = nodeOf(ctx, step.oldMasterId);
-    await settleAll(step.ids.map((id) => agentOf(ctx, id).call('stop_replica_io', {})));
+    await settleEach(step.ids, async (id) => agentOf(ctx, id).call('stop_replica_io', {}));
     // Where the old master's agent still answers, it stops taking writes too.
     await ctx.agents
       .for(old)
@@ -16,15 +16,13 @@ export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promot
 
   drain: async (ctx, step) => {
     const seconds = ctx.timeouts.drainSeconds;
-    await settleAll(
-      step.ids.map(async (id) => {
-        const agent = agentOf(ctx, id);
-        const st = await agent.call('get_status', {});
-        const received = st.replication?.gtidIoPos ?? '';
-        const r = await agent.call('wait_for_gtid', { gtid: received, timeoutSeconds: seconds });
-        if (!r.reached) throw new AppError('TIMEOUT', `${id} did not apply its relay log (${received}) within ${seconds} s`);
-      }),
-    );
+    await settleEach(step.ids, async (id) => {
+      const agent = agentOf(ctx, id);
+      const st = await agent.call('get_status', {});
+      const received = st.replication?.gtidIoPos ?? '';
+      const r = await agent.call('wait_for_gtid', { gtid: received, timeoutSeconds: seconds });
+      if (!r.reached) throw new AppError('TIMEOUT', `${id} did not apply its relay log (${received}) within ${seconds} s`);
+    });
   },
 
   promote_failover: async (ctx, step) => {

@@ -1,5 +1,5 @@
 import { AppError } from '../../util/errors.js';
-import { agentOf, ensureAccounts, nodeOf, settleAll, sourceOf, type HandlerTable } from './context.js';
+import { agentOf, ensureAccounts, nodeOf, settleEach, sourceOf, type HandlerTable } from './context.js';
 
 /** Steps that change who replicates from whom: switchover, attach, re-pointing. */
 export const replicationHandlers: HandlerTable<'fence' | 'catch_up' | 'promote' | 'repoint' | 'unfence' | 'attach'> = {
@@ -29,7 +29,7 @@ export const replicationHandlers: HandlerTable<'fence' | 'catch_up' | 'promote' 
 
   repoint: async (ctx, step) => {
     const master = sourceOf(ctx, step.masterId);
-    await settleAll(step.ids.map((id) => agentOf(ctx, id).call('configure_replica', { master })));
+    await settleEach(step.ids, async (id) => agentOf(ctx, id).call('configure_replica', { master }));
   },
 
   unfence: async (ctx, step) => {
