@@ -1,6 +1,6 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareGtid } from '../../src/manager/core/gtid.js';
+import { compareGtid } from '../../src/protocol/gtid.js';
 import type { ServiceInfo, ServiceNodeInfo } from '../../src/protocol/manager-api.js';
 import type { Ctx } from '../lib/context.js';
 import { BenchHaproxy } from '../lib/haproxy.js';

@@ -4,11 +4,15 @@ import { readJsonFile, writeJsonFile } from '../util/json-file.js';
 
 /** What an agent remembers about its node across restarts (`<dir>/agent.json`). */
 export interface AgentState {
+  /** The server_id it was initialised with, or null before. */
   serverId: number | null;
+  /** The settings its server was given. */
   settings: ServerSettings;
+  /** What the manager last made it. */
   role: Role;
   /** The master this node was last told to follow (no password kept here). */
   masterHost: string | null;
+  /** The MySQL port of that master. */
   masterPort: number | null;
   /** The GTID position of the snapshot this node was restored from, until it is attached. */
   restoredGtid: string | null;
@@ -16,6 +20,7 @@ export interface AgentState {
 
 const INITIAL: AgentState = { serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null };
 
+/** The agent's state, read once from `<dir>/agent.json` and written back (atomically) on every change. */
 export class AgentStateFile {
   private readonly path: string;
   private value: AgentState;
@@ -25,10 +30,12 @@ export class AgentStateFile {
     this.value = { ...INITIAL, ...(readJsonFile<Partial<AgentState>>(this.path) ?? {}) };
   }
 
+  /** The state as it is now. */
   get(): AgentState {
     return this.value;
   }
 
+  /** Changes the state and writes it to disk before resolving; returns the new state. */
   async update(patch: Partial<AgentState>): Promise<AgentState> {
     this.value = { ...this.value, ...patch };
     await writeJsonFile(this.path, this.value);

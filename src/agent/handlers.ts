@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AgentApi, AgentStatus, ServerSettings } from '../protocol/agent-api.js';
-import type { Engine, EngineSettings } from '../engine/engine.js';
+import { serverSettings, type Engine, type EngineSettings } from '../engine/engine.js';
 import type { RpcClient } from '../rpc/client.js';
 import { streamResult, type Handlers } from '../rpc/server.js';
 import { AppError, isAppError } from '../util/errors.js';
@@ -16,10 +16,15 @@ import { VERSION } from '../version.js';
 import type { AgentStateFile } from './agent-state.js';
 import type { PeerGrants } from './peer-grants.js';
 
+/** What the agent's handlers work with. */
 export interface AgentDeps {
+  /** The door to this node's server. */
   engine: Engine;
+  /** What the agent remembers of its node. */
   state: AgentStateFile;
+  /** The node's directory (uploads are spooled below it). */
   dir: string;
+  /** Where the agent logs. */
   logger: Logger;
   /** Peers allowed to pull a snapshot. */
   grants: PeerGrants;
@@ -32,7 +37,6 @@ export interface AgentDeps {
 /** Accounts the service must keep for itself; `set_password` refuses them. */
 const RESERVED_USERS = new Set(['root', 'mariadb.sys', 'mysql', 'public']);
 
-const DEFAULT_SETTINGS = { innodbBufferPoolSize: '128M', maxConnections: 200, semiSyncTimeoutMs: 86_400_000 };
 
 /** The manager's certificate name; every method is its to call. */
 export const MANAGER_PEER = 'manager';
@@ -47,12 +51,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
   /** The snapshot streaming now, if any: one at a time on a node. */
   let snapshotting = false;
 
-  const settingsOf = (serverId: number, s: ServerSettings): EngineSettings => ({
-    serverId,
-    innodbBufferPoolSize: s.innodbBufferPoolSize ?? DEFAULT_SETTINGS.innodbBufferPoolSize,
-    maxConnections: s.maxConnections ?? DEFAULT_SETTINGS.maxConnections,
-    semiSyncTimeoutMs: s.semiSyncTimeoutMs ?? DEFAULT_SETTINGS.semiSyncTimeoutMs,
-  });
+  const settingsOf = (serverId: number, s: ServerSettings): EngineSettings => serverSettings(serverId, s);
 
   const status = async (): Promise<AgentStatus> => {
     const p = engine.process();

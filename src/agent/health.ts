@@ -30,6 +30,7 @@ export class HealthView {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** The server as health checks see it: at most `maxAgeMs` old, one read shared by checks that arrive together. */
   async look(): Promise<Look> {
     if (this.engine.process().state !== 'running') return { running: false, readOnly: null, io: 'No', sql: 'No', lag: null };
     if (this.cached && this.now() - this.cached.at < this.maxAgeMs) return this.cached.look;

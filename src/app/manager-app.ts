@@ -30,11 +30,15 @@ import { InjectedFaults } from './faults.js';
  */
 
 export interface RunningManager {
+  /** The API server. */
   app: FastifyInstance;
+  /** The manager's logger. */
   logger: Logger;
   /** The API token clients must send. */
   token: string;
+  /** Where the API listens. */
   url: string;
+  /** Closes the API, stops the loop after its round and closes the store; the nodes keep running. */
   stop(): Promise<void>;
 }
 

@@ -6,7 +6,7 @@ import { managerApi } from '../protocol/manager-api.js';
 import { RpcClient } from '../rpc/client.js';
 import { messageOf } from '../util/errors.js';
 import { sleep } from '../util/proc.js';
-import { DEFAULT_MANAGER_PORT, defaultHome } from './client/connection.js';
+import { DEFAULT_MANAGER_PORT, defaultHome } from '../config/client-config.js';
 import { formatInfo } from './client/format.js';
 import { waitForOperation } from './client/wait.js';
 import { portOption } from './options.js';
@@ -22,7 +22,7 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('run a manager with a local service (a master and replicas) until Ctrl-C')
-    .option('--data-dir <dir>', 'the manager data directory', defaultHome())
+    .option('--data-dir <dir>', 'the manager data directory', defaultHome(process.env))
     .option('--port <port>', 'port of the manager API', portOption, DEFAULT_MANAGER_PORT)
     .option('--slaves <n>', 'replicas to start with', (v) => Number.parseInt(v, 10), 2)
     .addHelpText('after', '\nExample:\n  cps-mysql demo            # then, in another terminal: cps-mysql info\n')

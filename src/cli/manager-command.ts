@@ -48,6 +48,7 @@ function flagsLayer(o: ManagerFlags): ManagerConfigLayer {
   };
 }
 
+/** `cps-mysql manager`: its configuration resolved once (config/manager-config.ts), then the manager started. */
 export function registerManagerCommand(program: Command): void {
   const d = MANAGER_DEFAULTS;
   program

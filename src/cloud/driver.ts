@@ -6,10 +6,13 @@
 
 /** A node as a cloud sees it: a machine running an agent. */
 export interface CloudNode {
+  /** The node's id. */
   id: string;
   /** Address of the node: its agent API and its mariadbd listen there. */
   host: string;
+  /** Its agent's API port. */
   agentPort: number;
+  /** Its mariadbd's port. */
   mysqlPort: number;
   /** Plain-HTTP health checks for load balancers (`/primary`, `/replica`, `/health`). */
   healthPort: number;
@@ -17,11 +20,15 @@ export interface CloudNode {
 
 /** A node's TLS identity, issued by the manager's CA: PEM texts. */
 export interface NodeCredentials {
+  /** The service CA's certificate. */
   ca: string;
+  /** The node's certificate (CN = its id). */
   cert: string;
+  /** The node's private key. */
   key: string;
 }
 
+/** Where nodes come from: one implementation per cloud. */
 export interface CloudDriver {
   /** The driver's name, as `--cloud` and the API's `cloud` parameter give it. */
   readonly name: string;

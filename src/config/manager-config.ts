@@ -9,8 +9,11 @@ import { DEFAULT_DB_OS_USER } from '../util/os-user.js';
  * gets this fully defaulted value and reads no environment of its own.
  */
 export interface ManagerConfig {
+  /** The address the API listens on. */
   host: string;
+  /** The API's port. */
   port: number;
+  /** The state, log, PKI and (local cloud) nodes' directory. */
   dataDir: string;
   /** The cloud driver's name (`local`). */
   cloud: string;
@@ -24,6 +27,7 @@ export interface ManagerConfig {
   failoverChecks: number;
   /** Seconds an automatic failover blocks the next one. */
   failoverBlockSeconds: number;
+  /** pino's level (`info`, `debug`…). */
   logLevel: string;
   /** Write the log to the data directory only, not to standard output (the demo). */
   quiet: boolean;
@@ -53,6 +57,7 @@ export interface ManagerConfig {
   dbOsUser: string;
 }
 
+/** The manager's defaults (port and data directory have none). */
 export const MANAGER_DEFAULTS: Omit<ManagerConfig, 'port' | 'dataDir'> = {
   host: '127.0.0.1',
   cloud: 'local',
@@ -109,6 +114,7 @@ const layer = z
   .partial()
   .strict();
 
+/** One source's settings: any of the configuration's fields. */
 export type ManagerConfigLayer = z.infer<typeof layer>;
 
 /** What the environment sets: `CPS_MYSQL_LOG_LEVEL`, `CPS_MYSQL_FAULTS`. */

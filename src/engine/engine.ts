@@ -1,77 +1,112 @@
+import type { Counters, MysqldState, ReplicationSource, ReplicationStatus } from '../protocol/agent-api.js';
 import type { Readable } from 'node:stream';
 
 /**
  * The one door to the database (STYLE.md: moco's dbop.Operator). Only the agent holds an
  * Engine; everything MariaDB-specific (option files, SQL text, backup tools) is behind it.
  */
+/** The settings of a server that can be chosen per node (init_server's `settings`), and their defaults. */
+export const DEFAULT_SERVER_SETTINGS = {
+  innodbBufferPoolSize: '128M',
+  maxConnections: 200,
+  /** Favours no loss: a commit waits (a day) for a connected replica's acknowledgement. */
+  semiSyncTimeoutMs: 86_400_000,
+} as const;
+
+/** A node's settings with the defaults filled in for what was not chosen. */
+export function serverSettings(serverId: number, chosen: { innodbBufferPoolSize?: string | undefined; maxConnections?: number | undefined; semiSyncTimeoutMs?: number | undefined }): EngineSettings {
+  return {
+    serverId,
+    innodbBufferPoolSize: chosen.innodbBufferPoolSize ?? DEFAULT_SERVER_SETTINGS.innodbBufferPoolSize,
+    maxConnections: chosen.maxConnections ?? DEFAULT_SERVER_SETTINGS.maxConnections,
+    semiSyncTimeoutMs: chosen.semiSyncTimeoutMs ?? DEFAULT_SERVER_SETTINGS.semiSyncTimeoutMs,
+  };
+}
+
+/** What a server is started with. */
 export interface EngineSettings {
+  /** Its server_id, unique in the service. */
   serverId: number;
+  /** InnoDB buffer pool, as MariaDB takes it (`128M`). */
   innodbBufferPoolSize: string;
+  /** `max_connections`. */
   maxConnections: number;
+  /** How long (ms) a commit waits for a replica's acknowledgement before going asynchronous. */
   semiSyncTimeoutMs: number;
 }
 
-export type EngineProcessState = 'uninitialized' | 'stopped' | 'starting' | 'running' | 'stopping' | 'crashed';
+/** The server process's state, as the agent reports it (`protocol/agent-api.ts`'s MysqldState). */
+export type { MysqldState } from '../protocol/agent-api.js';
 
+/** The server process: its state, pid, and how it last ended when nobody asked it to. */
 export interface EngineProcess {
-  state: EngineProcessState;
+  /** Its state; `uninitialized` before the data directory exists. */
+  state: MysqldState;
+  /** Its pid while it exists, else null. */
   pid: number | null;
+  /** How the last run ended (exit code or signal, ISO time), when it ended without being asked to. */
   lastExit: { code: number | null; signal: string | null; at: string } | null;
 }
 
-export interface ReplicaSource {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-}
+/** A master as a replica is pointed at it: its address and the replication login. */
+export type ReplicaSource = ReplicationSource;
 
-export interface EngineReplication {
-  masterHost: string;
-  masterPort: number;
+/** A replica's replication as the server reports it, and the account it logs in to its master as. */
+export type EngineReplication = ReplicationStatus & {
+  /** The replication account it logs in as. */
   masterUser: string;
-  ioRunning: string;
-  sqlRunning: string;
-  secondsBehindMaster: number | null;
-  gtidIoPos: string;
-  lastIoError: string;
-  lastSqlError: string;
-}
+};
 
+/** What the server says of itself. */
 export interface EngineStatus {
+  /** Its server_id. */
   serverId: number;
+  /** Its read_only. */
   readOnly: boolean;
+  /** `gtid_binlog_pos`, `gtid_slave_pos`, `gtid_current_pos`. */
   gtid: { binlogPos: string; slavePos: string; currentPos: string };
+  /** Its replication, when it replicates. */
   replication: EngineReplication | null;
 }
 
 /** The service's accounts: replicas log in with `replication`, applications with `service`. */
 export interface EngineAccounts {
+  /** The replication account. */
   replication: { user: string; password: string };
+  /** The service user (the application's login). */
   service: { user: string; password: string };
 }
 
-export interface EngineCounters {
-  uptimeSeconds: number;
-  status: Record<string, number>;
-  statements: { count: number; errors: number; latencyPicoseconds: number };
-}
+/** Server counters: what get_counters answers, without its time. */
+export type EngineCounters = Omit<Counters, 'at'>;
 
+/**
+ * The one door to one node's server. Every method that needs the server running throws
+ * WRONG_STATE when it is not; a SQL statement or a program that fails throws ENGINE_FAILED with
+ * what failed (never the statement's text).
+ */
 export interface Engine {
+  /** The address its server listens on. */
   readonly host: string;
+  /** The port its server listens on. */
   readonly port: number;
   /** The account MariaDB's programs log in as (named like their OS user): the product's own. */
   readonly dbUserName: string;
+  /** True once the data directory is complete (made by mariadb-install-db or restored). */
   isInitialized(): boolean;
   /** Creates the data directory. The server is not started. */
   initialize(settings: EngineSettings): Promise<void>;
-  /** Starts the server (rewriting its option file) and waits until it accepts connections. */
+  /** Starts the server (rewriting its option file) and waits until it accepts connections; WRONG_STATE before initialize, TIMEOUT or ENGINE_FAILED when it does not come up. */
   start(settings: EngineSettings): Promise<void>;
+  /** Stops the server: SIGTERM, then SIGKILL after the stop timeout. Resolves once it is gone. */
   stop(): Promise<void>;
   /** Finds a server left running by an earlier agent on the same directory. */
   adopt(): boolean;
+  /** The server process as it is now. */
   process(): EngineProcess;
+  /** What the server says of itself, through the agent's kept connection. */
   status(): Promise<EngineStatus>;
+  /** Creates or resets the replication account (password, privileges), on the binary log. */
   ensureReplicationUser(user: string, password: string): Promise<void>;
   /** Points this server at a master (`MASTER_USE_GTID=slave_pos`) and makes it read-only. */
   configureReplica(source: ReplicaSource, gtidSlavePos?: string): Promise<void>;
@@ -79,6 +114,7 @@ export interface Engine {
   stopReplicaIo(): Promise<void>;
   /** Stops and forgets replication, then makes the server writable. */
   promote(): Promise<void>;
+  /** Sets read_only. */
   setReadOnly(readOnly: boolean): Promise<void>;
   /**
    * Creates or resets the service user (the application's login) with this password and exactly
@@ -98,9 +134,13 @@ export interface Engine {
   counters(ignoreUsers: readonly string[]): Promise<EngineCounters>;
   /** A physical hot copy of the running server, as an xbstream. */
   snapshotStream(): Readable;
-  /** Replaces the (absent) data directory with a snapshot; returns the GTID it was taken at. */
+  /**
+   * Fills the (absent) data directory from a snapshot stream, prepares it and starts the server;
+   * returns the GTID position it was taken at and its size (bytes). WRONG_STATE on a node that
+   * holds data; PEER_FAILED when the stream breaks or is incomplete.
+   */
   restoreSnapshot(stream: Readable, settings: EngineSettings): Promise<{ gtid: string; bytes: number }>;
-  /** A logical dump of the user databases. */
+  /** A logical dump of the user databases, streamed; the stream fails (not ends) if the dump fails. */
   dumpStream(): Promise<Readable>;
   /**
    * Loads a logical dump from a file as `login` (the service user: an upload has its uploader's

@@ -4,6 +4,7 @@ import type { ParamsOf, ResultOf } from '../protocol/method.js';
 
 /** How long the manager waits for one call, in milliseconds (default: the directory's). */
 export interface CallOptions {
+  /** Milliseconds; absent: the directory's default. */
   timeoutMs?: number;
 }
 
@@ -18,6 +19,7 @@ export type AgentJsonMethod = Exclude<keyof AgentApi, 'stream_snapshot' | 'dump'
  * PEER_FAILED or TIMEOUT when the agent cannot be reached in time.
  */
 export interface AgentPort {
+  /** Calls one of the agent's JSON methods; its result, or the agent's error with its code (PEER_FAILED, TIMEOUT when unreachable). */
   call<K extends AgentJsonMethod>(name: K, params: ParamsOf<AgentApi[K]>, options?: CallOptions): Promise<ResultOf<AgentApi[K]>>;
   /** A logical dump of the node's user databases, streamed (the agent's `dump`). */
   dump(): Promise<Readable>;
@@ -27,5 +29,6 @@ export interface AgentPort {
 
 /** The agents of the registry's nodes, by address. Throws WRONG_STATE for a node with no address yet. */
 export interface AgentDirectory {
+  /** The agent of a node with an address. */
   for(node: { id: string; host: string | null; agentPort: number | null }): AgentPort;
 }

@@ -16,15 +16,23 @@ import type { Observer } from './observe.js';
 
 export { DEFAULT_USER } from './api-views.js';
 
+/** What the API's handlers work with. */
 export interface ApiDeps {
+  /** The service's records. */
   store: StateStore;
+  /** The cloud (its name, for `cloud` parameters). */
   driver: CloudDriver;
+  /** The nodes' agents (streams: sqldump, load_dump). */
   agents: AgentDirectory;
+  /** What the monitor last saw (node info, performance). */
   observer: Observer;
+  /** The loop, to wake and to wait for. */
   loop: ManagerLoop;
+  /** The time. */
   clock: Clock;
   /** The tail of the manager's log, for getLog. */
   readLog: () => Promise<string>;
+  /** Failed checks before the master counts as unreachable (shown in get_service_info). */
   failoverChecks: number;
   /** How long (ms) a call that waits for the loop (list_nodes, set_password) waits at most. */
   loopWaitMs: number;

@@ -7,6 +7,7 @@ import type { StateStore } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { messageOf } from '../util/errors.js';
 
+/** The loop's timing. */
 export interface LoopOptions {
   /** Milliseconds between monitoring rounds when there is nothing to do. */
   intervalMs: number;
@@ -16,17 +17,25 @@ export interface LoopOptions {
   suspectRecheckMs: number;
 }
 
+/** What the loop works with. */
 export interface LoopDeps {
+  /** The service's records (journal, events). */
   store: StateStore;
+  /** Takes the snapshot each round. */
   observer: Observer;
+  /** Carries out the steps. */
   executor: Executor;
+  /** Where decisions are logged. */
   logger: Logger;
+  /** Time, for pauses and waits. */
   clock: Clock;
 }
 
 /** How one round ended: what was decided, and whether its step failed. */
 export interface Round {
+  /** What was decided; null when the observation failed. */
   decision: Decision | null;
+  /** The step (or the observation) failed. */
   failed: boolean;
 }
 
@@ -55,15 +64,18 @@ export class ManagerLoop {
     private readonly options: LoopOptions,
   ) {}
 
+  /** Starts running rounds until `stop` (once). */
   start(): void {
     this.running ??= this.run();
   }
 
+  /** Ends the current pause at once (the API recorded intent). */
   wake(): void {
     if (this.wakeUp) this.wakeUp.abort();
     else this.pendingWake = true;
   }
 
+  /** Stops after the round under way; resolves when it has ended. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake();

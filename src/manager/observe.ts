@@ -5,7 +5,7 @@ import type { Logger } from '../util/logger.js';
 import { messageOf } from '../util/errors.js';
 import type { AgentDirectory } from './agent-port.js';
 import type { Clock } from './clock.js';
-import { parseGtidPosition, type GtidPosition } from './core/gtid.js';
+import { parseGtidPosition, type GtidPosition } from '../protocol/gtid.js';
 import { masterOf, type NodeView, type Snapshot } from './core/model.js';
 import type { CounterPair } from './core/performance.js';
 
@@ -26,6 +26,7 @@ export interface NodeObservation {
 /** Whether a MySQL server answers at an address within a time (ms): the manager's check of a master whose agent is silent. */
 export type LivenessProbe = (host: string, port: number, timeoutMs: number) => Promise<boolean>;
 
+/** The observer's settings. */
 export interface ObserverOptions {
   /** Counters are sampled at most this often (ms), so rates span a whole monitoring interval. */
   counterIntervalMs: number;
@@ -39,12 +40,19 @@ export interface ObserverOptions {
   probeTimeoutMs: number;
 }
 
+/** What the observer looks through. */
 export interface ObserverDeps {
+  /** The registry and the service. */
   store: StateStore;
+  /** The cloud's list of nodes. */
   driver: CloudDriver;
+  /** The nodes' agents. */
   agents: AgentDirectory;
+  /** The check of a master whose agent is silent. */
   probe: LivenessProbe;
+  /** The time of each snapshot. */
   clock: Clock;
+  /** Where failed checks are logged. */
   logger: Logger;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseGtidPosition } from './gtid.js';
 import { method } from './method.js';
 
 /** The agent's methods (DESIGN §5): the contract shared by the agent, its client and tests. */
@@ -12,9 +13,15 @@ const userName = z.string().min(1).max(80).regex(/^[A-Za-z0-9_.-]+$/, 'must be l
 const password = z.string().min(1).max(512);
 const nodeName = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'must be a node id');
 const serverId = z.number().int().min(1).max(4294967295);
+/** A GTID position as MariaDB writes it (`0-1-42,1-2-7`, '' for none), checked by the one GTID parser. */
+const gtidPosition = z
+  .string()
+  .max(4096)
+  .refine((s) => parseGtidPosition(s) !== null, { message: 'must be a GTID position such as 0-1-42' });
 /** A size such as `128M` or `1G`, as MariaDB takes it. */
 const byteSize = z.string().regex(/^[0-9]{1,12}[KMG]?$/, 'must be a size such as 128M or 1G');
 
+/** Where a replica reaches its master, and the replication account it logs in with. */
 export const replicationSource = z
   .object({
     host,
@@ -23,15 +30,20 @@ export const replicationSource = z
     password,
   })
   .strict();
+/** A replica's master, as configure_replica and provision_from take it. */
 export type ReplicationSource = z.infer<typeof replicationSource>;
 
 /** A login of one of the service's accounts. */
 export const login = z.object({ user: userName, password }).strict();
+/** An account's name and password. */
 export type Login = z.infer<typeof login>;
 
+/** Where a peer agent's API listens. */
 export const peerAddress = z.object({ host, port }).strict();
+/** A peer agent's address and API port. */
 export type PeerAddress = z.infer<typeof peerAddress>;
 
+/** The settings a node's server may be given (init_server); each left out takes the engine's default. */
 export const serverSettings = z
   .object({
     innodbBufferPoolSize: byteSize.optional(),
@@ -40,24 +52,39 @@ export const serverSettings = z
     semiSyncTimeoutMs: z.number().int().min(100).max(86_400_000).optional(),
   })
   .strict();
+/** A node's chosen server settings: buffer pool (`128M`), connections, semi-sync timeout (ms). */
 export type ServerSettings = z.infer<typeof serverSettings>;
 
+/** What the agent was told its node is: the master, a replica, or nothing yet. */
 export type Role = 'master' | 'replica' | 'none';
+/** The state of a node's mariadbd process; `uninitialized` before it has a data directory. */
 export type MysqldState = 'uninitialized' | 'stopped' | 'starting' | 'running' | 'stopping' | 'crashed';
 
+/** A replica's replication, as `SHOW SLAVE STATUS` tells it. */
 export interface ReplicationStatus {
+  /** The master's address and port. */
   masterHost: string;
+  /** The master's MySQL port. */
   masterPort: number;
-  ioRunning: string; // Yes | No | Connecting
-  sqlRunning: string; // Yes | No
+  /** The IO thread: `Yes`, `No` or `Connecting`. */
+  ioRunning: string;
+  /** The SQL thread: `Yes` or `No`. */
+  sqlRunning: string;
+  /** MariaDB's estimate of the lag, seconds; null while a thread is stopped. */
   secondsBehindMaster: number | null;
+  /** The last GTID received per domain (`Gtid_IO_Pos`). */
   gtidIoPos: string;
+  /** The IO thread's last error, '' when none. */
   lastIoError: string;
+  /** The SQL thread's last error (its error number in the text), '' when none. */
   lastSqlError: string;
 }
 
+/** What get_status answers: the node's server and replication as the agent sees them now. */
 export interface AgentStatus {
+  /** The agent's release. */
   agentVersion: string;
+  /** The server process: state, pid, where it listens, how it last ended. */
   mysqld: {
     state: MysqldState;
     pid: number | null;
@@ -66,22 +93,33 @@ export interface AgentStatus {
     /** How the last run ended, when it ended without being asked to. */
     lastExit: { code: number | null; signal: string | null; at: string } | null;
   };
+  /** The server's server_id, or null before init_server. */
   serverId: number | null;
+  /** What the agent was told the node is. */
   role: Role;
+  /** The server's read_only; null when it does not run. */
   readOnly: boolean | null;
+  /** `gtid_binlog_pos`, `gtid_slave_pos`, `gtid_current_pos`; null when it does not run. */
   gtid: { binlogPos: string; slavePos: string; currentPos: string } | null;
+  /** Its replication when it replicates, else null. */
   replication: ReplicationStatus | null;
   /** The long operation under way on this agent, if any (e.g. `provision_from`). */
   busy: string | null;
 }
 
+/** What get_counters answers: server counters for the manager's figures. */
 export interface Counters {
-  at: string; // ISO time the counters were read
+  /** When the counters were read (ISO time). */
+  at: string;
+  /** The server's uptime, seconds (a restart resets its counters). */
   uptimeSeconds: number;
+  /** Selected `SHOW GLOBAL STATUS` values by name. */
   status: Record<string, number>;
+  /** Client statements since start: how many, how many failed, their total latency (picoseconds). */
   statements: { count: number; errors: number; latencyPicoseconds: number };
 }
 
+/** The agent's methods (DESIGN §5, docs/agent.md): name → verb, params schema, result type. */
 export const agentApi = {
   check_agent_process: method<{ ok: true; pid: number; version: string }>()({ verb: 'GET', params: none }),
   get_status: method<AgentStatus>()({ verb: 'GET', params: none }),
@@ -95,7 +133,7 @@ export const agentApi = {
   }),
   configure_replica: method<AgentStatus>()({
     verb: 'POST',
-    params: z.object({ master: replicationSource, gtidSlavePos: z.string().max(4096).optional() }).strict(),
+    params: z.object({ master: replicationSource, gtidSlavePos: gtidPosition.optional() }).strict(),
   }),
   stream_snapshot: method()({ verb: 'GET', params: none, result: 'stream' }),
   /**
@@ -117,7 +155,7 @@ export const agentApi = {
   wait_for_gtid: method<{ reached: boolean; gtid: { binlogPos: string; slavePos: string; currentPos: string } }>()({
     verb: 'POST',
     params: z
-      .object({ gtid: z.string().max(4096).regex(/^([0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*)?$/, 'must be a GTID list such as 0-1-42'), timeoutSeconds: z.number().min(0).max(3600) })
+      .object({ gtid: gtidPosition, timeoutSeconds: z.number().min(0).max(3600) })
       .strict(),
   }),
   /** Fencing during a failover: stop receiving from the (lost) master; what was received is still applied. */
@@ -149,4 +187,5 @@ export const agentApi = {
   stop: method<AgentStatus>()({ verb: 'POST', params: none }),
 } as const;
 
+/** The agent's method map, as a type. */
 export type AgentApi = typeof agentApi;

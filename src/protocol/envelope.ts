@@ -2,17 +2,25 @@ import type { ErrorCode } from '../util/errors.js';
 
 /** ConPaaS framing: the error is a plain message. `code` is ours, stable, and optional to read. */
 export interface ConpaasResponse<R = unknown> {
+  /** The method's result, null on error. */
   result: R | null;
+  /** The error in words, null on success. */
   error: string | null;
+  /** The request's id, echoed. */
   id: number | string | null;
+  /** The error's stable code. */
   code?: ErrorCode;
 }
 
 /** JSON-RPC 2.0 framing, used when the request said `"jsonrpc": "2.0"`. */
 export interface JsonRpc2Response<R = unknown> {
+  /** Always `2.0`. */
   jsonrpc: '2.0';
+  /** The request's id, echoed. */
   id: number | string | null;
+  /** The method's result, on success. */
   result?: R;
+  /** The error: JSON-RPC's numeric code, the message, and our stable code in `data`. */
   error?: { code: number; message: string; data: { code: ErrorCode; details?: Record<string, unknown> } };
 }
 

@@ -15,52 +15,85 @@ const nodeRef = z
   .strict()
   .refine((p) => (p.serviceNodeId === undefined) !== (p.id === undefined), { message: "needs 'serviceNodeId' (or the seed's 'id'), once" });
 
+/** A node's role in the service: the one master, or a replica of it. */
 export type NodeRole = 'master' | 'replica';
-/** Where a node is in its life, as the manager's registry records it. */
-/** `failed`: an old master after a failover, to be restarted, re-attached or replaced; `rejoining`: being re-attached. */
+/**
+ * Where a node is in its life, as the manager's registry records it: `creating` (registered, no
+ * machine yet), `created` (its agent answers, no data yet), `ready` (in service), `removing`
+ * (being destroyed), `failed` (an old master after a failover, to be restarted, re-attached or
+ * replaced), `rejoining` (being re-attached).
+ */
 export type NodeStatus = 'creating' | 'created' | 'ready' | 'removing' | 'failed' | 'rejoining';
 
+/** A replica's replication, as get_node_info shows it. */
 export interface NodeReplication {
+  /** The IO thread: `Yes`, `No` or `Connecting`. */
   ioRunning: string;
+  /** The SQL thread: `Yes` or `No`. */
   sqlRunning: string;
+  /** Seconds behind the master as MariaDB estimates it; null while a thread is stopped. */
   secondsBehindMaster: number | null;
+  /** What the replica applied from its master (`gtid_slave_pos`). */
   gtidPosition: string;
+  /** The last IO or SQL error, '' when none. */
   lastError: string;
+  /** The master's address and port as the replica reaches them. */
   masterHost: string;
+  /** The master's MySQL port. */
   masterPort: number;
 }
 
+/** One node as get_node_info and get_service_info show it. */
 export interface ServiceNodeInfo {
+  /** The node's id (`node-<n>`). */
   id: string;
+  /** The address a MySQL client connects to. */
   ip: string;
+  /** The port a MySQL client connects to. */
   port: number;
+  /** The agent's API port. */
   agentPort: number;
   /** Plain-HTTP health checks of the node (`/primary`, `/replica?lag=N`, `/health`). */
   healthPort: number;
+  /** Its role. */
   role: NodeRole;
+  /** Where it is in its life. */
   status: NodeStatus;
+  /** The seed's fields: the role as booleans. */
   isMaster: boolean;
+  /** True for a replica. */
   isSlave: boolean;
+  /** mariadbd runs, as its agent last said. */
   isRunningMySQL: boolean;
+  /** The server's read_only, or null when unknown. */
   readOnly: boolean | null;
+  /** Everything the server applied (`gtid_current_pos`), or null when unknown. */
   gtidPosition: string | null;
+  /** Its replication when it replicates, else null. */
   replication: NodeReplication | null;
   /** When the monitor last heard from the node's agent (ISO time), or null. */
   lastSeen: string | null;
 }
 
+/** The operation under way, as get_service_info shows it. */
 export interface OperationInfo {
+  /** Its kind (protocol/operations.ts). */
   kind: string;
+  /** When it began (ISO time). */
   startedAt: string;
   /** The step under way, in words ("provisioning node-3 from node-1"). */
   step: string | null;
 }
 
+/** One event of the service's history. */
 export interface ServiceEvent {
+  /** When (ISO time). */
   at: string;
+  /** What happened, or what the manager decided and why. */
   message: string;
 }
 
+/** The automatic failover's settings and block. */
 export interface FailoverInfo {
   /** Automatic failover is switched on. */
   enabled: boolean;
@@ -70,36 +103,57 @@ export interface FailoverInfo {
   checks: number;
 }
 
+/** What get_service_info answers. */
 export interface ServiceInfo {
+  /** The service's state. */
   state: ServiceState;
+  /** Always `mysql` (ConPaaS's service type). */
   type: 'mysql';
+  /** The service user's name (`mysqldb`). */
   user: string;
+  /** The master's `host:port`, or null while there is none in service. */
   master: string | null;
+  /** The ready replicas' `host:port`. */
   slaves: string[];
+  /** Every registered node. */
   nodes: ServiceNodeInfo[];
+  /** The number of replicas the service keeps. */
   desiredReplicas: number;
+  /** The operation under way, or null. */
   operation: OperationInfo | null;
+  /** Why the last operation failed, or null. */
   error: string | null;
+  /** The last events, oldest first. */
   events: ServiceEvent[];
+  /** Automatic failover: on or off, blocked until when. */
   failover: FailoverInfo;
   /** What the manager concluded at its last look (e.g. why it does not fail over). */
   diagnosis: string | null;
 }
 
+/** The seed's four performance figures (docs/metrics.md). */
 export interface PerformanceFigures {
+  /** Client statements per second. */
   request_rate: number;
+  /** Client statements that failed, per second. */
   error_rate: number;
+  /** Write transactions committed per second (on the master). */
   throughput: number;
+  /** Mean statement latency, milliseconds. */
   response_time: number;
 }
 
+/** What get_service_performance answers: the service's figures and each node's. */
 export interface ServicePerformance extends PerformanceFigures {
   /** Seconds between the two counter samples the figures come from (0: not enough samples yet). */
   interval: number;
+  /** When the last sample was taken (ISO time), or null. */
   at: string | null;
+  /** Each node's figures, by node id. */
   nodes: Record<string, PerformanceFigures & { role: NodeRole }>;
 }
 
+/** The manager's methods: name → verb, params schema, result type (DESIGN §4). */
 export const managerApi = {
   startup: method<{ state: ServiceState }>()({
     verb: 'POST',
@@ -145,9 +199,10 @@ export const managerApi = {
   acknowledge_failover: method<FailoverInfo>()({ verb: 'POST', params: none }),
 } as const;
 
+/** The manager's method map, as a type. */
 export type ManagerApi = typeof managerApi;
 
-/** Refines name the node id parameter in one place: the seed's `id` or `serviceNodeId`. */
+/** The node id a call named: `serviceNodeId`, or the seed's `id` (its schema makes sure exactly one is given). */
 export function nodeIdOf(p: { serviceNodeId?: string | undefined; id?: string | undefined }): string {
   return (p.serviceNodeId ?? p.id)!;
 }

@@ -11,6 +11,7 @@ const nodeId = z.string().min(1).max(64);
 
 /** Phases a failed operation goes through while it is undone (common to every kind). */
 export const ABORT_PHASES = ['aborting', 'aborted'] as const;
+/** The phase of an operation that is being undone. */
 export type AbortPhase = (typeof ABORT_PHASES)[number];
 
 /** The recorded phases of each kind: the last phase completed, or null before the first. */
@@ -25,7 +26,9 @@ export const RECORDED_PHASES = {
   set_password: [],
 } as const;
 
+/** The kinds of operation. */
 export type OperationKind = keyof typeof RECORDED_PHASES;
+/** Every kind, for iteration. */
 export const OPERATION_KINDS = Object.keys(RECORDED_PHASES) as OperationKind[];
 
 /** The phase an operation of kind K can be in. */
@@ -39,6 +42,7 @@ export interface ParamsByKind {
   add_nodes: { replacement: boolean };
   /** These replicas, marked `removing` when it began. */
   remove_nodes: { ids: string[] };
+  /** Every node destroyed. */
   shutdown: Record<string, never>;
   /** A planned switchover (`set_up_replica_master`). */
   switchover: { candidateId: string; oldMasterId: string };
@@ -64,6 +68,7 @@ export type Operation = {
   };
 }[OperationKind];
 
+/** The operation of one kind. */
 export type OperationOf<K extends OperationKind> = Extract<Operation, { kind: K }>;
 
 const base = { attempts: z.number().int().min(0), abortError: z.string().nullable() };

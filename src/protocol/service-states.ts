@@ -1,5 +1,6 @@
 /** The service's states (DESIGN §3) and which methods each accepts. */
 export const SERVICE_STATES = ['INIT', 'PROLOGUE', 'RUNNING', 'ADAPTING', 'EPILOGUE', 'STOPPED', 'ERROR'] as const;
+/** A state of the service (docs/state-machine.md). */
 export type ServiceState = (typeof SERVICE_STATES)[number];
 
 /** States in which a method that needs a given state may run; methods absent here run in any state. */

@@ -4,14 +4,17 @@ import { randomBytes } from 'node:crypto';
 import type { MethodMap, ParamsOf, ResultOf } from '../protocol/method.js';
 import { AppError, ERROR_CODES, type ErrorCode } from '../util/errors.js';
 
+/** TLS material of a client (PEM texts). */
 export interface ClientTls {
   /** The CA the server's certificate must chain to. */
   ca: string;
   /** A client certificate and key, for servers that ask for one (mutual TLS). */
   cert?: string;
+  /** The client certificate's key. */
   key?: string;
 }
 
+/** Where a client calls and how. */
 export interface RpcClientOptions {
   /** Base URL, e.g. `http://127.0.0.1:8001/` or `https://…`. */
   url: string;
@@ -19,6 +22,7 @@ export interface RpcClientOptions {
   timeoutMs?: number;
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
+  /** HTTPS: the CA to trust, and a client certificate for mutual TLS. */
   tls?: ClientTls;
 }
 

@@ -4,13 +4,21 @@ import type { ServiceState } from '../protocol/service-states.js';
 
 /** The service's one record: its state, credentials, size and failover settings. */
 export interface ServiceRecord {
+  /** The service's state. */
   state: ServiceState;
+  /** Why the last operation failed, or null. */
   error: string | null;
+  /** The cloud the service's nodes are made in. */
   cloud: string;
+  /** The service user's name (`mysqldb`). */
   user: string;
+  /** The service user's password. */
   password: string;
+  /** The replication account's name. */
   replUser: string;
+  /** The replication account's password. */
   replPassword: string;
+  /** The number of replicas the service keeps. */
   desiredReplicas: number;
   /** The next number for a node id (`node-<n>`) and its server_id. */
   nextSeq: number;
@@ -24,13 +32,21 @@ export interface ServiceRecord {
 
 /** One node of the service, as the registry keeps it. */
 export interface NodeRecord {
+  /** Its id (`node-<n>`). */
   id: string;
+  /** Its role. */
   role: NodeRole;
+  /** Where it is in its life. */
   status: NodeStatus;
+  /** Its server_id, unique in the service. */
   serverId: number;
+  /** Its address, once the cloud made it. */
   host: string | null;
+  /** Its agent's API port, once made. */
   agentPort: number | null;
+  /** Its mariadbd's port, once made. */
   mysqlPort: number | null;
+  /** Its health checks' port, once made. */
   healthPort: number | null;
 }
 
@@ -39,9 +55,13 @@ export type OperationRecord = Operation & { id: number; startedAt: string };
 
 /** What the loop changes of the operation under way. */
 export interface OperationPatch {
+  /** The phase completed, or `aborting`/`aborted`. */
   phase?: string | null;
+  /** Failed attempts of the current step. */
   attempts?: number;
+  /** Its parameters (failover learns its candidate). */
   params?: Operation['params'];
+  /** Why it is being undone. */
   abortError?: string | null;
 }
 
@@ -51,6 +71,7 @@ export interface OperationPatch {
  * operation throws rather than reach the manager.
  */
 export interface StateStore {
+  /** The service's record, or null before the first startup. */
   service(): ServiceRecord | null;
   /** Throws when the record exists already. */
   createService(s: ServiceRecord): void;
@@ -58,11 +79,13 @@ export interface StateStore {
   updateService(patch: Partial<ServiceRecord>): ServiceRecord;
   /** Every node, by server_id. */
   nodes(): NodeRecord[];
+  /** One node, or null. */
   node(id: string): NodeRecord | null;
   /** Throws when the id or the server_id is taken. */
   insertNode(n: NodeRecord): void;
   /** Does nothing for an unknown id. */
   updateNode(id: string, patch: Partial<Omit<NodeRecord, 'id'>>): void;
+  /** Removes a node from the registry (nothing for an unknown id). */
   deleteNode(id: string): void;
   /** The operation under way, if any: at most one. */
   operation(): OperationRecord | null;
@@ -74,11 +97,14 @@ export interface StateStore {
   endOperation(outcome: 'done' | 'failed', error?: string): void;
   /** Records a step before it runs; returns its id for `journalOutcome`. */
   journal(step: string, detail: Record<string, unknown>): number;
+  /** Records how a journaled step ended (`done`, `failed: …`). */
   journalOutcome(id: number, outcome: string): void;
+  /** Adds an event to the service's history (now). */
   addEvent(message: string): void;
   /** The last `limit` events, oldest first. */
   events(limit: number): ServiceEvent[];
   /** Runs `fn` in one transaction: every write of a function that throws is undone. */
   atomically<T>(fn: () => T): T;
+  /** Closes the store; nothing may be called after. */
   close(): void;
 }

@@ -21,8 +21,10 @@ export const ERROR_CODES = [
   'INTERNAL', // a bug: anything not raised as an AppError
 ] as const;
 
+/** One of the stable codes. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** An error with a stable code (and non-secret details for clients); what every layer throws. */
 export class AppError extends Error {
   readonly code: ErrorCode;
   /** Extra, non-secret facts for clients (e.g. the current state). */
@@ -36,6 +38,7 @@ export class AppError extends Error {
   }
 }
 
+/** True for an AppError. */
 export function isAppError(e: unknown): e is AppError {
   return e instanceof AppError;
 }

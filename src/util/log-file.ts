@@ -3,14 +3,17 @@ import { destination } from 'pino';
 
 /** How big a log file grows before it is rotated, and how many old ones are kept. */
 export const LOG_MAX_BYTES = 16 * 1024 * 1024;
+/** Old log files kept. */
 export const LOG_KEEP = 3;
 const CHECK_MS = 10_000;
 
 /** A log destination that rotates itself (`f` → `f.1` → … → `f.<keep>`), and how to stop watching it. */
 export interface RotatingLog {
+  /** The destination pino writes to. */
   stream: ReturnType<typeof destination>;
   /** Rotates now if the file is over its size (the timer does this every 10 s). */
   check(): void;
+  /** Stops checking the size. */
   stop(): void;
 }
 

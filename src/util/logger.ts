@@ -8,6 +8,7 @@ export type { Logger } from 'pino';
  */
 const SECRET_KEYS = ['password', 'replPassword', 'masterPassword', 'token', 'authorization', 'secret', 'sql'];
 
+/** The paths pino redacts: every secret key at any of the first four levels of a logged object. */
 export function redactPaths(): string[] {
   const paths: string[] = [];
   for (const k of SECRET_KEYS) {
@@ -16,10 +17,11 @@ export function redactPaths(): string[] {
   return paths;
 }
 
+/** A logger named `name` at `level` (default `info`), secrets redacted, to `destination` or standard output. */
 export function createLogger(name: string, options?: { level?: string; destination?: DestinationStream }): Logger {
   const opts = {
     name,
-    level: options?.level ?? process.env['CPS_MYSQL_LOG_LEVEL'] ?? 'info',
+    level: options?.level ?? 'info',
     redact: { paths: redactPaths(), censor: '[redacted]' },
   };
   return options?.destination ? pino(opts, options.destination) : pino(opts);

@@ -7,6 +7,7 @@ export class Mutex {
     return this.holder;
   }
 
+  /** Runs `fn` once every section queued before it ended; `busy` names it meanwhile. Its result or its error. */
   run<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const result = this.tail.then(async () => {
       this.holder = name;

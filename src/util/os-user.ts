@@ -6,8 +6,11 @@ import { AppError } from './errors.js';
 
 /** An account of the operating system that a program runs as. */
 export interface OsUser {
+  /** The user's name. */
   name: string;
+  /** Its uid. */
   uid: number;
+  /** Its primary gid. */
   gid: number;
 }
 

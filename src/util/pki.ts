@@ -13,19 +13,27 @@ import { AppError } from './errors.js';
  * mode 0600 and never appear in process arguments (openssl reads and writes them by path).
  */
 export interface CertificateFiles {
+  /** The CA's certificate. */
   ca: string;
+  /** The certificate. */
   cert: string;
+  /** Its private key (mode 0600). */
   key: string;
 }
 
+/** The same, as PEM texts. */
 export interface Pem {
+  /** The CA's certificate. */
   ca: string;
+  /** The certificate. */
   cert: string;
+  /** Its private key. */
   key: string;
 }
 
 const openssl = (): string => which('openssl');
 
+/** Reads the three files. Throws the file system's error for one missing. */
 export function readPem(files: CertificateFiles): Pem {
   return { ca: readFileSync(files.ca, 'utf8'), cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') };
 }

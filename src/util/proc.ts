@@ -7,20 +7,26 @@ import { AppError } from './errors.js';
 export class TailBuffer {
   private buf = Buffer.alloc(0);
   constructor(private readonly max = 4096) {}
+  /** Keeps `chunk`, dropping what falls out of the last `max` bytes. */
   push(chunk: Buffer): void {
     this.buf = Buffer.concat([this.buf, chunk]);
     if (this.buf.length > this.max) this.buf = this.buf.subarray(this.buf.length - this.max);
   }
+  /** What was kept, as text, trimmed. */
   text(): string {
     return this.buf.toString('utf8').trim();
   }
 }
 
+/** How a child process ended. */
 export interface Exit {
+  /** Its exit code, or null when a signal ended it. */
   code: number | null;
+  /** The signal that ended it, or null. */
   signal: NodeJS.Signals | null;
 }
 
+/** Resolves when the child has ended (at once if it has); rejects when it could not be spawned. */
 export function waitExit(child: ChildProcess): Promise<Exit> {
   return new Promise((resolve, reject) => {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -32,6 +38,7 @@ export function waitExit(child: ChildProcess): Promise<Exit> {
   });
 }
 
+/** `exited with code N` or `was killed by SIG…`. */
 export function describeExit(e: Exit): string {
   return e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`;
 }
@@ -114,6 +121,7 @@ export function spawnOutput(cmd: string, args: string[], options?: SpawnOptions 
   return { stream: out, child };
 }
 
+/** The last `n` non-blank lines of `text`, joined with ' | '; '(no message)' when there is none. */
 export function lastLines(text: string, n: number): string {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   return lines.slice(-n).join(' | ') || '(no message)';
@@ -139,6 +147,7 @@ export function cmdlineOf(pid: number): string[] | null {
   }
 }
 
+/** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

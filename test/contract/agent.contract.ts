@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentPort } from '../../src/manager/agent-port.js';
-import { parseGtidPosition, compareGtidPositions } from '../../src/manager/core/gtid.js';
+import { parseGtidPosition, compareGtidPositions } from '../../src/protocol/gtid.js';
 
 /** Three fresh nodes behind AgentPort, and what the contract needs to do around them. */
 export interface AgentHarness {

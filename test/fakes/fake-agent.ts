@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { AgentApi, AgentStatus, Login } from '../../src/protocol/agent-api.js';
 import type { ParamsOf, ResultOf } from '../../src/protocol/method.js';
 import type { AgentJsonMethod, AgentPort, CallOptions } from '../../src/manager/agent-port.js';
-import { parseGtidPosition, gtidContains } from '../../src/manager/core/gtid.js';
+import { parseGtidPosition, gtidContains } from '../../src/protocol/gtid.js';
 import { AppError } from '../../src/util/errors.js';
 import { FakeServer } from './fake-server.js';
 import type { FakeCluster } from './fake-cluster.js';

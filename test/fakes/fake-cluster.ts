@@ -1,6 +1,6 @@
 import type { CloudDriver, CloudNode, NodeCredentials } from '../../src/cloud/driver.js';
 import type { AgentDirectory, AgentPort } from '../../src/manager/agent-port.js';
-import type { Gtid } from '../../src/manager/core/gtid.js';
+import type { Gtid } from '../../src/protocol/gtid.js';
 import type { LivenessProbe } from '../../src/manager/observe.js';
 import { AppError } from '../../src/util/errors.js';
 import { FakeAgent, type FakeNodeState } from './fake-agent.js';

@@ -1,4 +1,4 @@
-import { compareGtidPositions, formatGtidPosition, type Gtid, type GtidPosition } from '../../src/manager/core/gtid.js';
+import { compareGtidPositions, formatGtidPosition, type Gtid, type GtidPosition } from '../../src/protocol/gtid.js';
 
 /**
  * One fake `mariadbd`: what a server holds that replication and failover depend on, as plain

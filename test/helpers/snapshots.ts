@@ -1,4 +1,4 @@
-import { parseGtidPosition, type GtidPosition } from '../../src/manager/core/gtid.js';
+import { parseGtidPosition, type GtidPosition } from '../../src/protocol/gtid.js';
 import type { NodeView, Operation, Snapshot } from '../../src/manager/core/model.js';
 import type { NodeRole } from '../../src/protocol/manager-api.js';
 

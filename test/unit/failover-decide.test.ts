@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/manager/core/decide.js';
 import { NOW, node, operation, snapshot } from '../helpers/snapshots.js';
 import { diagnoseMaster } from '../../src/manager/core/diagnose.js';
-import { compareGtid } from '../../src/manager/core/gtid.js';
+import { compareGtid } from '../../src/protocol/gtid.js';
 import type { NodeView, OperationView, Snapshot, Step } from '../../src/manager/core/model.js';
 
 

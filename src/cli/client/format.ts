@@ -25,6 +25,7 @@ export function connectCommand(info: ServiceInfo): string | null {
   return `mariadb -h ${host} -P ${port} -u ${info.user} -p`;
 }
 
+/** get_service_info for a person: state, URLs, the connect command, failover, the diagnosis. */
 export function formatInfo(info: ServiceInfo): string {
   const entries: Array<[string, string]> = [['state', info.state]];
   entries.push(['master url', info.master ? `mysql://${info.master}` : '(none)']);
@@ -45,6 +46,7 @@ function lag(n: ServiceNodeInfo): string {
   return `${n.replication.secondsBehindMaster}s`;
 }
 
+/** The nodes as a table: id, role, status, server, address, lag, GTID. */
 export function formatNodes(nodes: ServiceNodeInfo[]): string {
   return table(
     ['ID', 'ROLE', 'STATUS', 'MYSQL', 'ADDRESS', 'LAG', 'GTID'],
@@ -52,6 +54,7 @@ export function formatNodes(nodes: ServiceNodeInfo[]): string {
   );
 }
 
+/** One node, field by field. */
 export function formatNode(n: ServiceNodeInfo): string {
   const entries: Array<[string, string]> = [
     ['id', n.id],
@@ -75,6 +78,7 @@ export function formatNode(n: ServiceNodeInfo): string {
   return pairs(entries);
 }
 
+/** The performance figures, service and nodes, as a table. */
 export function formatPerformance(p: ServicePerformance): string {
   const row = (name: string, role: string, f: { request_rate: number; error_rate: number; throughput: number; response_time: number }): string[] => [
     name,

@@ -1,10 +1,14 @@
 import type { ServiceInfo } from '../../protocol/manager-api.js';
 
+/** Where HAProxy listens and how it picks replicas. */
 export interface HaproxyOptions {
+  /** Where clients send writes (to the master). */
   writePort: number;
+  /** Where clients send reads (to replicas in time). */
   readPort: number;
   /** Replicas further behind than this many seconds take no reads. */
   maxLagSeconds: number;
+  /** The address HAProxy listens on. */
   bind: string;
 }
 

@@ -4,7 +4,9 @@ import { sleep } from '../../util/proc.js';
 
 const BUSY_STATES = new Set(['PROLOGUE', 'ADAPTING', 'EPILOGUE']);
 
+/** How waiting for an operation ended. */
 export interface WaitResult {
+  /** The service when the wait ended. */
   info: ServiceInfo;
   /** True when the user stopped waiting (Ctrl-C); the operation goes on. */
   interrupted: boolean;

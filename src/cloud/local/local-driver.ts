@@ -8,9 +8,10 @@ import { AppError } from '../../util/errors.js';
 import { Mutex } from '../../util/mutex.js';
 import { cmdlineOf, isAlive, sleep } from '../../util/proc.js';
 import { KeyedLock } from './keyed-lock.js';
-import { logTail, nodeFiles, readNodeRecord, writeNodeRecord, type NodeFiles, type NodeRecord } from './node-files.js';
+import { logTail, nodeFiles, readNodeFile, writeNodeFile, type NodeFiles, type LocalNodeFile } from './node-files.js';
 import { findFreePorts } from './ports.js';
 
+/** How the local cloud is set up. */
 export interface LocalCloudDriverOptions {
   /** The directory holding one directory per node (the manager's `D/nodes`). */
   baseDir: string;
@@ -55,7 +56,7 @@ function checkId(id: string): void {
   }
 }
 
-function toNode(r: NodeRecord): CloudNode {
+function toNode(r: LocalNodeFile): CloudNode {
   return { id: r.id, host: r.host, agentPort: r.agentPort, mysqlPort: r.mysqlPort, healthPort: r.healthPort };
 }
 
@@ -130,7 +131,7 @@ export class LocalCloudDriver implements CloudDriver {
   private async ensureNode(id: string, credentials: NodeCredentials | undefined): Promise<CloudNode> {
     const files = nodeFiles(this.baseDir, id);
     if (credentials) await writeCredentials(files.dir, credentials);
-    const existing = readNodeRecord(files);
+    const existing = readNodeFile(files);
     if (existing && existing.id === id) {
       if (this.isAgentOf(existing.pid, files)) {
         // Running already (perhaps still starting, under another driver object): wait for it.
@@ -152,7 +153,7 @@ export class LocalCloudDriver implements CloudDriver {
     await chmod(this.baseDir, 0o711);
     for (let attempt = 1; ; attempt++) {
       const ports = await this.choosePorts();
-      let record: NodeRecord;
+      let record: LocalNodeFile;
       try {
         record = await this.start(files, { id, host: this.host, ...ports, pid: 0 });
       } finally {
@@ -185,7 +186,7 @@ export class LocalCloudDriver implements CloudDriver {
   }
 
   /** Spawns the node's agent, detached, and records it in node.json. */
-  private async start(files: NodeFiles, planned: NodeRecord): Promise<NodeRecord> {
+  private async start(files: NodeFiles, planned: LocalNodeFile): Promise<LocalNodeFile> {
     await mkdir(files.dir, { recursive: true, mode: 0o700 });
     const logFd = openSync(files.log, 'a', 0o600);
     let pid: number | undefined;
@@ -204,7 +205,7 @@ export class LocalCloudDriver implements CloudDriver {
     if (pid === undefined) throw new AppError('INTERNAL', `cannot start the agent of node ${planned.id}`);
     const record = { ...planned, pid };
     try {
-      await writeNodeRecord(files, record);
+      await writeNodeFile(files, record);
     } catch (err) {
       signal(pid, 'SIGKILL'); // an agent no node.json names could never be found again
       throw err;
@@ -213,7 +214,7 @@ export class LocalCloudDriver implements CloudDriver {
   }
 
   /** Polls `check_agent_process` until the agent with this pid answers, exits, or time runs out. */
-  private async waitForAgent(record: NodeRecord, files: NodeFiles): Promise<StartOutcome> {
+  private async waitForAgent(record: LocalNodeFile, files: NodeFiles): Promise<StartOutcome> {
     // The agent's plain-HTTP health port answers as soon as it is up, whatever TLS its API uses.
     const url = `http://${urlHost(record.host)}:${record.healthPort}/health`;
     const deadline = Date.now() + this.startTimeoutMs;
@@ -248,7 +249,7 @@ export class LocalCloudDriver implements CloudDriver {
 
   private async removeNode(id: string): Promise<void> {
     const files = nodeFiles(this.baseDir, id);
-    const record = readNodeRecord(files);
+    const record = readNodeFile(files);
     if (record && this.isAgentOf(record.pid, files)) {
       // The agent stops its mariadbd gracefully on SIGTERM.
       signal(record.pid, 'SIGTERM');
@@ -271,7 +272,7 @@ export class LocalCloudDriver implements CloudDriver {
   }
 
   /** Every node directory with a node.json of ours, alive or not. */
-  private async records(): Promise<{ files: NodeFiles; record: NodeRecord }[]> {
+  private async records(): Promise<{ files: NodeFiles; record: LocalNodeFile }[]> {
     let names: string[];
     try {
       const entries = await readdir(this.baseDir, { withFileTypes: true });
@@ -280,11 +281,11 @@ export class LocalCloudDriver implements CloudDriver {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    const found: { files: NodeFiles; record: NodeRecord }[] = [];
+    const found: { files: NodeFiles; record: LocalNodeFile }[] = [];
     for (const name of names) {
       if (!ID_PATTERN.test(name)) continue;
       const files = nodeFiles(this.baseDir, name);
-      const record = readNodeRecord(files);
+      const record = readNodeFile(files);
       if (record && record.id === name) found.push({ files, record });
     }
     return found;

@@ -4,25 +4,36 @@ import { readJsonFile, writeJsonFile } from '../../util/json-file.js';
 import { lastLines } from '../../util/proc.js';
 
 /** What `baseDir/<id>/node.json` holds: where the node's agent listens and its pid. */
-export interface NodeRecord {
+export interface LocalNodeFile {
+  /** The node's id. */
   id: string;
+  /** The address its agent and mariadbd listen on. */
   host: string;
+  /** Its agent's API port. */
   agentPort: number;
+  /** Its mariadbd's port. */
   mysqlPort: number;
+  /** Its health checks' port. */
   healthPort: number;
+  /** Its agent's pid. */
   pid: number;
 }
 
 /** The files of one local node, all under `baseDir/<id>/` (the agent's `--dir`). */
 export interface NodeFiles {
+  /** The node's directory (the agent's `--dir`). */
   dir: string;
+  /** `node.json`. */
   record: string;
+  /** The agent's log. */
   log: string;
   /** Written by the agent: the option file its mariadbd is started with, and that server's pid. */
   myCnf: string;
+  /** The server's pid file. */
   mysqldPid: string;
 }
 
+/** The files of node `id` below `baseDir`. */
 export function nodeFiles(baseDir: string, id: string): NodeFiles {
   const dir = join(baseDir, id);
   return {
@@ -39,7 +50,7 @@ function isPort(v: unknown): v is number {
 }
 
 /** The node's record, or null when there is none or it is not one we wrote. */
-export function readNodeRecord(files: NodeFiles): NodeRecord | null {
+export function readNodeFile(files: NodeFiles): LocalNodeFile | null {
   let raw: unknown;
   try {
     raw = readJsonFile<unknown>(files.record);
@@ -55,7 +66,8 @@ export function readNodeRecord(files: NodeFiles): NodeRecord | null {
   return { id: r['id'], host: r['host'], agentPort: r['agentPort'], mysqlPort: r['mysqlPort'], healthPort, pid: r['pid'] };
 }
 
-export function writeNodeRecord(files: NodeFiles, record: NodeRecord): Promise<void> {
+/** Writes the node's record (atomically, mode 0600). */
+export function writeNodeFile(files: NodeFiles, record: LocalNodeFile): Promise<void> {
   return writeJsonFile(files.record, record);
 }
 

@@ -13,6 +13,7 @@ export interface Refusal {
   line: number;
   /** A stable name for the rule (`global-setting`, `host-file`, …). */
   rule: string;
+  /** Why, in words. */
   reason: string;
 }
 
@@ -100,6 +101,7 @@ export function judgeStatement(text: string): Omit<Refusal, 'line'> | null {
 
 /** What a scan of a whole dump found. */
 export interface DumpScan {
+  /** How many statements the dump holds. */
   statements: number;
   /** The statements refused, in order (at most `limit`). */
   refusals: Refusal[];

@@ -29,6 +29,7 @@ const BTICK_STOPS = /`/g;
 const LINE_END = /\n/g;
 const COMMENT_END = /\*\//g;
 
+/** Splits a dump fed in pieces (`push`, then `end`) into DumpItems, holding one statement at a time. */
 export class StatementSplitter {
   /** The pieces of a line whose end has not arrived yet. */
   private partial: string[] = [];

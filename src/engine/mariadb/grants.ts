@@ -34,6 +34,7 @@ export const REPLICATION_PRIVILEGES = ['REPLICATION SLAVE', 'BINLOG MONITOR', 'S
 /** Connections of the server kept free of the service user, for the agent and replication. */
 export const RESERVED_CONNECTIONS = 10;
 
+/** How an account logs in. */
 export type AccountAuth =
   /** A `mysql_native_password` hash (`*…`, 41 characters). */
   | { kind: 'password'; hash: string }
@@ -42,8 +43,11 @@ export type AccountAuth =
 
 /** One account the product owns, as it must be on every server. */
 export interface AccountSpec {
+  /** The account's name. */
   user: string;
+  /** The host part (`%`, `localhost`). */
   host: string;
+  /** How it logs in. */
   auth: AccountAuth;
   /** Privileges by target as SHOW GRANTS writes it (`*.*`, `` `%`.* ``, `` `mysql`.* ``). */
   grants: Readonly<Record<string, readonly string[]>>;
@@ -79,8 +83,11 @@ export function socketAdminAccount(user: string): AccountSpec {
 
 /** One line of SHOW GRANTS, reduced to what is compared. */
 export interface GrantLine {
+  /** What the line grants on (`*.*`, `` `db`.* ``, a routine). */
   target: string;
+  /** The privileges, upper case, as written. */
   privileges: string[];
+  /** The line ends WITH GRANT OPTION. */
   grantOption: boolean;
 }
 
@@ -122,9 +129,13 @@ export function grantsMatch(spec: AccountSpec, lines: readonly string[]): boolea
 
 /** What `mysql.global_priv.priv` holds (the parts compared). */
 export interface GlobalPriv {
+  /** The authentication plugin of the first way in. */
   plugin?: string;
+  /** Its hash (`*…`), or 'invalid'. */
   authentication_string?: string;
+  /** Every way in, when there are several (an empty object is the first). */
   auth_or?: Array<{ plugin?: string; authentication_string?: string }>;
+  /** The account's own connection limit; 0 or absent: none. */
   max_user_connections?: number;
 }
 

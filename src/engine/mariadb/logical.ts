@@ -12,6 +12,7 @@ import { programs } from './programs.js';
 
 /** What the logical dump and load need of an instance. */
 export interface ToolContext {
+  /** Where the instance's files are. */
   layout: Layout;
   /** The OS user MariaDB's programs run as; it logs in over the socket as the account of its name. */
   dbUser: OsUser;
@@ -19,7 +20,9 @@ export interface ToolContext {
 
 /** The account a dump is loaded as: the service user, so an upload has exactly its uploader's rights. */
 export interface Login {
+  /** The account's name. */
   user: string;
+  /** Its password (any characters). */
   password: string;
 }
 

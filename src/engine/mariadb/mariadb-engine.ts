@@ -11,7 +11,7 @@ import { ensureAccount } from './accounts.js';
 import { replicationAccount, serviceAccount, socketAdminAccount } from './grants.js';
 import { layoutOf, type Layout } from './layout.js';
 import { dumpStream, loadDumpFile, type Login, type ToolContext } from './logical.js';
-import { DEFAULT_INSTANCE_SETTINGS, renderMyCnf } from './my-cnf.js';
+import { INSTANCE_CONSTANTS, renderMyCnf } from './my-cnf.js';
 import { MariadbProcess } from './process.js';
 import { programs } from './programs.js';
 import { extractSnapshot, snapshotStream } from './snapshot.js';
@@ -19,10 +19,13 @@ import { withConnection } from './sql.js';
 import { StatusConnection } from './status-connection.js';
 import * as sql from './statements.js';
 
+/** How a MariadbEngine is made. */
 export interface MariadbEngineOptions {
   /** The agent's directory; every file of the instance lives below it. */
   dir: string;
+  /** The address its server listens on. */
   host: string;
+  /** The port its server listens on. */
   port: number;
   /**
    * The OS user `mariadbd`, `mariadb-dump`, `mariadb-backup` and the client run as (never root
@@ -121,8 +124,8 @@ export class MariadbEngine implements Engine {
       osUser: currentOsUser().uid === 0 ? this.dbUser.name : null,
       innodbBufferPoolSize: settings.innodbBufferPoolSize,
       maxConnections: settings.maxConnections,
-      parallelReplicationThreads: DEFAULT_INSTANCE_SETTINGS.parallelReplicationThreads,
-      slaveNetTimeout: DEFAULT_INSTANCE_SETTINGS.slaveNetTimeout,
+      parallelReplicationThreads: INSTANCE_CONSTANTS.parallelReplicationThreads,
+      slaveNetTimeout: INSTANCE_CONSTANTS.slaveNetTimeout,
       semiSyncTimeoutMs: settings.semiSyncTimeoutMs,
     });
     // Read by MariaDB's programs running as the database user; it holds no secret.

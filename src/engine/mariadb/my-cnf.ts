@@ -1,13 +1,18 @@
 import type { Layout } from './layout.js';
 
+/** What the option file of one instance is written from. */
 export interface InstanceConfig {
+  /** `bind_address`. */
   host: string;
+  /** `port`. */
   port: number;
+  /** `server_id`. */
   serverId: number;
   /** The OS user mariadbd switches to when started as root; null to stay who started it. */
   osUser: string | null;
   /** InnoDB buffer pool, as MariaDB takes it (`128M`). */
   innodbBufferPoolSize: string;
+  /** `max_connections`. */
   maxConnections: number;
   /** Threads that apply replicated transactions in parallel on a replica. */
   parallelReplicationThreads: number;
@@ -17,13 +22,10 @@ export interface InstanceConfig {
   semiSyncTimeoutMs: number;
 }
 
-export const DEFAULT_INSTANCE_SETTINGS = {
-  innodbBufferPoolSize: '128M',
-  maxConnections: 200,
+/** Settings every instance has (those chosen per node are DEFAULT_SERVER_SETTINGS, engine.ts). */
+export const INSTANCE_CONSTANTS = {
   parallelReplicationThreads: 4,
   slaveNetTimeout: 4,
-  /** Favours no loss: a commit waits (a day) for a connected replica's acknowledgement. */
-  semiSyncTimeoutMs: 86_400_000,
 } as const;
 
 /**

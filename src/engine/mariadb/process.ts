@@ -4,12 +4,18 @@ import { AppError } from '../../util/errors.js';
 import { cmdlineOf, isAlive, lastLines, sleep } from '../../util/proc.js';
 import type { Layout } from './layout.js';
 import { programs } from './programs.js';
+import type { MysqldState } from '../../protocol/agent-api.js';
 
-export type ProcessState = 'stopped' | 'starting' | 'running' | 'stopping' | 'crashed';
+/** The states of a server process that exists (an uninitialized node has none). */
+export type ProcessState = Exclude<MysqldState, 'uninitialized'>;
 
+/** How a server run ended without being asked to. */
 export interface LastExit {
+  /** Its exit code, or null when a signal ended it. */
   code: number | null;
+  /** The signal that ended it, or null. */
   signal: string | null;
+  /** When it was seen ended (ISO time). */
   at: string;
 }
 
@@ -99,6 +105,7 @@ export class MariadbProcess {
     }
   }
 
+  /** Records that the spawned server accepts connections. */
   markRunning(): void {
     if (this.pid !== null) this.state = 'running';
   }
@@ -110,6 +117,7 @@ export class MariadbProcess {
     }
   }
 
+  /** The last lines of the server's error log, to explain a failed start; '(no error log)' when there is none. */
   errorLogTail(): string {
     try {
       return lastLines(readFileSync(this.layout.errorLog, 'utf8').slice(-4096), 4);

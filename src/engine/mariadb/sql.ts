@@ -23,6 +23,7 @@ export async function connect(socketPath: string, user: string, timeoutMs = 5000
   }
 }
 
+/** Runs `fn` on a connection of its own, made and closed around it. Throws ENGINE_FAILED when it cannot connect. */
 export async function withConnection<T>(socketPath: string, user: string, fn: (c: Connection) => Promise<T>): Promise<T> {
   const c = await connect(socketPath, user);
   try {
@@ -46,6 +47,7 @@ export async function q<T extends RowDataPacket[] = RowDataPacket[]>(c: Connecti
   }
 }
 
+/** A driver's error as ENGINE_FAILED naming what failed and MariaDB's message and code, never the statement. */
 export function sqlError(what: string, err: unknown): AppError {
   const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
   const text = e.sqlMessage ?? e.message ?? String(err);

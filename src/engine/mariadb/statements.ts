@@ -10,6 +10,7 @@ import { q } from './sql.js';
 
 /** Seconds between heartbeats from a master, and between reconnect attempts of a replica. */
 export const HEARTBEAT_PERIOD_SECONDS = 1;
+/** Seconds between a replica's attempts to reconnect to its master. */
 export const CONNECT_RETRY_SECONDS = 1;
 
 const STATUS_VARIABLES = [
@@ -29,10 +30,12 @@ export function nativePasswordHash(password: string): string {
   return `*${createHash('sha1').update(once).digest('hex').toUpperCase()}`;
 }
 
+/** Answers once the server takes statements. */
 export async function ping(c: Connection): Promise<void> {
   await q(c, 'ping', 'SELECT 1');
 }
 
+/** server_id, read_only, the GTID positions and `SHOW SLAVE STATUS`. */
 export async function readStatus(c: Connection): Promise<EngineStatus> {
   const [v] = await q(
     c,
@@ -69,6 +72,7 @@ export async function maxConnections(c: Connection): Promise<number> {
   return Number(r!['n']);
 }
 
+/** `SET GLOBAL read_only`. */
 export async function setReadOnly(c: Connection, readOnly: boolean): Promise<void> {
   await q(c, 'set read_only', readOnly ? 'SET GLOBAL read_only = 1' : 'SET GLOBAL read_only = 0');
 }
@@ -95,21 +99,25 @@ export async function changeMaster(c: Connection, source: ReplicaSource, gtidSla
   await q(c, 'start replication', 'START SLAVE');
 }
 
+/** `STOP SLAVE IO_THREAD`: nothing more is received; the relay log is still applied. */
 export async function stopReplicaIo(c: Connection): Promise<void> {
   await q(c, 'stop the replication IO thread', 'STOP SLAVE IO_THREAD');
 }
 
+/** Stops and forgets replication (`RESET SLAVE ALL`), then makes the server writable. */
 export async function promote(c: Connection): Promise<void> {
   await q(c, 'stop replication', 'STOP SLAVE');
   await q(c, 'forget master', 'RESET SLAVE ALL');
   await setReadOnly(c, false);
 }
 
+/** `MASTER_GTID_WAIT`: true once the server applied `gtid`, false after `timeoutSeconds`. */
 export async function waitForGtid(c: Connection, gtid: string, timeoutSeconds: number): Promise<boolean> {
   const [r] = await q(c, 'wait for GTID', 'SELECT MASTER_GTID_WAIT(?, ?) AS r', [gtid, timeoutSeconds]);
   return Number(r!['r']) === 0;
 }
 
+/** Selected global status values and the client statement summary (performance_schema), root and `ignoreUsers` left out. */
 export async function readCounters(c: Connection, ignoreUsers: readonly string[]): Promise<EngineCounters> {
   const rows = await q(c, 'read global status', 'SHOW GLOBAL STATUS WHERE Variable_name IN (?)', [STATUS_VARIABLES]);
   const status: Record<string, number> = {};
@@ -132,6 +140,7 @@ export async function readCounters(c: Connection, ignoreUsers: readonly string[]
   };
 }
 
+/** The databases that are not the server's own, by name. */
 export async function userDatabases(c: Connection): Promise<string[]> {
   const rows = await q(c, 'list databases', 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?) ORDER BY SCHEMA_NAME', [SYSTEM_SCHEMAS]);
   return rows.map((r) => String(r['name']));

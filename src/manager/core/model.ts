@@ -1,15 +1,19 @@
 import type { NodeRole, NodeStatus } from '../../protocol/manager-api.js';
 import type { Operation } from '../../protocol/operations.js';
 import type { ServiceState } from '../../protocol/service-states.js';
-import type { GtidPosition } from './gtid.js';
+import type { GtidPosition } from '../../protocol/gtid.js';
 
 export type { Operation, OperationKind } from '../../protocol/operations.js';
 
 /** What the manager knows of one node at one instant: its registry record and what was observed. */
 export interface NodeView {
+  /** The node's id. */
   id: string;
+  /** Its role in the registry. */
   role: NodeRole;
+  /** Where it is in its life. */
   status: NodeStatus;
+  /** Its server_id. */
   serverId: number;
   /** The cloud driver lists the node as alive. */
   alive: boolean;
@@ -17,21 +21,25 @@ export interface NodeView {
   reachable: boolean;
   /** `mariadbd` is running, as its agent reports. */
   mysqlRunning: boolean;
+  /** Its server's read_only; null when unknown. */
   readOnly: boolean | null;
   /** The node replicates from this node id (resolved from host:port), when it replicates. */
   replicatingFrom: string | null;
   /** Replication threads as the agent reports them (`Yes`, `No`, `Connecting`), null when not a replica. */
   ioRunning: string | null;
+  /** The SQL thread (`Yes`, `No`), null when not a replica. */
   sqlRunning: string | null;
   /** The last replication error (IO or SQL), '' when none. */
   replicationError: string;
   /** GTID positions: everything applied (`gtid_current_pos`), and received (`Gtid_IO_Pos`); null when unknown. */
   gtidApplied: GtidPosition | null;
+  /** What its IO thread received (`Gtid_IO_Pos`), null when not a replica. */
   gtidReceived: GtidPosition | null;
   /** Consecutive monitoring checks in which the manager reached neither the agent nor the SQL port. */
   failedChecks: number;
 }
 
+/** Automatic failover as the decision sees it. */
 export interface FailoverView {
   /** Automatic failover is switched on. */
   enabled: boolean;
@@ -48,14 +56,21 @@ export type OperationView = Operation;
 
 /** Everything the decision looks at. Plain data: no I/O, no clock. */
 export interface Snapshot {
+  /** The service's state. */
   state: ServiceState;
+  /** The replicas it should have. */
   desiredReplicas: number;
+  /** The number of the next node (`node-<n>`, server_id n). */
   nextSeq: number;
+  /** The last error recorded (a failed step), or null. */
   lastError: string | null;
+  /** The operation under way, or null. */
   operation: Operation | null;
+  /** Every registered node, by server_id. */
   nodes: NodeView[];
   /** Nodes the cloud driver lists that the registry does not know. */
   unknownNodes: string[];
+  /** Automatic failover's settings and block. */
   failover: FailoverView;
   /** A new password for the service user waits to be set (set_password). */
   passwordPending?: boolean;
@@ -65,8 +80,11 @@ export interface Snapshot {
 
 /** A node to register: its id, role and server_id. */
 export interface NewNode {
+  /** Its id (`node-<n>`). */
   id: string;
+  /** The role it is registered with. */
   role: NodeRole;
+  /** Its server_id (n). */
   serverId: number;
 }
 
@@ -101,7 +119,9 @@ export type Step =
   | { kind: 'begin_set_password' }
   | { kind: 'apply_password'; masterId: string };
 
+/** The kinds of step. */
 export type StepKind = Step['kind'];
+/** The step of one kind. */
 export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;
 
 /** Changes to the service record a decision makes beyond its step's own (the executor applies them as they are). */
@@ -112,9 +132,11 @@ export interface ServicePatch {
   failoverBlockedUntil?: number | null;
 }
 
+/** What the decision chose: a sentence, at most one step, and the service changes that come with it. */
 export interface Decision {
   /** A sentence naming what was decided and why; logged, shown to users, asserted in tests. */
   reason: string;
+  /** The one thing to do, or null (watch). */
   step: Step | null;
   /** A decision not to act that users must see (a refused failover, a node waited for): kept in the event history. */
   notable?: boolean;

@@ -1,9 +1,13 @@
 import type { Counters } from '../../protocol/agent-api.js';
 import type { NodeRole, PerformanceFigures, ServicePerformance } from '../../protocol/manager-api.js';
 
+/** Two samples of one node's counters. */
 export interface CounterPair {
+  /** The node's role (commits count on the master only). */
   role: NodeRole;
+  /** The earlier sample. */
   prev: Counters;
+  /** The later sample. */
   cur: Counters;
 }
 

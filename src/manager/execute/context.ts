@@ -19,9 +19,13 @@ export interface StepTimeouts {
 
 /** What every step handler works with. */
 export interface StepContext {
+  /** The service's records. */
   store: StateStore;
+  /** The cloud. */
   driver: CloudDriver;
+  /** The nodes' agents. */
   agents: AgentDirectory;
+  /** How long steps wait. */
   timeouts: StepTimeouts;
   /** Issues a node's TLS identity before the cloud creates it (none: agents speak plain HTTP). */
   credentialsFor: ((id: string) => Promise<NodeCredentials>) | null;
@@ -66,6 +70,15 @@ export async function ensureAccounts(ctx: StepContext, id: string, isMaster: boo
     service: { user: s.user, password: s.password },
     isMaster,
   });
+}
+
+/** Makes a node the master: promote (replication forgotten, writable), the replication account, the service's accounts on its binary log. */
+export async function promoteNode(ctx: StepContext, id: string): Promise<void> {
+  const s = ctx.store.service()!;
+  const agent = agentOf(ctx, id);
+  await agent.call('promote', {});
+  await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
+  await ensureAccounts(ctx, id, true);
 }
 
 /**

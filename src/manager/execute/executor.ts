@@ -27,6 +27,7 @@ export class StepFailure extends AppError {
 export class Executor {
   constructor(private readonly ctx: StepContext) {}
 
+  /** Carries out the decision's step (nothing for none). Throws StepFailure naming the step. */
   async run(decision: Decision): Promise<void> {
     const step = decision.step;
     if (!step) return;

@@ -1,5 +1,5 @@
 import { AppError } from '../../util/errors.js';
-import { agentOf, ensureAccounts, nodeOf, settleEach, sourceOf, type HandlerTable } from './context.js';
+import { agentOf, ensureAccounts, nodeOf, promoteNode, settleEach, sourceOf, type HandlerTable } from './context.js';
 
 /** Steps of a failover, and of bringing a lost or former master back. */
 export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promote_failover' | 'restart_master' | 'restart_mysqld' | 'rejoin' | 'mark_ready'> = {
@@ -26,11 +26,7 @@ export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promot
   },
 
   promote_failover: async (ctx, step) => {
-    const s = ctx.store.service()!;
-    const agent = agentOf(ctx, step.candidateId);
-    await agent.call('promote', {});
-    await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
-    await ensureAccounts(ctx, step.candidateId, true);
+    await promoteNode(ctx, step.candidateId);
     return () => {
       const op = ctx.store.operation();
       ctx.store.updateNode(step.candidateId, { role: 'master' });

@@ -1,5 +1,5 @@
 import { AppError } from '../../util/errors.js';
-import { agentOf, ensureAccounts, nodeOf, settleEach, sourceOf, type HandlerTable } from './context.js';
+import { agentOf, ensureAccounts, promoteNode, settleEach, sourceOf, type HandlerTable } from './context.js';
 
 /** Steps that change who replicates from whom: switchover, attach, re-pointing. */
 export const replicationHandlers: HandlerTable<'fence' | 'catch_up' | 'promote' | 'repoint' | 'unfence' | 'attach'> = {
@@ -16,11 +16,7 @@ export const replicationHandlers: HandlerTable<'fence' | 'catch_up' | 'promote' 
   },
 
   promote: async (ctx, step) => {
-    const s = ctx.store.service()!;
-    const agent = agentOf(ctx, step.candidateId);
-    await agent.call('promote', {});
-    await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
-    await ensureAccounts(ctx, step.candidateId, true);
+    await promoteNode(ctx, step.candidateId);
     return () => {
       ctx.store.updateNode(step.candidateId, { role: 'master' });
       ctx.store.updateNode(step.oldMasterId, { role: 'replica' });
@@ -40,7 +36,6 @@ export const replicationHandlers: HandlerTable<'fence' | 'catch_up' | 'promote' 
     const master = sourceOf(ctx, step.masterId);
     await agentOf(ctx, step.id).call('configure_replica', { master });
     await ensureAccounts(ctx, step.id, false);
-    nodeOf(ctx, step.id);
     return () => ctx.store.updateNode(step.id, { role: 'replica' });
   },
 };

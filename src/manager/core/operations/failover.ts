@@ -1,4 +1,4 @@
-import { compareGtidPositions, formatGtidPosition, type GtidPosition } from '../gtid.js';
+import { compareGtidPositions, formatGtidPosition, type GtidPosition } from '../../../protocol/gtid.js';
 import { liveReplicas, type NodeView, type Snapshot } from '../model.js';
 import { list } from '../words.js';
 import { reached, type OperationSpec } from './spec.js';

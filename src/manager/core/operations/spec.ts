@@ -11,14 +11,17 @@ export interface Phase<K extends OperationKind> {
   readonly name: string;
   /** What it does, in words (docs/state-machine.md is generated from these). */
   readonly does: string;
+  /** The decision that carries the phase out, or null when it is done. */
   decide(s: Snapshot, op: OperationOf<K>): Decision | null;
 }
 
 /** An operation: its phases in order, how it ends, and how it is undone when abandoned. */
 export interface OperationSpec<K extends OperationKind> {
+  /** The operation kinds it runs. */
   readonly kinds: readonly K[];
   /** The API method(s) that begin it, or who does, for the documentation. */
   readonly begunBy: string;
+  /** Its phases, in order. */
   readonly phases: ReadonlyArray<Phase<K>>;
   /** The decision once every phase is done (a `finish`). */
   done(s: Snapshot, op: OperationOf<K>): Decision;

@@ -12,8 +12,11 @@
 
 /** One global transaction id. */
 export interface Gtid {
+  /** The replication domain (`gtid_domain_id`). */
   readonly domain: number;
+  /** The server_id of the server that wrote it. */
   readonly server: number;
+  /** Its sequence number within the domain. */
   readonly seq: number;
 }
 
