@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { compareGtid } from '../../src/protocol/gtid.js';
 import type { ServiceInfo, ServiceNodeInfo } from '../../src/protocol/manager-api.js';
 import type { Ctx } from '../lib/context.js';
-import { BenchHaproxy } from '../lib/haproxy.js';
+import { BenchRouter } from '../lib/router.js';
 import { IdWriter, missingIds } from '../lib/id-writer.js';
 import { BenchManager, masterOf } from '../lib/manager.js';
 import { rootConnect, rows, scalar, type Connection } from '../lib/mysql.js';
@@ -15,7 +15,7 @@ export const ITEM = '7 failover';
 const TABLE = 'benchfail.t';
 
 const F = {
-  ours: '(a) ours: master killed (agent and `mariadbd`, SIGKILL) → first write acknowledged through HAProxy',
+  ours: '(a) ours: master killed (agent and `mariadbd`, SIGKILL) → first write acknowledged through the router',
   decided: '(a) kill → the manager decides to fail over (its event)',
   promoted: '(a) kill → failover done (the "promoted …" event)',
   shown: '(a) kill → `get_service_info` names the new master',
@@ -27,7 +27,16 @@ const F = {
   floorDrain: '(b) of which: both replicas stop receiving and apply what they received',
   floorAcked: '(b) writes acknowledged (before and after the kill)',
   floorMissing: '(b) of which not on the new master',
+  frozen: '(c) ours: master frozen (SIGSTOP of its `mariadbd`, agent alive) → first write acknowledged through the router',
+  frozenFailed: '(c) writes refused or failed meanwhile',
+  frozenMissing: '(c) acknowledged writes not on the new master',
+  broken: '(d) ours: one replica broken (SQL error 1062), then the master killed → first write acknowledged through the router',
+  brokenFailed: '(d) writes refused or failed meanwhile',
+  brokenMissing: '(d) acknowledged writes not on the new master',
 } as const;
+
+/** The trouble of one measurement: the master killed, the master frozen, or a replica broken first and then the master killed. */
+type Trouble = 'killed' | 'frozen' | 'broken';
 
 /** The service of item 7 (a): its manager, the service user, and every id acknowledged so far. */
 export interface FailoverService {
@@ -115,37 +124,74 @@ async function waitWhole(mgr: BenchManager, timeoutMs = 180_000): Promise<Servic
   }
 }
 
-/** One round of item 7: the SQL-only floor on a new service of its own, then ours. */
+/** One round of item 7: the SQL-only floor on a new service of its own, then ours: killed, frozen, one replica broken. */
 export async function failoverRound(ctx: Ctx, svc: FailoverService, round: number): Promise<void> {
   await floorRound(ctx, round);
-  await oursRound(ctx, svc, round);
+  await oursRound(ctx, svc, round, 'killed');
+  await oursRound(ctx, svc, round, 'frozen');
+  await oursRound(ctx, svc, round, 'broken');
 }
 
 /**
- * (a) The master's agent and `mariadbd` killed while a client inserts through HAProxy's write
- * port; the manager detects, fails over, HAProxy finds the new master through `/primary`.
+ * Breaks a replica the way case 2 of issue #12 does: a row inserted on it behind replication's
+ * back (`sql_log_bin=0`) with an id the writer is about to insert on the master; its SQL thread
+ * stops on the duplicate key (1062) when that insert arrives. Resolves once it stopped.
  */
-async function oursRound(ctx: Ctx, svc: FailoverService, round: number): Promise<void> {
+async function breakReplica(mgr: BenchManager, id: string, writer: IdWriter): Promise<void> {
+  const c = await rootConnect(mgr.nodeFiles(id).socket);
+  try {
+    const next = Math.max(...writer.acked, 0) + 200;
+    await c.query('SET SESSION sql_log_bin = 0');
+    await c.query('SET GLOBAL read_only = 0');
+    await c.query(`INSERT INTO ${TABLE} (id) VALUES (?)`, [next]);
+    await c.query('SET GLOBAL read_only = 1');
+    const deadline = Date.now() + 30_000;
+    while (String((await rows(c, 'SHOW SLAVE STATUS'))[0]?.['Last_SQL_Errno'] ?? '0') !== '1062') {
+      if (Date.now() > deadline) throw new Error(`${id} did not stop on the duplicate key`);
+      await sleep(20);
+    }
+  } finally {
+    c.destroy();
+  }
+}
+
+/**
+ * (a), (c), (d): the master's agent and `mariadbd` killed (or its `mariadbd` frozen, or a
+ * replica broken first) while a client inserts through the router's write port; the manager
+ * detects, fails over, and the router's HAProxy finds the new master through `/primary`.
+ */
+async function oursRound(ctx: Ctx, svc: FailoverService, round: number, trouble: Trouble): Promise<void> {
   const { mgr } = svc;
   const info = await waitWhole(mgr);
   const master = masterOf(info);
-  const hap = await BenchHaproxy.start(info, join(ctx.root, `haproxy-${round}`));
-  const writer = new IdWriter(() => Promise.resolve({ host: '127.0.0.1', port: hap.writePort }), svc.user, svc.password, TABLE, (round + 1) * 1_000_000);
+  const hap = await BenchRouter.start(mgr, join(ctx.root, `router-${round}-${trouble}`));
+  const base = (round + 1) * 1_000_000 + { killed: 0, frozen: 300_000, broken: 600_000 }[trouble];
+  const writer = new IdWriter(() => Promise.resolve({ host: '127.0.0.1', port: hap.writePort }), svc.user, svc.password, TABLE, base);
   let tKill = 0;
   let tDead = 0;
   let wallKill = 0;
   let shownAt = Number.NaN;
   let firstAck: number | null = null;
+  const pids = pidsOf(mgr, master.id);
   try {
     writer.start();
     await writer.waitSteady(1000);
     await runCmd('sync', []);
     await writer.waitSteady(500);
-    const pids = pidsOf(mgr, master.id);
-    ctx.log(`  killing ${master.id} (agent and mariadbd: ${pids.join(', ')}) under writes through HAProxy`);
+    if (trouble === 'broken') {
+      const victim = info.nodes.find((n) => n.role === 'replica' && n.status === 'ready')!;
+      await breakReplica(mgr, victim.id, writer);
+      ctx.log(`  ${victim.id} stopped on a duplicate key (1062)`);
+    }
+    ctx.log(`  ${trouble === 'frozen' ? 'freezing' : 'killing'} ${master.id} (${trouble === 'frozen' ? `mariadbd ${pids[1]}, SIGSTOP` : `agent and mariadbd: ${pids.join(', ')}`}) under writes through the router`);
     wallKill = Date.now();
     tKill = now();
-    tDead = await killAll(pids);
+    if (trouble === 'frozen') {
+      process.kill(pids[1]!, 'SIGSTOP');
+      tDead = now();
+    } else {
+      tDead = await killAll(pids);
+    }
     // When does a client asking the manager learn of the new master?
     const watch = (async () => {
       const deadline = Date.now() + 120_000;
@@ -176,6 +222,14 @@ async function oursRound(ctx: Ctx, svc: FailoverService, round: number): Promise
     await hap.stop();
   }
   svc.acked.push(...writer.acked);
+  if (trouble === 'frozen') {
+    // The fence killed it; if not, it wakes up fenced and is never written to again.
+    try {
+      process.kill(pids[1]!, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  }
 
   // The manager's own account: the decision, then the end of the failover, in its events.
   const wallDead = wallKill + (tDead - tKill);
@@ -195,6 +249,17 @@ async function oursRound(ctx: Ctx, svc: FailoverService, round: number): Promise
   const missingEver = await missingIds(mgr.nodeFiles(newMaster.id).socket, TABLE, svc.acked);
 
   const r = ctx.results;
+  if (missingEver.length > 0) {
+    r.error(`item 7 run ${round + 1} (${trouble}): ${missingEver.length} of ${svc.acked.length} acknowledged writes are not on the new master ${newMaster.id} (ids ${missingEver.slice(0, 10).join(', ')}${missingEver.length > 10 ? ', …' : ''})`);
+  }
+  ctx.log(`  ${trouble}: ${master.id} → ${newMaster.id}: first write acknowledged ${(firstAck - tDead).toFixed(0)} ms after; ${missingNow.length} of ${writer.acked.length} acknowledged writes missing`);
+  if (trouble !== 'killed') {
+    const [rto, failed, missing] = trouble === 'frozen' ? [F.frozen, F.frozenFailed, F.frozenMissing] : [F.broken, F.brokenFailed, F.brokenMissing];
+    r.record(ITEM, rto, 'ms', round, firstAck - tDead, 0);
+    r.record(ITEM, failed, 'writes', round, writer.errorsBetween(tKill, firstAck), 0);
+    r.record(ITEM, missing, 'writes', round, missingNow.length, 0);
+    return;
+  }
   r.record(ITEM, F.ours, 'ms', round, firstAck - tDead, 0);
   r.record(ITEM, F.decided, 'ms', round, eventAfter(after, /: failing over$/), 0);
   r.record(ITEM, F.promoted, 'ms', round, eventAfter(after, /^promoted /), 0);
@@ -203,10 +268,6 @@ async function oursRound(ctx: Ctx, svc: FailoverService, round: number): Promise
   r.record(ITEM, F.acked, 'writes', round, writer.acked.length, 0);
   r.record(ITEM, F.missing, 'writes', round, missingNow.length, 0);
   r.ratio(ITEM, '(a) / (b): ours vs the SQL-only floor', r.figure(ITEM, F.ours, 'ms', 0), r.figure(ITEM, F.floor, 'ms'));
-  ctx.log(`  ${master.id} → ${newMaster.id}: first write acknowledged ${(firstAck - tDead).toFixed(0)} ms after the kill; ${missingNow.length} of ${writer.acked.length} acknowledged writes missing`);
-  if (missingEver.length > 0) {
-    r.error(`item 7 run ${round + 1}: ${missingEver.length} of ${svc.acked.length} acknowledged writes are not on the new master ${newMaster.id} (ids ${missingEver.slice(0, 10).join(', ')}${missingEver.length > 10 ? ', …' : ''})`);
-  }
 }
 
 /** What the floor needs of a replica: its node, and an OS-root connection to it opened beforehand. */

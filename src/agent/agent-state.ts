@@ -14,11 +14,16 @@ export interface AgentState {
   masterHost: string | null;
   /** The MySQL port of that master. */
   masterPort: number | null;
+  /**
+   * Fenced as a lost master by a failover: it takes no writes (`/primary` answers 503, the server
+   * is kept read-only) until the manager makes it a replica or a master again.
+   */
+  fenced: boolean;
   /** The GTID position of the snapshot this node was restored from, until it is attached. */
   restoredGtid: string | null;
 }
 
-const INITIAL: AgentState = { serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null };
+const INITIAL: AgentState = { serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null, fenced: false };
 
 /** The agent's state, read once from `<dir>/agent.json` and written back (atomically) on every change. */
 export class AgentStateFile {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { AgentApi, AgentStatus, ServerSettings } from '../protocol/agent-api.js';
-import { serverSettings, type Engine, type EngineSettings } from '../engine/engine.js';
+import type { AgentApi, AgentStatus, ReplicationStatus, ServerSettings } from '../protocol/agent-api.js';
+import { serverSettings, type Engine, type EngineReplication, type EngineSettings } from '../engine/engine.js';
 import type { RpcClient } from '../rpc/client.js';
 import { streamResult, type Handlers } from '../rpc/server.js';
 import { AppError, isAppError } from '../util/errors.js';
@@ -15,6 +15,7 @@ import { Mutex } from '../util/mutex.js';
 import { VERSION } from '../version.js';
 import type { AgentStateFile } from './agent-state.js';
 import type { PeerGrants } from './peer-grants.js';
+import { fenceServer, holdFence } from './fence.js';
 
 /** What the agent's handlers work with. */
 export interface AgentDeps {
@@ -44,6 +45,12 @@ export const MANAGER_PEER = 'manager';
 /** How long a new node keeps asking a busy source for its snapshot (one is streamed at a time). */
 const SNAPSHOT_QUEUE_MS = 10 * 60_000;
 
+/** A replica's status as the wire carries it (the account it logs in as stays here). */
+function withoutUser(r: EngineReplication): ReplicationStatus {
+  const { masterUser: _user, ...rest } = r;
+  return rest;
+}
+
 /** The agent's methods. The agent acts only when called: the manager decides. */
 export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
   const { engine, state, logger } = deps;
@@ -60,29 +67,20 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
     if (p.state === 'running') {
       try {
         sqlStatus = await engine.status();
+        if (await holdFence(engine, state, logger, sqlStatus.readOnly)) sqlStatus = { ...sqlStatus, readOnly: true };
       } catch (err) {
         logger.debug({ err }, 'status query failed');
       }
     }
     return {
       agentVersion: VERSION,
-      mysqld: { state: p.state, pid: p.pid, host: engine.host, port: engine.port, lastExit: p.lastExit },
+      // A server that runs but does not answer within the status deadline is frozen or overloaded: the manager must know.
+      mysqld: { state: p.state, answers: sqlStatus !== null, pid: p.pid, host: engine.host, port: engine.port, lastExit: p.lastExit },
       serverId: sqlStatus?.serverId ?? st.serverId,
       role: st.role,
       readOnly: sqlStatus?.readOnly ?? null,
       gtid: sqlStatus?.gtid ?? null,
-      replication: sqlStatus?.replication
-        ? {
-            masterHost: sqlStatus.replication.masterHost,
-            masterPort: sqlStatus.replication.masterPort,
-            ioRunning: sqlStatus.replication.ioRunning,
-            sqlRunning: sqlStatus.replication.sqlRunning,
-            secondsBehindMaster: sqlStatus.replication.secondsBehindMaster,
-            gtidIoPos: sqlStatus.replication.gtidIoPos,
-            lastIoError: sqlStatus.replication.lastIoError,
-            lastSqlError: sqlStatus.replication.lastSqlError,
-          }
-        : null,
+      replication: sqlStatus?.replication ? withoutUser(sqlStatus.replication) : null,
       busy: lock.busy,
     };
   };
@@ -159,7 +157,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
         }
         await engine.ensureReplicationUser(params.replUser, params.replPassword);
         await engine.setReadOnly(false);
-        await state.update({ role: 'master', masterHost: null, masterPort: null });
+        await state.update({ role: 'master', masterHost: null, masterPort: null, fenced: false });
       }),
 
     configure_replica: (params) =>
@@ -169,7 +167,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
           throw new AppError('INVALID_PARAMS', 'configure_replica: a node cannot replicate from itself');
         }
         await engine.configureReplica(params.master, params.gtidSlavePos);
-        await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port });
+        await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, fenced: false });
       }),
 
     authorize_peer: async (params) => {
@@ -246,8 +244,16 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
       locked('promote', async () => {
         requireRunning('promote');
         await engine.promote();
-        await state.update({ role: 'master', masterHost: null, masterPort: null });
+        await state.update({ role: 'master', masterHost: null, masterPort: null, fenced: false });
       }),
+
+    fence: async (params) => {
+      try {
+        return { fenced: await fenceServer(engine, state, logger, params.deadlineMs) };
+      } finally {
+        deps.onChange?.();
+      }
+    },
 
     set_read_only: (params) =>
       locked('set_read_only', async () => {

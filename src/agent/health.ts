@@ -59,7 +59,7 @@ export class HealthView {
 /**
  * Plain-HTTP health checks for load balancers (the Patroni convention), on a port of their
  * own: no credentials, no data, only whether this node should take writes or reads now.
- * - `GET /primary`: 200 only on the writable master;
+ * - `GET /primary`: 200 only on the writable master (never on one a failover fenced);
  * - `GET /replica?lag=<seconds>`: 200 only on a replica whose replication runs within that lag;
  * - `GET /health`: 200 while mariadbd runs (503 before), with the agent's pid.
  * Answers are at most `HEALTH_MAX_AGE_MS` old; at most `HEALTH_MAX_CONNECTIONS` connections are served at once.
@@ -70,7 +70,7 @@ export async function createHealthServer(view: HealthView, state: AgentStateFile
 
   app.get('/primary', async (_req, reply) => {
     const s = await view.look();
-    const ok = s.running && s.readOnly === false && state.get().role === 'master';
+    const ok = s.running && s.readOnly === false && state.get().role === 'master' && !state.get().fenced;
     return reply.code(ok ? 200 : 503).send({ primary: ok });
   });
 

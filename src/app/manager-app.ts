@@ -96,7 +96,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     store,
     driver,
     agents,
-    timeouts: { catchUpSeconds: config.catchUpSeconds, drainSeconds: config.drainSeconds, fenceMs: config.fenceMs, snapshotGrantSeconds: config.snapshotGrantSeconds },
+    timeouts: { switchoverTimeoutSeconds: config.switchoverTimeoutSeconds, drainSeconds: config.drainSeconds, fenceMs: config.fenceMs, snapshotGrantSeconds: config.snapshotGrantSeconds },
     credentialsFor: (id) => creds.forNode(id, [driver.nodeHost ?? '127.0.0.1']),
   });
   const loop = new ManagerLoop({ store, observer, executor, logger, clock }, { intervalMs: config.monitorIntervalMs, retryDelayMs: config.retryDelayMs, suspectRecheckMs: config.suspectRecheckMs });

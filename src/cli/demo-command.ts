@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startManager } from '../app/manager-app.js';
 import { resolveManagerConfig } from '../config/manager-config.js';
@@ -10,6 +12,10 @@ import { DEFAULT_MANAGER_PORT, defaultHome } from '../config/client-config.js';
 import { formatInfo } from './client/format.js';
 import { waitForOperation } from './client/wait.js';
 import { portOption } from './options.js';
+import { HaproxyProcess } from '../router/haproxy-process.js';
+import { Router } from '../router/router.js';
+import { createLogger } from '../util/logger.js';
+import { which } from '../util/which.js';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 
@@ -25,8 +31,10 @@ export function registerDemoCommand(program: Command): void {
     .option('--data-dir <dir>', 'the manager data directory', defaultHome(process.env))
     .option('--port <port>', 'port of the manager API', portOption, DEFAULT_MANAGER_PORT)
     .option('--slaves <n>', 'replicas to start with', (v) => Number.parseInt(v, 10), 2)
+    .option('--write-port <port>', "the router's write port (MySQL Router's convention; 3306 is often a system MariaDB's)", portOption, 6446)
+    .option('--read-port <port>', "the router's read port", portOption, 6447)
     .addHelpText('after', '\nExample:\n  cps-mysql demo            # then, in another terminal: cps-mysql info\n')
-    .action(async (opts: { dataDir: string; port: number; slaves: number }) => {
+    .action(async (opts: { dataDir: string; port: number; slaves: number; writePort: number; readPort: number }) => {
       const dataDir = resolve(opts.dataDir);
       const url = `http://127.0.0.1:${opts.port}/`;
       let manager;
@@ -37,11 +45,19 @@ export function registerDemoCommand(program: Command): void {
         process.exit(1);
       }
       const client = new RpcClient(managerApi, { url, token: manager.token });
+      const routerDir = mkdtempSync(join(tmpdir(), 'cps-router-'));
+      const logger = createLogger('router', { level: 'warn' });
+      const router = new Router(
+        { fetchInfo: () => client.call('get_service_info', {}), haproxy: new HaproxyProcess(which('haproxy'), routerDir, logger), logger },
+        { writePort: opts.writePort, readPort: opts.readPort, maxLagSeconds: 10, bind: '127.0.0.1', pollMs: 500 },
+      );
       let stopping = false;
       const finish = async (): Promise<void> => {
         if (stopping) return;
         stopping = true;
         out('\nshutting the service down…');
+        await router.stop().catch(() => undefined);
+        rmSync(routerDir, { recursive: true, force: true });
         let left: string | null = null;
         try {
           let info = await client.call('get_service_info', {});
@@ -85,6 +101,14 @@ export function registerDemoCommand(program: Command): void {
         if (stopping) return;
         out('');
         out(formatInfo(info));
+        let endpoints = '';
+        try {
+          await router.start();
+          endpoints = `connect:   writes 127.0.0.1:${opts.writePort}, reads 127.0.0.1:${opts.readPort} (a router that follows the master)`;
+        } catch (e) {
+          endpoints = `router:    not started (${messageOf(e)}); connect to the master above, or run 'cps-mysql router' with other ports`;
+        }
+        out(endpoints);
         out(`password:  cps-mysql get-password`);
         out(`manager:   ${url}   (cps-mysql info | list-nodes | performance | add-nodes 1 | switchover ID)`);
         out('\nCtrl-C shuts the service down.');

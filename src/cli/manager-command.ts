@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { startManager } from '../app/manager-app.js';
 import { MANAGER_DEFAULTS, readConfigFile, resolveManagerConfig, type ManagerConfigLayer } from '../config/manager-config.js';
 import { messageOf } from '../util/errors.js';
-import { portOption } from './options.js';
+import { portOption, whole } from './options.js';
 
 function millis(value: string): number {
   const n = Number(value);
@@ -10,13 +10,6 @@ function millis(value: string): number {
   return n;
 }
 
-function whole(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
 
 interface ManagerFlags {
   port?: number;
@@ -26,6 +19,7 @@ interface ManagerFlags {
   monitorInterval?: number;
   failoverChecks?: number;
   failoverBlockSeconds?: number;
+  switchoverTimeout?: number;
   tls?: boolean;
   tlsCert?: string;
   tlsKey?: string;
@@ -43,6 +37,7 @@ function flagsLayer(o: ManagerFlags): ManagerConfigLayer {
     monitorIntervalMs: o.monitorInterval,
     failoverChecks: o.failoverChecks,
     failoverBlockSeconds: o.failoverBlockSeconds,
+    switchoverTimeoutSeconds: o.switchoverTimeout,
     ...(o.tlsCert && o.tlsKey ? { tls: { kind: 'files' as const, certFile: o.tlsCert, keyFile: o.tlsKey } } : o.tls ? { tls: { kind: 'ca' as const } } : {}),
     ...(o.allowInsecure ? { allowInsecure: true } : {}),
   };
@@ -66,6 +61,7 @@ export function registerManagerCommand(program: Command): void {
     .option('--allow-insecure', 'allow a non-loopback --host without TLS (the API token would travel in clear)')
     .option('--failover-checks <n>', `failed checks in a row before the master counts as unreachable (default ${d.failoverChecks})`, whole(1, 100))
     .option('--failover-block-seconds <s>', `after an automatic failover, seconds before another may happen unless acknowledged (default ${d.failoverBlockSeconds})`, whole(0, 86400))
+    .option('--switchover-timeout <s>', `seconds a switchover may hold writes blocked; past them the old master takes writes again and the switchover ends with the reason (default ${d.switchoverTimeoutSeconds})`, whole(1, 3600))
     .addHelpText('after', '\nEnvironment: CPS_MYSQL_LOG_LEVEL (debug, info, warn…).\n\nExample:\n  cps-mysql manager --port 8100 --data-dir /var/lib/cps-mysql\n')
     .action(async (opts: ManagerFlags) => {
       if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {

@@ -43,9 +43,9 @@ export interface ManagerConfig {
   pollTimeoutMs: number;
   /** Milliseconds the manager waits for a silent master's server to greet it. */
   probeTimeoutMs: number;
-  /** Seconds a switchover candidate may take to catch up. */
-  catchUpSeconds: number;
-  /** Seconds each replica may take to apply its relay log during a failover. */
+  /** Seconds a switchover may hold writes blocked while its candidate catches up; past them the old master takes writes again. */
+  switchoverTimeoutSeconds: number;
+  /** Seconds a failover's candidate may take to apply what it received before the next candidate is tried. */
   drainSeconds: number;
   /** Milliseconds a former master has to answer while it is fenced. */
   fenceMs: number;
@@ -73,8 +73,8 @@ export const MANAGER_DEFAULTS: Omit<ManagerConfig, 'port' | 'dataDir'> = {
   faultsFile: null,
   agentCallTimeoutMs: 600_000,
   pollTimeoutMs: 1500,
-  probeTimeoutMs: 1000,
-  catchUpSeconds: 30,
+  probeTimeoutMs: 500,
+  switchoverTimeoutSeconds: 5,
   drainSeconds: 30,
   fenceMs: 1000,
   snapshotGrantSeconds: 900,
@@ -104,7 +104,7 @@ const layer = z
     agentCallTimeoutMs: int(1000, 86_400_000),
     pollTimeoutMs: int(100, 60_000),
     probeTimeoutMs: int(100, 60_000),
-    catchUpSeconds: int(1, 3600),
+    switchoverTimeoutSeconds: int(1, 3600),
     drainSeconds: int(1, 3600),
     fenceMs: int(100, 60_000),
     snapshotGrantSeconds: int(10, 86_400),

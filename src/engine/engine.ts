@@ -100,6 +100,10 @@ export interface Engine {
   start(settings: EngineSettings): Promise<void>;
   /** Stops the server: SIGTERM, then SIGKILL after the stop timeout. Resolves once it is gone. */
   stop(): Promise<void>;
+  /** False while the server has not answered a status read that missed its deadline (frozen, hung): the agent need not wait on it again. */
+  serverAnswers(): boolean;
+  /** SIGKILL now, without a grace period (a frozen or hung server is fenced so): resolves once it is gone. It starts read-only again, after crash recovery. */
+  kill(): Promise<void>;
   /** Finds a server left running by an earlier agent on the same directory. */
   adopt(): boolean;
   /** The server process as it is now. */

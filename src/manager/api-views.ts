@@ -1,6 +1,7 @@
 import type { FailoverInfo, ServiceInfo, ServiceNodeInfo } from '../protocol/manager-api.js';
 import type { NodeRecord, StateStore } from '../store/store.js';
 import { masterOf } from './core/model.js';
+import { nodeCondition } from './core/replicas.js';
 import type { ManagerLoop } from './loop.js';
 import type { Observer } from './observe.js';
 
@@ -11,6 +12,8 @@ const EVENTS_SHOWN = 30;
 /** What get_node_info answers for a node: its record and what the monitor last saw of it. */
 export function nodeInfo(observer: Observer, n: NodeRecord): ServiceNodeInfo {
   const o = observer.observation(n.id);
+  const latest = observer.latest;
+  const condition = latest ? nodeCondition(latest, n.id) : { diagnosis: null, servesReads: false };
   const st = o?.status ?? null;
   const r = st?.replication ?? null;
   return {
@@ -38,6 +41,7 @@ export function nodeInfo(observer: Observer, n: NodeRecord): ServiceNodeInfo {
         }
       : null,
     lastSeen: o?.lastSeen ?? null,
+    ...condition,
   };
 }
 
@@ -55,13 +59,15 @@ export function serviceInfo(deps: { store: StateStore; observer: Observer; loop:
   const nodes = store.nodes();
   const m = masterOf(nodes);
   const op = store.operation();
+  const infos = nodes.map((n) => nodeInfo(observer, n));
   return {
     state: s?.state ?? 'INIT',
     type: 'mysql',
     user: s?.user ?? DEFAULT_USER,
     master: m && m.status === 'ready' && m.host !== null ? `${m.host}:${m.mysqlPort}` : null,
-    slaves: nodes.filter((n) => n.role === 'replica' && n.status === 'ready').map((n) => `${n.host}:${n.mysqlPort}`),
-    nodes: nodes.map((n) => nodeInfo(observer, n)),
+    // Only replicas that can serve reads now are advertised as read endpoints.
+    slaves: infos.filter((n) => n.role === 'replica' && n.status === 'ready' && n.servesReads).map((n) => `${n.ip}:${n.port}`),
+    nodes: infos,
     desiredReplicas: s?.desiredReplicas ?? 0,
     operation: op ? { kind: op.kind, startedAt: op.startedAt, step: loop.current } : null,
     error: s?.error ?? null,

@@ -10,6 +10,7 @@ import type { AgentDirectory } from './agent-port.js';
 import { DEFAULT_USER, failoverInfo, nodeInfo, serviceInfo } from './api-views.js';
 import type { Clock } from './clock.js';
 import { liveReplicas, masterOf } from './core/model.js';
+import { planFailover, planRetry, planSwitchover, type Begin } from './api-recovery.js';
 import { computePerformance } from './core/performance.js';
 import type { ManagerLoop } from './loop.js';
 import type { Observer } from './observe.js';
@@ -88,6 +89,9 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
     return { state };
   };
 
+  const beginPlanned = (plan: Begin): { state: ServiceState } =>
+    begin(plan.kind, plan.params as ParamsByKind[typeof plan.kind], plan.state, {}, plan.event ? () => store.addEvent(plan.event!) : undefined);
+
   return {
     startup: async (p) => {
       requireState('startup');
@@ -162,7 +166,7 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       const m = readyMaster();
       if (n.id === m.id) throw new AppError('INVALID_PARAMS', `set_up_replica_master: ${n.id} is already the master`);
       if (n.status !== 'ready') throw new AppError('WRONG_STATE', `set_up_replica_master: ${n.id} is ${n.status}, not ready`);
-      return begin('switchover', { candidateId: n.id, oldMasterId: m.id }, 'ADAPTING');
+      return beginPlanned(planSwitchover(observer.latest, n, m, p.maxLagSeconds));
     },
 
     set_up_replica_slave: async (p) => {
@@ -227,15 +231,13 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
 
     failover: async (p) => {
       requireState('failover');
-      const m = masterOf(store.nodes());
-      if (!m || m.status !== 'ready') throw new AppError('WRONG_STATE', 'failover: the service has no master to fail over from');
-      if (p.serviceNodeId !== undefined) {
-        const n = nodeOrFail(p.serviceNodeId);
-        if (n.role !== 'replica' || n.status !== 'ready') throw new AppError('INVALID_PARAMS', `failover: ${n.id} is not a ready replica`);
-      }
-      if (liveReplicas(store.nodes()).length === 0) throw new AppError('WRONG_STATE', 'failover: there is no replica to promote');
-      store.addEvent(`failover ordered by an operator from ${m.id}`);
-      return begin('failover', { oldMasterId: m.id, automatic: false, ...(p.serviceNodeId ? { candidateId: p.serviceNodeId } : {}) }, 'ADAPTING');
+      return beginPlanned(planFailover(store, p.serviceNodeId !== undefined ? nodeOrFail(p.serviceNodeId) : null, p.force === true));
+    },
+
+    retry: async () => {
+      requireState('retry');
+      const plan = planRetry(store, store.lastEndedOperation());
+      return { ...beginPlanned(plan), kind: plan.kind };
     },
 
     set_failover: async (p) => {

@@ -37,6 +37,8 @@ export interface Round {
   decision: Decision | null;
   /** The step (or the observation) failed. */
   failed: boolean;
+  /** After a failed step: the next decision takes the same step again (a retry, after `retryDelayMs`); false when it moves on at once (an abort, another candidate). */
+  retry?: boolean;
 }
 
 /**
@@ -130,15 +132,36 @@ export class ManagerLoop {
       return { decision, failed: false };
     }
     this.lastIdleReason = null;
-    return { decision, failed: !(await this.take(decision)) };
+    if (await this.take(decision)) return { decision, failed: false };
+    return { decision, failed: true, retry: this.wouldRetry(decision.step.kind) };
+  }
+
+  /**
+   * After a failed step: would the next decision take the same step again? Decided on the last
+   * snapshot with the operation and error as the failure left them, so an operation that gives up
+   * (a switchover holding writes blocked) or moves on (a failover's next candidate) does so at
+   * once, and only a real retry waits.
+   */
+  private wouldRetry(kind: string): boolean {
+    const s = this.deps.observer.latest;
+    if (!s) return true;
+    const { store } = this.deps;
+    const op = store.operation();
+    let operation = null;
+    if (op) {
+      const { id: _id, startedAt: _at, ...rest } = op;
+      operation = rest;
+    }
+    return decide({ ...s, operation, lastError: store.service()?.error ?? s.lastError }).step?.kind === kind;
   }
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const { decision, failed } = await this.runOnce();
+      const round = await this.runOnce();
+      const { decision, failed } = round;
       if (this.stopped) break;
       if (decision === null) await this.pause(this.options.intervalMs);
-      else if (failed) await this.pause(this.options.retryDelayMs);
+      else if (failed && round.retry !== false) await this.pause(this.options.retryDelayMs);
       // A master that failed a check is looked at again soon, so a real failure is confirmed fast.
       else if (!decision.step) await this.pause(this.deps.observer.suspicious ? Math.min(this.options.suspectRecheckMs, this.options.intervalMs) : this.options.intervalMs);
     }

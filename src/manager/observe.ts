@@ -5,9 +5,10 @@ import type { Logger } from '../util/logger.js';
 import { messageOf } from '../util/errors.js';
 import type { AgentDirectory } from './agent-port.js';
 import type { Clock } from './clock.js';
-import { parseGtidPosition, type GtidPosition } from '../protocol/gtid.js';
+import { formatGtidPosition, laterOf, parseGtidPosition, type GtidPosition } from '../protocol/gtid.js';
 import { masterOf, type NodeView, type Snapshot } from './core/model.js';
 import type { CounterPair } from './core/performance.js';
+import { diagnoseReplica } from './core/replicas.js';
 
 /** What the monitor last learnt of one node. */
 export interface NodeObservation {
@@ -19,6 +20,8 @@ export interface NodeObservation {
   error: string | null;
   /** Consecutive checks in which neither the agent nor the server answered well. */
   failedChecks: number;
+  /** Consecutive snapshots in which this replica's diagnosis named a trouble (not healthy, not merely lagging). */
+  troubleChecks?: number;
   /** The last two samples of the node's counters. */
   counters: { prev: Counters | null; cur: Counters | null };
 }
@@ -62,6 +65,7 @@ export class Observer {
   private lastCountersAt = Number.NEGATIVE_INFINITY;
   /** GTID texts an agent sent that are not positions, logged once each. */
   private readonly badGtids = new Set<string>();
+  private latestSnapshot: Snapshot | null = null;
 
   constructor(
     private readonly deps: ObserverDeps,
@@ -102,19 +106,26 @@ export class Observer {
             o.status = await agent.call('get_status', {}, { timeoutMs: this.options.pollTimeoutMs });
             o.lastSeen = new Date(clock.now()).toISOString();
             o.error = null;
-            if (withCounters && o.status.mysqld.state === 'running') {
-              const ignoreUsers = [store.service()?.replUser ?? 'repl'];
-              const c = await agent.call('get_counters', { ignoreUsers }, { timeoutMs: this.options.pollTimeoutMs });
-              o.counters = { prev: o.counters.cur, cur: c };
-            }
           } catch (err) {
             o.status = null;
             o.error = messageOf(err);
           }
-          const agentSaysUp = o.status !== null && o.status.mysqld.state === 'running';
+          // Counters are extra: a server that cannot give them (frozen, busy) keeps the status it gave.
+          if (withCounters && o.status?.mysqld.state === 'running' && o.status.mysqld.answers !== false) {
+            const ignoreUsers = [store.service()?.replUser ?? 'repl'];
+            const c = await agent.call('get_counters', { ignoreUsers }, { timeoutMs: this.options.pollTimeoutMs }).catch(() => null);
+            if (c) o.counters = { prev: o.counters.cur, cur: c };
+          }
+          // A server that runs but does not answer its agent (frozen, overloaded) is not up.
+          const agentSaysUp = o.status !== null && o.status.mysqld.state === 'running' && o.status.mysqld.answers !== false;
           if (n.role === 'master' && n.status === 'ready') {
             // A master counts as failing only when both its agent and its server fail the manager.
-            const up = agentSaysUp || (n.mysqlPort !== null && (await this.deps.probe(n.host!, n.mysqlPort, this.options.probeTimeoutMs)));
+            // The server's port is probed when the agent is silent, and once when the agent says the
+            // server runs but does not answer (a second opinion); an agent that says the process is
+            // gone, or keeps saying it does not answer, is believed without waiting on a probe again.
+            const processGone = o.status !== null && o.status.mysqld.state !== 'running';
+            const probe = !agentSaysUp && !processGone && (o.status === null || o.failedChecks === 0) && n.mysqlPort !== null;
+            const up = agentSaysUp || (probe && (await this.deps.probe(n.host!, n.mysqlPort!, this.options.probeTimeoutMs)));
             o.failedChecks = up ? 0 : o.failedChecks + 1;
             if (!up) logger.warn({ node: n.id, failedChecks: o.failedChecks, agent: o.error ?? o.status?.mysqld.state }, 'master check failed');
           } else {
@@ -145,6 +156,7 @@ export class Observer {
     const live = await driver.listNodes();
     const liveIds = new Set(live.map((n) => n.id));
     await this.poll(store.nodes().filter((n) => liveIds.has(n.id)), withCounters);
+    this.record();
     // The registry, the service and the operation are read together, after the awaits, so the
     // decision never mixes an operation with a registry from before it was recorded.
     const { nodes, service, op } = store.atomically(() => ({ nodes: store.nodes(), service: store.service(), op: store.operation() }));
@@ -161,7 +173,7 @@ export class Observer {
         serverId: n.serverId,
         alive: liveIds.has(n.id),
         reachable: st !== null,
-        mysqlRunning: st?.mysqld.state === 'running',
+        mysqlRunning: st?.mysqld.state === 'running' && st.mysqld.answers !== false,
         readOnly: st?.readOnly ?? null,
         replicatingFrom: r ? (byAddress.get(`${r.masterHost}:${r.masterPort}`) ?? `${r.masterHost}:${r.masterPort}`) : null,
         ioRunning: r?.ioRunning ?? null,
@@ -169,6 +181,14 @@ export class Observer {
         replicationError: r ? r.lastIoError || r.lastSqlError : '',
         gtidApplied: this.position(st?.gtid?.currentPos),
         gtidReceived: this.position(r?.gtidIoPos),
+        gtidBinlog: this.position(st?.gtid?.binlogPos),
+        gtidSlave: this.position(st?.gtid?.slavePos),
+        receivedHigh: this.position(n.receivedGtid),
+        lagSeconds: r?.secondsBehindMaster ?? null,
+        ioErrno: r ? r.lastIoErrno : null,
+        sqlErrno: r ? r.lastSqlErrno : null,
+        repairs: n.repairs,
+        troubleChecks: o?.troubleChecks ?? 0,
         // A node the cloud no longer lists fails every check.
         failedChecks: liveIds.has(n.id) ? (o?.failedChecks ?? 0) : Math.max(o?.failedChecks ?? 0, this.options.failoverChecks),
       };
@@ -178,7 +198,7 @@ export class Observer {
       const { id: _id, startedAt: _at, ...rest } = op;
       operation = rest;
     }
-    return {
+    const snapshot: Snapshot = {
       state: service?.state ?? 'INIT',
       desiredReplicas: service?.desiredReplicas ?? 0,
       nextSeq: service?.nextSeq ?? 1,
@@ -193,7 +213,58 @@ export class Observer {
         blockSeconds: this.options.failoverBlockSeconds,
       },
       passwordPending: (service?.pendingPassword ?? null) !== null,
+      lastMasterPosition: this.position(service?.lastMasterGtid),
+      outageSince: service?.outageSince ? Date.parse(service.outageSince) : null,
       now: clock.now(),
     };
+    this.countTrouble(snapshot);
+    this.latestSnapshot = snapshot;
+    return snapshot;
+  }
+
+  /**
+   * Counts, per replica in service, the snapshots in a row whose diagnosis names a trouble, so a
+   * costly repair (a replacement) waits until the trouble has lasted (core/idle.ts); the count is
+   * written into the snapshot's views too.
+   */
+  private countTrouble(s: Snapshot): void {
+    const master = masterOf(s.nodes);
+    for (const v of s.nodes) {
+      const o = this.seen.get(v.id);
+      if (!o) continue;
+      const d = v.role === 'replica' && v.status === 'ready' && master?.status === 'ready' ? diagnoseReplica(v, master.id).name : 'ReplicaHealthy';
+      o.troubleChecks = d === 'ReplicaHealthy' || d === 'ReplicaLagging' ? 0 : (o.troubleChecks ?? 0) + 1;
+      v.troubleChecks = o.troubleChecks;
+    }
+  }
+
+  /** The last snapshot taken, or null before the first. */
+  get latest(): Snapshot | null {
+    return this.latestSnapshot;
+  }
+
+  /**
+   * Records what must outlive the manager: the most each replica was seen to receive (per domain,
+   * only ever up), and the master's binary log position while it serves.
+   */
+  private record(): void {
+    const { store } = this.deps;
+    const nodes = store.nodes();
+    const service = store.service();
+    for (const n of nodes) {
+      const st = this.seen.get(n.id)?.status;
+      if (!st) continue;
+      if (n.role === 'replica' && st.replication) {
+        const now = parseGtidPosition(st.replication.gtidIoPos);
+        const before = this.position(n.receivedGtid) ?? [];
+        if (now && now.length > 0) {
+          const high = laterOf(before, now);
+          if (formatGtidPosition(high) !== (n.receivedGtid ?? '')) store.updateNode(n.id, { receivedGtid: formatGtidPosition(high) });
+        }
+      }
+      if (service && n.role === 'master' && n.status === 'ready' && st.mysqld.answers !== false && st.gtid && st.gtid.binlogPos !== '' && st.gtid.binlogPos !== service.lastMasterGtid) {
+        store.updateService({ lastMasterGtid: st.gtid.binlogPos });
+      }
+    }
   }
 }

@@ -76,8 +76,12 @@ export interface ReplicationStatus {
   gtidIoPos: string;
   /** The IO thread's last error, '' when none. */
   lastIoError: string;
-  /** The SQL thread's last error (its error number in the text), '' when none. */
+  /** Its MariaDB error number, 0 when none (1236: the master lacks the position asked for). */
+  lastIoErrno: number;
+  /** The SQL thread's last error, '' when none. */
   lastSqlError: string;
+  /** Its MariaDB error number, 0 when none (1062 duplicate key, 1950 out-of-order GTID, …). */
+  lastSqlErrno: number;
 }
 
 /** What get_status answers: the node's server and replication as the agent sees them now. */
@@ -87,6 +91,8 @@ export interface AgentStatus {
   /** The server process: state, pid, where it listens, how it last ended. */
   mysqld: {
     state: MysqldState;
+    /** A running server answered the agent's status query within its deadline (false: frozen or overloaded). */
+    answers: boolean;
     pid: number | null;
     port: number;
     host: string;
@@ -162,6 +168,13 @@ export const agentApi = {
   stop_replica_io: method<AgentStatus>()({ verb: 'POST', params: none }),
   promote: method<AgentStatus>()({ verb: 'POST', params: none }),
   set_read_only: method<AgentStatus>()({ verb: 'POST', params: z.object({ readOnly: z.boolean() }).strict() }),
+  /**
+   * Fences this node as a lost master, without waiting on its server or on the agent's other
+   * work: from the call on, `/primary` answers 503; the server is made read-only within
+   * `deadlineMs`, else (frozen, hung) it is killed (SIGKILL) and comes back read-only when
+   * restarted. Says which: `read_only`, `killed`, or `down` (it was not running).
+   */
+  fence: method<{ fenced: 'read_only' | 'killed' | 'down' }>()({ verb: 'POST', params: z.object({ deadlineMs: z.number().int().min(100).max(60_000) }).strict() }),
   /** Creates or resets the service user with this password and the documented privileges (on the master; replicas follow). */
   set_password: method<{ user: string }>()({
     verb: 'POST',

@@ -95,3 +95,13 @@ export function compareGtid(a: string | null, b: string | null): number {
       return Number.NaN;
   }
 }
+
+/** Per domain, the later of two positions (the one with the higher sequence number). */
+export function laterOf(a: GtidPosition, b: GtidPosition): GtidPosition {
+  const out = new Map<number, Gtid>();
+  for (const g of [...a, ...b]) {
+    const cur = out.get(g.domain);
+    if (!cur || g.seq > cur.seq) out.set(g.domain, g);
+  }
+  return [...out.values()].sort((x, y) => x.domain - y.domain);
+}

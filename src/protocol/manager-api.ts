@@ -73,6 +73,10 @@ export interface ServiceNodeInfo {
   replication: NodeReplication | null;
   /** When the monitor last heard from the node's agent (ISO time), or null. */
   lastSeen: string | null;
+  /** The node's condition in words (`node-2 replicates`, `node-2's replication is broken: SQL error 1062`…), or null before it was seen. */
+  diagnosis: string | null;
+  /** A replica offered for reads now: healthy and within the read lag limit. */
+  servesReads: boolean;
 }
 
 /** The operation under way, as get_service_info shows it. */
@@ -176,7 +180,18 @@ export const managerApi = {
   list_nodes: method<{ masters: string[]; slaves: string[]; serviceNode: string[] }>()({ verb: 'GET', params: none }),
   get_node_info: method<{ serviceNode: ServiceNodeInfo }>()({ verb: 'GET', params: nodeRef }),
   get_service_info: method<ServiceInfo>()({ verb: 'GET', params: none }),
-  set_up_replica_master: method<{ state: ServiceState }>()({ verb: 'POST', params: nodeRef }),
+  /**
+   * A planned switchover to this replica. Refused before any write is blocked when it does not
+   * replicate from the master, stopped on an error, holds errant transactions or is more than
+   * `maxLagSeconds` behind (default 5).
+   */
+  set_up_replica_master: method<{ state: ServiceState }>()({
+    verb: 'POST',
+    params: z
+      .object({ serviceNodeId: nodeId.optional(), id: nodeId.optional(), maxLagSeconds: z.number().int().min(0).max(86_400).optional() })
+      .strict()
+      .refine((p) => (p.serviceNodeId === undefined) !== (p.id === undefined), { message: "needs 'serviceNodeId' (or the seed's 'id'), once" }),
+  }),
   set_up_replica_slave: method<{ state: ServiceState }>()({ verb: 'POST', params: nodeRef }),
   shutdown: method<{ state: ServiceState }>()({ verb: 'POST', params: none }),
   get_service_performance: method<ServicePerformance>()({ verb: 'GET', params: none }),
@@ -188,11 +203,17 @@ export const managerApi = {
   sqldump: method()({ verb: 'GET', params: none, result: 'stream' }),
   load_dump: method<{ bytes: number }>()({ verb: 'UPLOAD', params: none, files: ['mysqldump_file'] }),
   getLog: method<{ log: string }>()({ verb: 'GET', params: none }),
-  /** A failover ordered by an operator: the master is fenced and the most advanced replica promoted. */
+  /**
+   * A failover ordered by an operator, from a live master or from ERROR without one: the master
+   * (if any) is fenced and the replica holding the most promoted, or the one named. Refused when
+   * that would lose acknowledged transactions, unless `force` (the loss is then reported).
+   */
   failover: method<{ state: ServiceState }>()({
     verb: 'POST',
-    params: z.object({ serviceNodeId: nodeId.optional() }).strict(),
+    params: z.object({ serviceNodeId: nodeId.optional(), force: z.boolean().optional() }).strict(),
   }),
+  /** Begins again the last operation that was abandoned (failover, switchover, attach, remove_nodes, shutdown). */
+  retry: method<{ state: ServiceState; kind: string }>()({ verb: 'POST', params: none }),
   /** Switches automatic failover on or off. */
   set_failover: method<FailoverInfo>()({ verb: 'POST', params: z.object({ enabled: z.boolean() }).strict() }),
   /** Lifts the block an automatic failover put on the next one. */

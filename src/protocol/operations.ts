@@ -22,7 +22,7 @@ export const RECORDED_PHASES = {
   shutdown: [],
   switchover: ['fenced', 'caught_up', 'promoted', 'repointed'],
   attach: ['attached'],
-  failover: ['fenced', 'drained', 'promoted', 'repointed'],
+  failover: ['fenced', 'chosen', 'drained', 'promoted', 'repointed'],
   set_password: [],
 } as const;
 
@@ -44,12 +44,17 @@ export interface ParamsByKind {
   remove_nodes: { ids: string[] };
   /** Every node destroyed. */
   shutdown: Record<string, never>;
-  /** A planned switchover (`set_up_replica_master`). */
-  switchover: { candidateId: string; oldMasterId: string };
+  /** A planned switchover (`set_up_replica_master`); `maxLagSeconds`: how far behind the candidate may be (default 5). */
+  switchover: { candidateId: string; oldMasterId: string; maxLagSeconds?: number };
   /** `set_up_replica_slave`: the node (re)attached to the master. */
   attach: { id: string };
-  /** The master is lost: promote a replica. `candidateId`: one an operator prefers, then the one promoted; `gtid`: its position then. */
-  failover: { oldMasterId: string; automatic: boolean; candidateId?: string; gtid?: string };
+  /**
+   * The master is lost (or there is none): promote a replica. `oldMasterId`: the master lost, if
+   * any; `preferred`: a replica an operator named; `candidateId`: the one chosen, then promoted;
+   * `gtid`: its position then; `excluded`: candidates given up (they could not apply what they
+   * received); `force`: an operator accepts losing transactions; `lost`: what was given up.
+   */
+  failover: { oldMasterId: string | null; automatic: boolean; preferred?: string; candidateId?: string; gtid?: string; excluded?: string[]; force?: boolean; lost?: string };
   /** The service user's password changes (the new one waits in the service record, never here). */
   set_password: { user: string };
 }
@@ -81,12 +86,23 @@ export const operationSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('add_nodes'), params: z.object({ replacement: z.boolean() }).strict(), phase: phase(RECORDED_PHASES.add_nodes), ...base }).strict(),
   z.object({ kind: z.literal('remove_nodes'), params: z.object({ ids: z.array(nodeId) }).strict(), phase: phase(RECORDED_PHASES.remove_nodes), ...base }).strict(),
   z.object({ kind: z.literal('shutdown'), params: empty, phase: phase(RECORDED_PHASES.shutdown), ...base }).strict(),
-  z.object({ kind: z.literal('switchover'), params: z.object({ candidateId: nodeId, oldMasterId: nodeId }).strict(), phase: phase(RECORDED_PHASES.switchover), ...base }).strict(),
+  z.object({ kind: z.literal('switchover'), params: z.object({ candidateId: nodeId, oldMasterId: nodeId, maxLagSeconds: z.number().int().min(0).max(86400).optional() }).strict(), phase: phase(RECORDED_PHASES.switchover), ...base }).strict(),
   z.object({ kind: z.literal('attach'), params: z.object({ id: nodeId }).strict(), phase: phase(RECORDED_PHASES.attach), ...base }).strict(),
   z
     .object({
       kind: z.literal('failover'),
-      params: z.object({ oldMasterId: nodeId, automatic: z.boolean(), candidateId: nodeId.optional(), gtid: z.string().max(4096).optional() }).strict(),
+      params: z
+        .object({
+          oldMasterId: nodeId.nullable(),
+          automatic: z.boolean(),
+          preferred: nodeId.optional(),
+          candidateId: nodeId.optional(),
+          gtid: z.string().max(4096).optional(),
+          excluded: z.array(nodeId).optional(),
+          force: z.boolean().optional(),
+          lost: z.string().max(8192).optional(),
+        })
+        .strict(),
       phase: phase(RECORDED_PHASES.failover),
       ...base,
     })

@@ -9,12 +9,13 @@ export const ACCEPTED_STATES: Record<string, readonly ServiceState[]> = {
   add_nodes: ['RUNNING'],
   remove_nodes: ['RUNNING'],
   set_up_replica_master: ['RUNNING'],
-  set_up_replica_slave: ['RUNNING'],
+  set_up_replica_slave: ['RUNNING', 'ERROR'],
   shutdown: ['RUNNING', 'ERROR'],
   set_password: ['RUNNING', 'ADAPTING'],
   sqldump: ['RUNNING', 'ADAPTING'],
   load_dump: ['RUNNING'],
   failover: ['RUNNING', 'ERROR'],
+  retry: ['RUNNING', 'ERROR'],
 };
 
 /** The sentence a client gets when it calls a method in the wrong state (as ConPaaS said it). */

@@ -80,4 +80,13 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE operations SET params = json_set(params, '$.replacement', json(CASE WHEN json_extract(params, '$.replacement') = 1 THEN 'true' ELSE 'false' END)) WHERE kind = 'add_nodes';
   ALTER TABLE service ADD COLUMN pending_password TEXT;
   `,
+  // Every node watched: the most each replica was seen to receive (a replica that loses its relay
+  // log is then not taken for the most advanced), repairs since it was healthy; the last master's
+  // position and a total outage (no node behind that position is promoted on its own).
+  `
+  ALTER TABLE nodes ADD COLUMN received_gtid TEXT;
+  ALTER TABLE nodes ADD COLUMN repairs INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE service ADD COLUMN last_master_gtid TEXT;
+  ALTER TABLE service ADD COLUMN outage_since TEXT;
+  `,
 ];

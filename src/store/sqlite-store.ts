@@ -4,7 +4,7 @@ import type { NodeRole, NodeStatus, ServiceEvent } from '../protocol/manager-api
 import { parseOperation, type OperationKind, type ParamsByKind } from '../protocol/operations.js';
 import type { ServiceState } from '../protocol/service-states.js';
 import { MIGRATIONS } from './schema.js';
-import type { NodeRecord, OperationPatch, OperationRecord, ServiceRecord, StateStore } from './store.js';
+import type { EndedOperation, NewNodeRecord, NewServiceRecord, NodeRecord, OperationPatch, OperationRecord, ServiceRecord, StateStore } from './store.js';
 
 type Row = Record<string, unknown>;
 
@@ -53,16 +53,18 @@ export class SqliteStore implements StateStore {
       failoverEnabled: Number(r['failover_enabled']) === 1,
       failoverBlockedUntil: (r['failover_blocked_until'] as string | null) ?? null,
       pendingPassword: (r['pending_password'] as string | null) ?? null,
+      lastMasterGtid: (r['last_master_gtid'] as string | null) ?? null,
+      outageSince: (r['outage_since'] as string | null) ?? null,
     };
   }
 
-  createService(s: ServiceRecord): void {
+  createService(s: NewServiceRecord): void {
     this.db
       .prepare(
-        `INSERT INTO service (id, state, error, cloud, user, password, repl_user, repl_password, desired_replicas, next_seq, failover_enabled, failover_blocked_until, pending_password, updated_at)
-         VALUES (1, @state, @error, @cloud, @user, @password, @replUser, @replPassword, @desiredReplicas, @nextSeq, @failover, @failoverBlockedUntil, @pendingPassword, @now)`,
+        `INSERT INTO service (id, state, error, cloud, user, password, repl_user, repl_password, desired_replicas, next_seq, failover_enabled, failover_blocked_until, pending_password, last_master_gtid, outage_since, updated_at)
+         VALUES (1, @state, @error, @cloud, @user, @password, @replUser, @replPassword, @desiredReplicas, @nextSeq, @failover, @failoverBlockedUntil, @pendingPassword, @lastMasterGtid, @outageSince, @now)`,
       )
-      .run({ ...s, failover: s.failoverEnabled ? 1 : 0, now: now() });
+      .run({ ...s, lastMasterGtid: s.lastMasterGtid ?? null, outageSince: s.outageSince ?? null, failover: s.failoverEnabled ? 1 : 0, now: now() });
   }
 
   updateService(patch: Partial<ServiceRecord>): ServiceRecord {
@@ -73,7 +75,8 @@ export class SqliteStore implements StateStore {
       .prepare(
         `UPDATE service SET state = @state, error = @error, cloud = @cloud, user = @user, password = @password,
          repl_user = @replUser, repl_password = @replPassword, desired_replicas = @desiredReplicas, next_seq = @nextSeq,
-         failover_enabled = @failover, failover_blocked_until = @failoverBlockedUntil, pending_password = @pendingPassword, updated_at = @now WHERE id = 1`,
+         failover_enabled = @failover, failover_blocked_until = @failoverBlockedUntil, pending_password = @pendingPassword,
+         last_master_gtid = @lastMasterGtid, outage_since = @outageSince, updated_at = @now WHERE id = 1`,
       )
       .run({ ...next, error: next.error ?? null, pendingPassword: next.pendingPassword ?? null, failover: next.failoverEnabled ? 1 : 0, now: now() });
     return next;
@@ -88,13 +91,13 @@ export class SqliteStore implements StateStore {
     return r ? nodeOf(r) : null;
   }
 
-  insertNode(n: NodeRecord): void {
+  insertNode(n: NewNodeRecord): void {
     this.db
       .prepare(
-        `INSERT INTO nodes (id, role, status, server_id, host, agent_port, mysql_port, health_port, created_at)
-         VALUES (@id, @role, @status, @serverId, @host, @agentPort, @mysqlPort, @healthPort, @now)`,
+        `INSERT INTO nodes (id, role, status, server_id, host, agent_port, mysql_port, health_port, received_gtid, repairs, created_at)
+         VALUES (@id, @role, @status, @serverId, @host, @agentPort, @mysqlPort, @healthPort, @receivedGtid, @repairs, @now)`,
       )
-      .run({ ...n, now: now() });
+      .run({ ...n, receivedGtid: n.receivedGtid ?? null, repairs: n.repairs ?? 0, now: now() });
   }
 
   updateNode(id: string, patch: Partial<Omit<NodeRecord, 'id'>>): void {
@@ -102,7 +105,9 @@ export class SqliteStore implements StateStore {
     if (!cur) return;
     const n = { ...cur, ...patch };
     this.db
-      .prepare('UPDATE nodes SET role = @role, status = @status, server_id = @serverId, host = @host, agent_port = @agentPort, mysql_port = @mysqlPort, health_port = @healthPort WHERE id = @id')
+      .prepare(
+        'UPDATE nodes SET role = @role, status = @status, server_id = @serverId, host = @host, agent_port = @agentPort, mysql_port = @mysqlPort, health_port = @healthPort, received_gtid = @receivedGtid, repairs = @repairs WHERE id = @id',
+      )
       .run(n);
   }
 
@@ -112,15 +117,7 @@ export class SqliteStore implements StateStore {
 
   operation(): OperationRecord | null {
     const r = this.db.prepare('SELECT * FROM operations WHERE outcome IS NULL ORDER BY id DESC LIMIT 1').get() as Row | undefined;
-    if (!r) return null;
-    const op = parseOperation({
-      kind: String(r['kind']),
-      params: JSON.parse(String(r['params'])) as unknown,
-      phase: (r['phase'] as string | null) ?? null,
-      attempts: Number(r['attempts']),
-      abortError: (r['abort_error'] as string | null) ?? null,
-    });
-    return { ...op, id: Number(r['id']), startedAt: String(r['started_at']) };
+    return r ? operationOf(r) : null;
   }
 
   beginOperation<K extends OperationKind>(kind: K, params: ParamsByKind[K]): OperationRecord {
@@ -136,6 +133,12 @@ export class SqliteStore implements StateStore {
     const { id: _id, startedAt: _startedAt, ...op } = cur;
     const next = parseOperation({ ...op, ...definedOnly(patch) });
     this.db.prepare('UPDATE operations SET phase = ?, attempts = ?, params = ?, abort_error = ? WHERE id = ?').run(next.phase, next.attempts, JSON.stringify(next.params), next.abortError, cur.id);
+  }
+
+  lastEndedOperation(): EndedOperation | null {
+    const r = this.db.prepare('SELECT * FROM operations WHERE outcome IS NOT NULL ORDER BY id DESC LIMIT 1').get() as Row | undefined;
+    if (!r) return null;
+    return { ...operationOf(r), outcome: r['outcome'] === 'done' ? 'done' : 'failed', error: (r['error'] as string | null) ?? null };
   }
 
   endOperation(outcome: 'done' | 'failed', error?: string): void {
@@ -181,9 +184,23 @@ function nodeOf(r: Row): NodeRecord {
     agentPort: r['agent_port'] === null ? null : Number(r['agent_port']),
     mysqlPort: r['mysql_port'] === null ? null : Number(r['mysql_port']),
     healthPort: r['health_port'] === null || r['health_port'] === undefined ? null : Number(r['health_port']),
+    receivedGtid: (r['received_gtid'] as string | null) ?? null,
+    repairs: Number(r['repairs'] ?? 0),
   };
 }
 
 function now(): string {
   return new Date().toISOString();
+}
+
+/** An `operations` row as an operation record, read through the operation schema (throws for a row that is not one). */
+function operationOf(r: Row): OperationRecord {
+  const op = parseOperation({
+    kind: String(r['kind']),
+    params: JSON.parse(String(r['params'])) as unknown,
+    phase: (r['phase'] as string | null) ?? null,
+    attempts: Number(r['attempts']),
+    abortError: (r['abort_error'] as string | null) ?? null,
+  });
+  return { ...op, id: Number(r['id']), startedAt: String(r['started_at']) };
 }

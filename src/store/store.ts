@@ -28,7 +28,14 @@ export interface ServiceRecord {
   failoverBlockedUntil: string | null;
   /** A new password for the service user that set_password recorded and the loop has not set yet. */
   pendingPassword: string | null;
+  /** The last master's binary log position as the monitor last saw it (GTID text), or null. */
+  lastMasterGtid: string | null;
+  /** Since when (ISO) every node was down at once, until a master serves again; null otherwise. */
+  outageSince: string | null;
 }
+
+/** A new service record: what the last master wrote and the outage are unknown yet. */
+export type NewServiceRecord = Omit<ServiceRecord, 'lastMasterGtid' | 'outageSince'> & Partial<Pick<ServiceRecord, 'lastMasterGtid' | 'outageSince'>>;
 
 /** One node of the service, as the registry keeps it. */
 export interface NodeRecord {
@@ -48,10 +55,20 @@ export interface NodeRecord {
   mysqlPort: number | null;
   /** Its health checks' port, once made. */
   healthPort: number | null;
+  /** The most it was ever seen to have received from its master (GTID text), or null. */
+  receivedGtid: string | null;
+  /** Repairs made on it since it was last healthy. */
+  repairs: number;
 }
+
+/** A node to register: what it received and its repairs start empty. */
+export type NewNodeRecord = Omit<NodeRecord, 'receivedGtid' | 'repairs'> & Partial<Pick<NodeRecord, 'receivedGtid' | 'repairs'>>;
 
 /** The operation under way: its kind, parameters, phase (the last completed), attempts, abort reason; its id and start. */
 export type OperationRecord = Operation & { id: number; startedAt: string };
+
+/** An operation that ended: how, and why when it failed. */
+export type EndedOperation = OperationRecord & { outcome: 'done' | 'failed'; error: string | null };
 
 /** What the loop changes of the operation under way. */
 export interface OperationPatch {
@@ -74,7 +91,7 @@ export interface StateStore {
   /** The service's record, or null before the first startup. */
   service(): ServiceRecord | null;
   /** Throws when the record exists already. */
-  createService(s: ServiceRecord): void;
+  createService(s: NewServiceRecord): void;
   /** Throws when there is no record. Returns the record after the change. */
   updateService(patch: Partial<ServiceRecord>): ServiceRecord;
   /** Every node, by server_id. */
@@ -82,7 +99,7 @@ export interface StateStore {
   /** One node, or null. */
   node(id: string): NodeRecord | null;
   /** Throws when the id or the server_id is taken. */
-  insertNode(n: NodeRecord): void;
+  insertNode(n: NewNodeRecord): void;
   /** Does nothing for an unknown id. */
   updateNode(id: string, patch: Partial<Omit<NodeRecord, 'id'>>): void;
   /** Removes a node from the registry (nothing for an unknown id). */
@@ -95,6 +112,8 @@ export interface StateStore {
   updateOperation(patch: OperationPatch): void;
   /** Ends the operation under way, keeping it in the history with its outcome. */
   endOperation(outcome: 'done' | 'failed', error?: string): void;
+  /** The operation that ended last, with its outcome and error; null when none ended yet. */
+  lastEndedOperation(): EndedOperation | null;
   /** Records a step before it runs; returns its id for `journalOutcome`. */
   journal(step: string, detail: Record<string, unknown>): number;
   /** Records how a journaled step ended (`done`, `failed: …`). */

@@ -11,6 +11,10 @@ agentContract('FakeAgent', async () => {
       if (cluster.write(nodes[i]!.id, n) !== n) throw new Error(`node ${i} did not take ${n} writes`);
     },
     crashServer: async (i) => cluster.crashServer(nodes[i]!.id),
+    freezeServer: async (i) => {
+      cluster.freezeServer(nodes[i]!.id);
+      return 0;
+    },
     cleanup: async () => undefined,
   };
 });

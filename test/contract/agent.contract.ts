@@ -11,6 +11,8 @@ export interface AgentHarness {
   write(i: number, n: number, login: { user: string; password: string }): Promise<void>;
   /** Kills node `i`'s server (SIGKILL), its agent alive. */
   crashServer(i: number): Promise<void>;
+  /** Freezes node `i`'s server (SIGSTOP): its sockets stay open, it answers nothing. Resolves to its pid (0 for a fake). */
+  freezeServer(i: number): Promise<number>;
   cleanup(): Promise<void>;
 }
 
@@ -136,6 +138,26 @@ export function agentContract(name: string, make: () => Promise<AgentHarness>): 
       const back = await a[2]!.call('init_server', { serverId: 3 });
       expect(back.mysqld.state).toBe('running');
       expect(back.readOnly).toBe(true);
+    });
+
+    it('fence makes a master that answers read-only at once and keeps it so until it is made a master again', async () => {
+      expect(await a[1]!.call('fence', { deadlineMs: 1000 })).toEqual({ fenced: 'read_only' });
+      expect((await a[1]!.call('get_status', {})).readOnly).toBe(true);
+      // Made writable behind the fence's back: the agent puts read_only back as soon as it looks.
+      await a[1]!.call('set_read_only', { readOnly: false });
+      expect((await a[1]!.call('get_status', {})).readOnly).toBe(true);
+      await a[1]!.call('configure_master', { replUser: REPL.user, replPassword: REPL.password });
+      expect((await a[1]!.call('get_status', {})).readOnly).toBe(false);
+    });
+
+    it('a frozen server: the status says it does not answer, fence kills it, and init_server brings it back read-only', async () => {
+      await h.freezeServer(2);
+      const frozen = await a[2]!.call('get_status', {});
+      expect(frozen.mysqld).toMatchObject({ state: 'running', answers: false });
+      expect(await a[2]!.call('fence', { deadlineMs: 500 })).toEqual({ fenced: 'killed' });
+      expect((await a[2]!.call('get_status', {})).mysqld.state).not.toBe('running');
+      const back = await a[2]!.call('init_server', { serverId: 3 });
+      expect(back).toMatchObject({ readOnly: true, mysqld: { state: 'running', answers: true } });
     });
 
     it('stop stops the server', async () => {

@@ -25,10 +25,12 @@ const SERVICE: ServiceRecord = {
   failoverEnabled: true,
   failoverBlockedUntil: null,
   pendingPassword: null,
+  lastMasterGtid: null,
+  outageSince: null,
 };
 
 function nodeRecord(seq: number, over: Partial<NodeRecord> = {}): NodeRecord {
-  return { id: `node-${seq}`, role: 'replica', status: 'creating', serverId: seq, host: null, agentPort: null, mysqlPort: null, healthPort: null, ...over };
+  return { id: `node-${seq}`, role: 'replica', status: 'creating', serverId: seq, host: null, agentPort: null, mysqlPort: null, healthPort: null, receivedGtid: null, repairs: 0, ...over };
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -195,6 +197,17 @@ export function stateStoreContract(name: string, make: () => StateStoreHarness, 
           [second.id, 'add_nodes', 'failed', 'provision failed: connection refused'],
         ]);
       }
+    });
+
+    it('gives back the operation that ended last, with its outcome and error; none before one ended', () => {
+      expect(again().lastEndedOperation()).toBeNull();
+      store.beginOperation('failover', { oldMasterId: 'node-1', automatic: false, preferred: 'node-3' });
+      expect(again().lastEndedOperation()).toBeNull();
+      store.endOperation('failed', 'failover from node-1 refused');
+      store.beginOperation('attach', { id: 'node-2' });
+      expect(again().lastEndedOperation()).toMatchObject({ kind: 'failover', params: { oldMasterId: 'node-1', automatic: false, preferred: 'node-3' }, outcome: 'failed', error: 'failover from node-1 refused' });
+      store.endOperation('done');
+      expect(again().lastEndedOperation()).toMatchObject({ kind: 'attach', params: { id: 'node-2' }, outcome: 'done', error: null });
     });
 
     it('journals steps before they run and records their outcome', () => {

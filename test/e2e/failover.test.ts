@@ -1,97 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mysql, { type Connection } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
-import { haproxyConfig } from '../../src/cli/client/haproxy.js';
 import type { ServiceInfo } from '../../src/protocol/manager-api.js';
-import { isAlive, sleep } from '../../src/util/proc.js';
-import { Haproxy } from '../helpers/haproxy.js';
+import { sleep } from '../../src/util/proc.js';
+import { killAndWait, WritableSampler, Writer } from '../helpers/clients.js';
 import { ManagerProcess } from '../helpers/manager-process.js';
 import { pidsOf } from '../helpers/nodes.js';
-import { freePort } from '../helpers/ports.js';
+import { RouterProcess } from '../helpers/router-process.js';
 import { connectApp, eventually, scalar } from '../helpers/sql.js';
-
-async function killAndWait(pids: number[]): Promise<void> {
-  for (const p of pids) process.kill(p, 'SIGKILL');
-  for (const p of pids) while (isAlive(p)) await sleep(5);
-}
-
-/** Samples every node's read_only through its agent; remembers the most nodes writable at once. */
-class WritableSampler {
-  maxWritable = 0;
-  everWritable = new Set<string>();
-  private running = true;
-  private done: Promise<void>;
-  constructor(m: ManagerProcess, nodes: () => ServiceInfo['nodes']) {
-    this.done = (async () => {
-      while (this.running) {
-        const ns = nodes();
-        const writable = await Promise.all(
-          ns.map(async (n) => {
-            try {
-              const s = await m.agent(n, 500).call('get_status', {});
-              return s.mysqld.state === 'running' && s.readOnly === false ? n.id : null;
-            } catch {
-              return null;
-            }
-          }),
-        );
-        const ids = writable.filter((x): x is string => x !== null);
-        for (const id of ids) this.everWritable.add(id);
-        this.maxWritable = Math.max(this.maxWritable, ids.length);
-        await sleep(30);
-      }
-    })();
-  }
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.done;
-  }
-}
-
-/** A client inserting through HAProxy's write port, reconnecting on failure, recording every acknowledged id. */
-class Writer {
-  acked: number[] = [];
-  ackTimes: number[] = [];
-  private running = true;
-  private done: Promise<void>;
-  constructor(port: number, password: string, table: string) {
-    this.done = (async () => {
-      let c: Connection | null = null;
-      let id = 1;
-      while (this.running) {
-        try {
-          c ??= await mysql.createConnection({ host: '127.0.0.1', port, user: 'mysqldb', password, connectTimeout: 2000 });
-          await c.query(`INSERT INTO ${table} VALUES (?)`, [id]);
-          this.acked.push(id);
-          this.ackTimes.push(Date.now());
-          id++;
-        } catch {
-          c?.destroy();
-          c = null;
-          id++; // an unacknowledged id is never reused: it may or may not have committed
-          await sleep(20);
-        }
-      }
-      c?.destroy();
-    })();
-  }
-  async waitForAcks(n: number, timeoutMs = 60_000): Promise<void> {
-    const target = this.acked.length + n;
-    const deadline = Date.now() + timeoutMs;
-    while (this.acked.length < target) {
-      if (Date.now() > deadline) throw new Error(`only ${this.acked.length} of ${target} writes acknowledged`);
-      await sleep(20);
-    }
-  }
-  firstAckAfter(t: number): number | null {
-    return this.ackTimes.find((x) => x > t) ?? null;
-  }
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.done;
-  }
-}
 
 async function allRowsEverywhere(info: ServiceInfo, password: string, table: string, acked: number[]): Promise<void> {
   const max = Math.max(...acked);
@@ -106,15 +22,15 @@ async function allRowsEverywhere(info: ServiceInfo, password: string, table: str
   }
 }
 
-describe('automatic failover: no acknowledged write lost, clients routed by HAProxy', () => {
+describe('automatic failover: no acknowledged write lost, clients routed by the router', () => {
   const managers: ManagerProcess[] = [];
-  const haproxy = new Haproxy();
+  const routers: RouterProcess[] = [];
   afterAll(async () => {
-    await haproxy.cleanup();
+    await Promise.all(routers.map((r) => r.stop()));
     await Promise.all(managers.map((m) => m.cleanup()));
   });
 
-  it('survives the master being killed (mariadbd and agent, SIGKILL) three times in a row under writes', async () => {
+  it('through the router: add, remove, switchover and three failovers in a row; writes follow the master, reads only reach replicas, no acknowledged write lost', async () => {
     const m = await ManagerProcess.start({ monitorMs: 500, args: ['--failover-block-seconds', '2'] });
     managers.push(m);
     await m.client.call('startup', { slaves: 2 });
@@ -125,41 +41,91 @@ describe('automatic failover: no acknowledged write lost, clients routed by HAPr
     await setup.query('CREATE DATABASE ha');
     await setup.query('CREATE TABLE ha.t (id INT PRIMARY KEY)');
     await setup.end();
-    const writePort = await freePort();
-    const readPort = await freePort();
-    const timings: number[] = [];
-
-    for (let round = 1; round <= 3; round++) {
-      info = await m.waitFor('RUNNING');
-      expect(info.nodes.filter((n) => n.status === 'ready')).toHaveLength(3);
-      await haproxy.start(haproxyConfig(info, { writePort, readPort, maxLagSeconds: 10, bind: '127.0.0.1' }), writePort);
-      const nodes = info.nodes;
-      const sampler = new WritableSampler(m, () => nodes);
-      const writer = new Writer(writePort, password, 'ha.t');
-      try {
-        await writer.waitForAcks(30);
-        const master = info.nodes.find((n) => n.isMaster)!;
-        await killAndWait(Object.values(pidsOf(m, master.id)));
-        const killedAt = Date.now();
-        await writer.waitForAcks(30);
-        timings.push(writer.firstAckAfter(killedAt)! - killedAt);
-      } finally {
-        await writer.stop();
-        await sampler.stop();
+    const router = await RouterProcess.start(m);
+    routers.push(router);
+    const writer = new Writer(router.writePort, password, 'ha.t');
+    /** The server a new connection through the router lands on; a connection cut because its node is being removed is tried again, as a client would. */
+    const serverIdOf = async (port: number): Promise<number> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const c = await connectApp('127.0.0.1', port, 'mysqldb', password);
+          try {
+            return Number(await scalar(c, 'SELECT @@server_id'));
+          } finally {
+            c.destroy();
+          }
+        } catch (err) {
+          if (attempt === 3) throw err;
+          await sleep(200);
+        }
       }
-      expect(sampler.maxWritable, 'never two writable nodes at once').toBeLessThanOrEqual(1);
-      const after = await m.waitFor('RUNNING');
-      const events = after.events.map((e) => e.message);
-      expect(events.some((e) => /^promoted node-[0-9]+: most advanced GTID 0-[0-9]+-[0-9]+/.test(e))).toBe(true);
-      // The service keeps its size: the lost node is replaced.
-      const ready = await eventually(() => m.info(), (i) => i.state === 'RUNNING' && i.operation === null && i.nodes.filter((n) => n.status === 'ready').length === 3, 60_000);
-      await allRowsEverywhere(ready, password, 'ha.t', writer.acked);
-      // The next automatic failover waits for the (short) anti-flapping block.
-      await eventually(() => m.info(), (i) => i.failover.blockedUntil === null, 10_000);
+    };
+    const masterId = async (): Promise<number> => Number((await m.info()).nodes.find((n) => n.isMaster && n.status === 'ready')?.id.replace('node-', ''));
+    /** Reads through the router land only on replicas: never on the master. */
+    const readsOnReplicas = async (): Promise<Set<number>> => {
+      const seen = new Set<number>();
+      const master = await masterId();
+      for (let i = 0; i < 12; i++) {
+        const id = await serverIdOf(router.readPort);
+        expect(id, 'a read reached the master').not.toBe(master);
+        seen.add(id);
+      }
+      return seen;
+    };
+    const timings: number[] = [];
+    try {
+      await writer.waitForAcks(20);
+      expect(await serverIdOf(router.writePort)).toBe(1);
+      expect([...(await readsOnReplicas())].every((id) => id === 2 || id === 3)).toBe(true);
+
+      // A node added is offered for reads with no manual step.
+      await m.client.call('add_nodes', { slaves: 1 });
+      await m.waitFor('RUNNING');
+      await eventually(async () => readsOnReplicas(), (ids) => ids.has(4), 30_000);
+      // A node removed is taken out.
+      await m.client.call('remove_nodes', { serviceNodeId: 'node-4' });
+      await m.waitFor('RUNNING');
+      await sleep(1000);
+      expect((await readsOnReplicas()).has(4)).toBe(false);
+
+      // A switchover: writes follow.
+      await m.client.call('set_up_replica_master', { serviceNodeId: 'node-2' });
+      await m.waitFor('RUNNING');
+      await writer.waitForAcks(20);
+      expect(await eventually(() => serverIdOf(router.writePort), (id) => id === 2, 10_000)).toBe(2);
+
+      // Three failovers in a row: the master killed (mariadbd and agent), under writes.
+      for (let round = 1; round <= 3; round++) {
+        info = await eventually(() => m.info(), (i) => i.state === 'RUNNING' && i.operation === null && i.nodes.filter((n) => n.status === 'ready').length === 3 && i.failover.blockedUntil === null, 90_000);
+        const nodes = info.nodes;
+        const sampler = new WritableSampler(m, () => nodes);
+        try {
+          await writer.waitForAcks(20);
+          const master = info.nodes.find((n) => n.isMaster)!;
+          await killAndWait(Object.values(pidsOf(m, master.id)));
+          const killedAt = Date.now();
+          await writer.waitForAcks(20);
+          timings.push(writer.firstAckAfterFailure(killedAt)! - killedAt);
+          const now = await masterId();
+          expect(now).not.toBe(Number(master.id.replace('node-', '')));
+          expect(await serverIdOf(router.writePort)).toBe(now);
+          await readsOnReplicas();
+        } finally {
+          await sampler.stop();
+        }
+        expect(sampler.maxWritable, 'never two writable nodes at once').toBeLessThanOrEqual(1);
+        const events = (await m.info()).events.map((e) => e.message);
+        expect(events.some((e) => /^promoted node-[0-9]+: most advanced GTID 0-[0-9]+-[0-9]+/.test(e))).toBe(true);
+      }
+    } finally {
+      await writer.stop();
     }
-    // Kill → first acknowledged write on the new master, as the client saw it.
-    process.stdout.write(`failover as the client saw it (ms): ${timings.join(', ')}\n`);
+    // The service keeps its size, and every node holds every acknowledged write.
+    const ready = await eventually(() => m.info(), (i) => i.state === 'RUNNING' && i.operation === null && i.nodes.filter((n) => n.status === 'ready').length === 3, 90_000);
+    await allRowsEverywhere(ready, password, 'ha.t', writer.acked);
+    process.stdout.write(`failover through the router as the client saw it (ms): ${timings.join(', ')}\n`);
     expect(timings).toHaveLength(3);
+    await router.stop();
   });
 
   it('refuses to fail over when only the manager lost the master, and says why', async () => {

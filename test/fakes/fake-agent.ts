@@ -21,6 +21,8 @@ export interface FakeNodeState {
   grants: Set<string>;
   /** Every call the agent answered, for tests that look at what the manager asked. */
   calls: string[];
+  /** Fenced by a failover (cleared when it is made a replica or a master again). */
+  fenced?: boolean;
 }
 
 type Handler = (node: FakeNodeState, params: never) => unknown;
@@ -42,7 +44,8 @@ export class FakeAgent implements AgentPort {
     this.cluster.beforeCall(this.node, name);
     if (!this.node.agentUp) throw new AppError('PEER_FAILED', `${name}: cannot reach https://${this.node.host}:${this.node.agentPort}/`);
     const s = this.node.server;
-    if (s?.frozen && name !== 'check_agent_process' && name !== 'authorize_peer' && name !== 'revoke_peer') {
+    // A frozen server: the agent answers, but whatever needs the server waits past its deadline.
+    if (s?.frozen && name !== 'check_agent_process' && name !== 'fence' && name !== 'authorize_peer' && name !== 'revoke_peer' && name !== 'get_status') {
       throw new AppError('TIMEOUT', `${name}: no answer in time from https://${this.node.host}:${this.node.agentPort}/`);
     }
     this.node.calls.push(name);
@@ -76,11 +79,22 @@ function running(node: FakeNodeState, method: string): FakeServer {
 
 function status(this: FakeAgent, node: FakeNodeState): AgentStatus {
   const s = node.server;
-  const up = s !== null && s.state === 'running';
+  // A fenced server found writable is made read-only again (as the real agent does when it looks).
+  if (node.fenced && s && s.state === 'running' && !s.frozen && !s.readOnly) s.readOnly = true;
+  const running = s !== null && s.state === 'running';
+  // What a running server tells its agent; a frozen one tells nothing within the deadline.
+  const up = running && !s.frozen;
   const r = up ? s.replication : null;
   return {
     agentVersion: 'fake',
-    mysqld: { state: s === null ? 'uninitialized' : s.state, pid: up ? 1000 + s.serverId : null, port: node.mysqlPort, host: node.host, lastExit: s?.state === 'crashed' ? { code: null, signal: 'SIGKILL', at: '2026-11-25T18:00:00.000Z' } : null },
+    mysqld: {
+      state: s === null ? 'uninitialized' : s.state,
+      answers: up,
+      pid: running ? 1000 + s.serverId : null,
+      port: node.mysqlPort,
+      host: node.host,
+      lastExit: s?.state === 'crashed' ? { code: null, signal: 'SIGKILL', at: '2026-11-25T18:00:00.000Z' } : null,
+    },
     serverId: s?.serverId ?? null,
     role: node.role,
     readOnly: up ? s.readOnly : null,
@@ -91,10 +105,12 @@ function status(this: FakeAgent, node: FakeNodeState): AgentStatus {
           masterPort: r.masterPort,
           ioRunning: r.ioRunning,
           sqlRunning: r.sqlRunning,
-          secondsBehindMaster: r.sqlRunning === 'Yes' && r.ioRunning === 'Yes' ? (r.relay.length > 0 ? 1 : 0) : null,
+          secondsBehindMaster: r.sqlRunning === 'Yes' && r.ioRunning === 'Yes' ? (s!.reportedLag ?? (r.relay.length === 0 ? 0 : s!.lagging ? 60 : 1)) : null,
           gtidIoPos: r.ioPos.map((g) => `${g.domain}-${g.server}-${g.seq}`).join(','),
           lastIoError: r.lastIoError,
+          lastIoErrno: r.lastIoErrno,
           lastSqlError: r.lastSqlError,
+          lastSqlErrno: r.lastSqlErrno,
         }
       : null,
     busy: null,
@@ -123,6 +139,7 @@ const HANDLERS = {
     s.passwords.set(p.replUser, p.replPassword);
     s.readOnly = false;
     node.role = 'master';
+    node.fenced = false;
     return status.call(this, node);
   },
 
@@ -143,13 +160,16 @@ const HANDLERS = {
         ioRunning: 'Connecting',
         sqlRunning: 'Yes',
         lastIoError: '',
+        lastIoErrno: 0,
         lastSqlError: '',
+        lastSqlErrno: 0,
         relay: [],
         ioPos: s.slavePos,
         silentTicks: 0,
       };
     }
     node.role = 'replica';
+    node.fenced = false;
     this.owner.tick();
     return status.call(this, node);
   },
@@ -202,7 +222,22 @@ const HANDLERS = {
     s.replication = null;
     s.readOnly = false;
     node.role = 'master';
+    node.fenced = false;
     return status.call(this, node);
+  },
+
+  fence(node: FakeNodeState) {
+    const s = node.server;
+    node.fenced = true;
+    if (!s || s.state !== 'running') return { fenced: 'down' as const };
+    if (s.frozen) {
+      // It does not answer in time: killed, it restarts read-only.
+      s.state = 'stopped';
+      s.frozen = false;
+      return { fenced: 'killed' as const };
+    }
+    s.readOnly = true;
+    return { fenced: 'read_only' as const };
   },
 
   set_read_only(this: FakeAgent, node: FakeNodeState, p: ParamsOf<AgentApi['set_read_only']>) {

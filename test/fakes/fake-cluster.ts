@@ -16,7 +16,7 @@ export class ManagerCrash extends Error {
 }
 
 /** Agent methods that change something: the points a manager can die after. */
-const EFFECTS = new Set(['init_server', 'configure_master', 'configure_replica', 'provision_from', 'stop_replica_io', 'promote', 'set_read_only', 'set_password', 'ensure_accounts', 'authorize_peer', 'revoke_peer', 'stop']);
+const EFFECTS = new Set(['init_server', 'configure_master', 'configure_replica', 'provision_from', 'stop_replica_io', 'promote', 'set_read_only', 'fence', 'set_password', 'ensure_accounts', 'authorize_peer', 'revoke_peer', 'stop']);
 
 /** How many rounds a replica's IO thread waits on a silent (frozen) master before it gives up on it (slave_net_timeout). */
 export const NET_TIMEOUT_TICKS = 3;
@@ -145,6 +145,7 @@ export class FakeCluster implements CloudDriver, AgentDirectory {
     if (!master || !ms || ms.state !== 'running') {
       r.ioRunning = 'Connecting';
       r.lastIoError = `error reconnecting to master '${r.user}@${r.masterHost}:${r.masterPort}' - retry-time: 1  maximum-retries: 100000  message: Can't connect to server`;
+      r.lastIoErrno = 2003;
       return;
     }
     if (ms.frozen) {
@@ -152,6 +153,7 @@ export class FakeCluster implements CloudDriver, AgentDirectory {
       if (r.ioRunning === 'Yes' && ++r.silentTicks < NET_TIMEOUT_TICKS) return;
       r.ioRunning = 'Connecting';
       r.lastIoError = 'Slave I/O thread: Failed reading log event, reconnecting to retry (slave_net_timeout)';
+      r.lastIoErrno = 2013;
       return;
     }
     r.silentTicks = 0;
@@ -161,11 +163,13 @@ export class FakeCluster implements CloudDriver, AgentDirectory {
       const missing = r.ioPos.find((g) => !ms.binlog.some(same(g)) && !ms.currentPos.some(same(g)));
       if (missing) {
         r.ioRunning = 'No';
+        r.lastIoErrno = 1236;
         r.lastIoError = `Got fatal error 1236 from master when reading data from binary log: 'Error: connecting slave requested to start from GTID ${missing.domain}-${missing.server}-${missing.seq}, which is not in the master's binlog'`;
         return;
       }
       r.ioRunning = 'Yes';
       r.lastIoError = '';
+      r.lastIoErrno = 0;
     }
     for (const g of ms.binlog) {
       const have = r.ioPos.find((x) => x.domain === g.domain);
@@ -241,6 +245,18 @@ export class FakeCluster implements CloudDriver, AgentDirectory {
   /** SIGSTOP (`frozen`) or SIGCONT of the node's server. */
   freezeServer(id: string, frozen = true): void {
     this.node(id).server!.frozen = frozen;
+  }
+
+  /**
+   * The node's server crashes and comes back without its relay log (what it received but had not
+   * applied): its IO position falls back to what it applied, and it fetches again from there.
+   */
+  loseRelayLog(id: string): void {
+    const s = this.node(id).server!;
+    const r = s.replication!;
+    r.relay = [];
+    r.ioPos = s.slavePos;
+    r.ioRunning = 'Connecting';
   }
 
   /** The machine dies: its agent, its server, gone; the cloud lists it no more. */

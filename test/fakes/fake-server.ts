@@ -1,4 +1,4 @@
-import { compareGtidPositions, formatGtidPosition, type Gtid, type GtidPosition } from '../../src/protocol/gtid.js';
+import { compareGtidPositions, formatGtidPosition, laterOf, type Gtid, type GtidPosition } from '../../src/protocol/gtid.js';
 
 /**
  * One fake `mariadbd`: what a server holds that replication and failover depend on, as plain
@@ -20,7 +20,9 @@ export interface FakeReplication {
   ioRunning: 'Yes' | 'No' | 'Connecting';
   sqlRunning: 'Yes' | 'No';
   lastIoError: string;
+  lastIoErrno: number;
   lastSqlError: string;
+  lastSqlErrno: number;
   /** Received from the master, not applied yet. */
   relay: Gtid[];
   /** The last GTID received per domain (`Gtid_IO_Pos`). */
@@ -39,16 +41,6 @@ export function positionOf(gtids: readonly Gtid[]): GtidPosition {
   return [...last.values()].sort((a, b) => a.domain - b.domain);
 }
 
-/** Per domain, the later of two positions. */
-export function laterOf(a: GtidPosition, b: GtidPosition): GtidPosition {
-  const out = new Map<number, Gtid>();
-  for (const g of [...a, ...b]) {
-    const cur = out.get(g.domain);
-    if (!cur || g.seq > cur.seq) out.set(g.domain, g);
-  }
-  return [...out.values()].sort((x, y) => x.domain - y.domain);
-}
-
 export class FakeServer {
   state: ServerState = 'running';
   readOnly = true;
@@ -59,6 +51,8 @@ export class FakeServer {
   frozen = false;
   /** The SQL thread applies nothing (a lagging replica). */
   lagging = false;
+  /** The lag its replication reports, whatever it is (null: computed from the relay log). */
+  reportedLag: number | null = null;
   /** The next transaction the SQL thread applies fails with this error. */
   failNextApply: { errno: number; message: string } | null = null;
   /** Passwords of the accounts the agent set (the service user, replication). */
@@ -99,7 +93,8 @@ export class FakeServer {
       const g = r.relay[0]!;
       if (this.failNextApply) {
         r.sqlRunning = 'No';
-        r.lastSqlError = `Could not execute Write_rows_v1 event on table app.t; Error ${this.failNextApply.errno}: ${this.failNextApply.message}`;
+        r.lastSqlError = `Could not execute Write_rows_v1 event on table app.t; ${this.failNextApply.message}, Error_code: ${this.failNextApply.errno}`;
+        r.lastSqlErrno = this.failNextApply.errno;
         this.failNextApply = null;
         return;
       }
@@ -112,6 +107,7 @@ export class FakeServer {
         }
         r.sqlRunning = 'No';
         r.lastSqlError = `An attempt was made to binlog GTID ${gtidText(g)} which would create an out-of-order sequence number with existing GTID ${gtidText(mine)}, and gtid strict mode is enabled`;
+        r.lastSqlErrno = 1950;
         return;
       }
       r.relay.shift();

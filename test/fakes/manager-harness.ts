@@ -45,7 +45,7 @@ export class ManagerHarness {
       { store, driver: cluster, agents: cluster, probe: cluster.probe, clock, logger },
       { counterIntervalMs: INTERVAL_MS, failoverChecks: 2, failoverBlockSeconds: 300, pollTimeoutMs: 1500, probeTimeoutMs: 1000 },
     );
-    const executor = new Executor({ store, driver: cluster, agents: cluster, timeouts: { catchUpSeconds: 30, drainSeconds: 30, fenceMs: 1000, snapshotGrantSeconds: 900 }, credentialsFor: null });
+    const executor = new Executor({ store, driver: cluster, agents: cluster, timeouts: { switchoverTimeoutSeconds: 5, drainSeconds: 30, fenceMs: 1000, snapshotGrantSeconds: 900 }, credentialsFor: null });
     this.loop = new ManagerLoop({ store, observer: this.observer, executor, logger, clock }, { intervalMs: INTERVAL_MS, retryDelayMs: 1000, suspectRecheckMs: 150 });
     this.api = managerHandlers({ store, driver: cluster, agents: cluster, observer: this.observer, loop: this.loop, clock, readLog: async () => '', failoverChecks: 2, loopWaitMs: 5000 });
   }
@@ -84,15 +84,16 @@ export class ManagerHarness {
   }
 
   /**
-   * Rounds until the service is idle: no operation, and three rounds in a row that decided
-   * nothing (a suspect master is watched for more than one), at most `max` rounds.
+   * Rounds until the service is idle: no operation, and seven rounds in a row that decided
+   * nothing (a suspect master is watched for more than one; a replacement waits
+   * REPLACE_AFTER_CHECKS), at most `max` rounds.
    */
   async settle(max = 200): Promise<{ rounds: number; idle: boolean }> {
     let quiet = 0;
     for (let i = 1; i <= max; i++) {
       const r = await this.round();
       quiet = r && !r.failed && r.decision && !r.decision.step && this.store.operation() === null ? quiet + 1 : 0;
-      if (quiet === 3) return { rounds: i, idle: true };
+      if (quiet === 7) return { rounds: i, idle: true };
     }
     return { rounds: max, idle: false };
   }

@@ -1,6 +1,6 @@
 import type { ServiceEvent } from '../../src/protocol/manager-api.js';
 import { parseOperation, type OperationKind, type ParamsByKind } from '../../src/protocol/operations.js';
-import type { NodeRecord, OperationPatch, OperationRecord, ServiceRecord, StateStore } from '../../src/store/store.js';
+import type { EndedOperation, NewNodeRecord, NewServiceRecord, NodeRecord, OperationPatch, OperationRecord, ServiceRecord, StateStore } from '../../src/store/store.js';
 
 /** A journal entry as the store keeps it: the step recorded before it ran, and how it ended. */
 export interface JournalEntry {
@@ -64,10 +64,10 @@ export class MemoryStore implements StateStore {
     return s ? { ...s } : null;
   }
 
-  createService(s: ServiceRecord): void {
+  createService(s: NewServiceRecord): void {
     const st = this.open();
     if (st.service) throw new Error('the service record already exists');
-    st.service = { ...s };
+    st.service = { lastMasterGtid: null, outageSince: null, ...s };
   }
 
   updateService(patch: Partial<ServiceRecord>): ServiceRecord {
@@ -88,11 +88,11 @@ export class MemoryStore implements StateStore {
     return n ? { ...n } : null;
   }
 
-  insertNode(n: NodeRecord): void {
+  insertNode(n: NewNodeRecord): void {
     const st = this.open();
     if (st.nodes.some((x) => x.id === n.id)) throw new Error(`node ${n.id} already exists`);
     if (st.nodes.some((x) => x.serverId === n.serverId)) throw new Error(`server_id ${n.serverId} is already used`);
-    st.nodes.push({ ...n });
+    st.nodes.push({ receivedGtid: null, repairs: 0, ...n });
   }
 
   updateNode(id: string, patch: Partial<Omit<NodeRecord, 'id'>>): void {
@@ -133,6 +133,13 @@ export class MemoryStore implements StateStore {
     const { outcome: _outcome, error: _error, id: _id, startedAt: _startedAt, ...op } = o;
     const next = parseOperation(roundTrip({ ...op, ...definedOnly(patch) }));
     Object.assign(o, next);
+  }
+
+  lastEndedOperation(): EndedOperation | null {
+    const o = [...this.open().operations].reverse().find((x) => x.outcome !== null);
+    if (!o) return null;
+    const { outcome, error, id, startedAt, ...op } = structuredClone(o);
+    return { ...parseOperation(op), id, startedAt, outcome: outcome!, error };
   }
 
   endOperation(outcome: 'done' | 'failed', error?: string): void {

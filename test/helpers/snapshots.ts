@@ -13,16 +13,19 @@ export function gtid(text: string): GtidPosition {
 }
 
 /** A node's fields to change; GTID positions may be given as text. */
-export type NodeOverrides = Omit<Partial<NodeView>, 'gtidApplied' | 'gtidReceived'> & {
+export type NodeOverrides = Omit<Partial<NodeView>, 'gtidApplied' | 'gtidReceived' | 'gtidBinlog' | 'gtidSlave' | 'receivedHigh'> & {
   gtidApplied?: string | GtidPosition | null;
   gtidReceived?: string | GtidPosition | null;
+  gtidBinlog?: string | GtidPosition | null;
+  gtidSlave?: string | GtidPosition | null;
+  receivedHigh?: string | GtidPosition | null;
 };
 
 const asPosition = (v: string | GtidPosition | null): GtidPosition | null => (typeof v === 'string' ? gtid(v) : v);
 
 /** A node as the observer reports a healthy one; `node-<n>` has server_id n and follows node-1. */
 export function node(id: string, role: NodeRole, over: NodeOverrides = {}): NodeView {
-  const { gtidApplied = '0-1-10', gtidReceived = role === 'replica' ? '0-1-10' : null, ...rest } = over;
+  const { gtidApplied = '0-1-10', gtidReceived = role === 'replica' ? '0-1-10' : null, gtidBinlog = gtidApplied, gtidSlave = role === 'replica' ? gtidApplied : '', receivedHigh = null, ...rest } = over;
   return {
     id,
     role,
@@ -37,9 +40,17 @@ export function node(id: string, role: NodeRole, over: NodeOverrides = {}): Node
     sqlRunning: role === 'replica' ? 'Yes' : null,
     replicationError: '',
     failedChecks: 0,
+    lagSeconds: role === 'replica' ? 0 : null,
+    ioErrno: role === 'replica' ? 0 : null,
+    sqlErrno: role === 'replica' ? 0 : null,
+    repairs: 0,
+    troubleChecks: 0,
     ...rest,
     gtidApplied: asPosition(gtidApplied),
     gtidReceived: asPosition(gtidReceived),
+    gtidBinlog: asPosition(gtidBinlog),
+    gtidSlave: asPosition(gtidSlave),
+    receivedHigh: asPosition(receivedHigh),
   };
 }
 

@@ -28,6 +28,12 @@ agentContract('the real agent (mariadbd)', async () => {
       // The agent sees its child die at once; give its exit handler a turn.
       await sleep(100);
     },
+    freezeServer: async (i) => {
+      const pid = procs[i]!.mysqldPid();
+      if (pid === null) throw new Error(`node ${i} has no server`);
+      process.kill(pid, 'SIGSTOP');
+      return pid;
+    },
     cleanup: () => stopAll(procs),
   };
 });

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { diagnoseMaster } from '../../src/manager/core/diagnose.js';
 import { decide } from '../../src/manager/core/decide.js';
 import { NOW, gtid, node, operation, snapshot } from '../helpers/snapshots.js';
 import { MAX_ATTEMPTS, type NodeView, type OperationKind, type OperationView, type Snapshot, type Step } from '../../src/manager/core/model.js';
@@ -86,7 +87,7 @@ describe('decide: no operation under way', () => {
       name: 'an unreachable but listed node is not forgotten',
       snapshot: snapshot({ nodes: [m1, r2, node('node-3', 'replica', { reachable: false, mysqlRunning: false })] }),
       step: null,
-      reason: 'service RUNNING: master node-1, 2 replicas',
+      reason: 'service RUNNING: master node-1, 2 replicas; node-3 does not answer: waiting for it',
     },
     {
       name: 'RUNNING without a master: the service is in ERROR',
@@ -95,8 +96,14 @@ describe('decide: no operation under way', () => {
       reason: 'the service has no master',
     },
     {
-      name: 'ERROR without a master: already said, nothing more to do',
+      name: 'ERROR without a master but with a healthy replica: it is promoted (ERROR is not a trap)',
       snapshot: snapshot({ state: 'ERROR', lastError: 'the service has no master', nodes: [r2] }),
+      step: { kind: 'begin_failover', oldMasterId: null },
+      reason: 'the service has no master and node-2 can be promoted: failing over',
+    },
+    {
+      name: 'ERROR without a master, automatic failover off: already said, nothing more to do',
+      snapshot: snapshot({ state: 'ERROR', lastError: 'the service has no master', nodes: [r2], failover: { enabled: false, blockedUntil: null, checks: 2, blockSeconds: 300 } }),
       step: null,
       reason: 'service ERROR: the service has no master',
     },
@@ -536,6 +543,7 @@ const nodeFlags = fc.record({
   gtidApplied: fc.constantFrom('0-1-10', '0-1-12', '0-2-11', '', null),
   gtidReceived: fc.constantFrom('0-1-10', '0-1-12', null),
   failedChecks: fc.integer({ min: 0, max: 4 }),
+  troubleChecks: fc.integer({ min: 0, max: 6 }),
 });
 
 /**
@@ -573,6 +581,13 @@ const arbSnapshot: fc.Arbitrary<Snapshot> = fc
         ...f,
         gtidApplied: f.gtidApplied === null ? null : gtid(f.gtidApplied),
         gtidReceived: f.gtidReceived === null ? null : gtid(f.gtidReceived),
+        gtidBinlog: f.gtidApplied === null ? null : gtid(f.gtidApplied),
+        gtidSlave: f.role === 'replica' && f.gtidApplied !== null ? gtid(f.gtidApplied) : [],
+        receivedHigh: null,
+        lagSeconds: f.role === 'replica' ? 0 : null,
+        ioErrno: f.role === 'replica' ? 0 : null,
+        sqlErrno: f.role === 'replica' ? 0 : null,
+        repairs: 0,
         replicatingFrom: from === null || from === undefined || ids.length === 0 ? null : ids[from % ids.length]!,
       };
     });
@@ -636,14 +651,26 @@ function idsOf(step: Step): string[] {
     case 'apply_password':
       return [step.masterId];
     case 'begin_failover':
-      return [step.oldMasterId];
+      return step.oldMasterId === null ? [] : [step.oldMasterId];
     case 'fence_replicas':
-      return [...step.ids, step.oldMasterId];
+      return [...step.ids, ...(step.oldMasterId === null ? [] : [step.oldMasterId])];
     case 'drain':
       return step.ids;
     case 'promote_failover':
-      return [step.candidateId, step.oldMasterId];
+      return [step.candidateId, ...(step.oldMasterId === null ? [] : [step.oldMasterId])];
+    case 'repair_replica':
+      return [step.id, step.masterId];
+    case 'replace_replica':
+    case 'mark_healthy':
+    case 'reject_candidate':
+      return [step.id];
+    case 'choose_candidate':
+      return [step.candidateId];
+    case 'record_outage':
+    case 'clear_outage':
+      return [];
     case 'restart_master':
+    case 'restore_master':
     case 'restart_mysqld':
     case 'mark_ready':
       return [step.id];
@@ -703,9 +730,13 @@ describe('decide: properties over random snapshots', () => {
     fc.assert(
       fc.property(arbSnapshot, (s) => {
         const step = decide({ ...s, operation: null }).step;
-        const allowed = ['destroy_unknown', 'forget_nodes', 'finish', 'begin_failover', 'restart_master', 'restart_mysqld', 'rejoin', 'mark_ready', 'destroy_nodes', 'begin_replacement'];
-        if (step) expect(allowed).toContain(step.kind);
-        if (step?.kind === 'finish') expect(step.state).toBe('ERROR');
+        const allowed = ['destroy_unknown', 'forget_nodes', 'finish', 'begin_failover', 'restart_master', 'restore_master', 'restart_mysqld', 'rejoin', 'mark_ready', 'destroy_nodes', 'begin_replacement'];
+        const repairs = ['repair_replica', 'replace_replica', 'mark_healthy', 'record_outage', 'clear_outage'];
+        if (step) expect([...allowed, ...repairs]).toContain(step.kind);
+        // ERROR ends on its own only when a master serves again.
+        if (step?.kind === 'finish') expect(step.state === 'ERROR' || (s.state === 'ERROR' && diagnoseMaster(s).name === 'MasterHealthy')).toBe(true);
+        // Only a replica in service is repaired or replaced, never the master.
+        if (step?.kind === 'repair_replica' || step?.kind === 'replace_replica') expect(s.nodes.find((n) => n.id === step.id)).toMatchObject({ role: 'replica', status: 'ready' });
         // Without an operation, only a former master that cannot rejoin is destroyed.
         if (step?.kind === 'destroy_nodes') for (const id of step.ids) expect(s.nodes.find((n) => n.id === id)?.status).toBe('rejoining');
       }),

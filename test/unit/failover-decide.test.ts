@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/manager/core/decide.js';
-import { NOW, node, operation, snapshot } from '../helpers/snapshots.js';
+import { NOW, gtid, node, operation, snapshot } from '../helpers/snapshots.js';
 import { diagnoseMaster } from '../../src/manager/core/diagnose.js';
 import { compareGtid } from '../../src/protocol/gtid.js';
 import type { NodeView, OperationView, Snapshot, Step } from '../../src/manager/core/model.js';
@@ -118,9 +118,16 @@ describe('diagnoses of the master, one named case each', () => {
       reason: 'master node-1 does not answer and there is no replica to promote: waiting for it',
     },
     {
-      name: 'DeadMasterNoHealthyReplica: nothing to promote',
+      name: 'DeadMasterNoHealthyReplica: every node down at once is recorded as an outage, with the last position',
       diagnosis: 'DeadMasterNoHealthyReplica',
-      snapshot: snapshot({ nodes: [deadMaster(), node('node-2', 'replica', { reachable: false, mysqlRunning: false })] }),
+      snapshot: snapshot({ lastMasterPosition: gtid('0-1-12'), nodes: [deadMaster(), node('node-2', 'replica', { reachable: false, mysqlRunning: false })] }),
+      step: { kind: 'record_outage', at: NOW },
+      reason: "every node is down (master node-1; node-2): no node behind the last master's position (0-1-12) will be promoted on its own",
+    },
+    {
+      name: 'DeadMasterNoHealthyReplica, outage recorded: nothing to promote',
+      diagnosis: 'DeadMasterNoHealthyReplica',
+      snapshot: snapshot({ outageSince: NOW - 5000, nodes: [deadMaster(), node('node-2', 'replica', { reachable: false, mysqlRunning: false })] }),
       step: null,
       reason: 'master node-1 is unreachable and no replica answers (node-2): nothing to promote',
     },
@@ -141,28 +148,55 @@ describe('the failover operation, phase by phase', () => {
       reason: 'failover: fencing node-1: node-2 and node-3 stop receiving from it',
     },
     {
-      name: 'then the replicas apply their relay logs',
-      snapshot: snapshot({ state: 'ADAPTING', operation: failover('fenced'), nodes: [old, orphan('node-2'), orphan('node-3')] }),
-      step: { kind: 'drain', ids: ['node-2', 'node-3'] },
-      reason: 'failover: letting node-2 and node-3 apply their relay logs',
+      name: 'then the replica holding the most is chosen',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('fenced'), nodes: [old, orphan('node-2', '0-1-4710'), orphan('node-3', '0-1-4711')] }),
+      step: { kind: 'choose_candidate', candidateId: 'node-3', lost: null },
+      reason: 'failover: choosing node-3, which holds the most (GTID 0-1-4711)',
     },
     {
-      name: 'then the most advanced replica is promoted',
-      snapshot: snapshot({ state: 'ADAPTING', operation: failover('drained'), nodes: [old, orphan('node-2', '0-1-4710'), orphan('node-3', '0-1-4711')] }),
+      name: 'equally advanced replicas: the one an operator named wins',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('fenced', { preferred: 'node-3' }), nodes: [old, orphan('node-2', '0-1-9'), orphan('node-3', '0-1-9')] }),
+      step: { kind: 'choose_candidate', candidateId: 'node-3', lost: null },
+      reason: /choosing node-3/,
+    },
+    {
+      name: 'equally advanced replicas, none named: the lowest server id',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('fenced'), nodes: [old, orphan('node-3', '0-1-9'), orphan('node-2', '0-1-9')] }),
+      step: { kind: 'choose_candidate', candidateId: 'node-2', lost: null },
+      reason: /choosing node-2/,
+    },
+    {
+      name: 'then only the candidate applies its relay log',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('chosen', { candidateId: 'node-3' }), nodes: [old, orphan('node-2'), orphan('node-3')] }),
+      step: { kind: 'drain', ids: ['node-3'] },
+      reason: 'failover: letting node-3 apply its relay log',
+    },
+    {
+      name: 'a candidate that could not apply is given up for the next at once',
+      snapshot: snapshot({ state: 'ADAPTING', lastError: 'node-3 did not apply its relay log (0-1-20) within 30 s', operation: operation('failover', { params: { oldMasterId: 'node-1', automatic: true, candidateId: 'node-3' }, phase: 'chosen', attempts: 1 }), nodes: [old, orphan('node-2'), orphan('node-3')] }),
+      step: { kind: 'reject_candidate', id: 'node-3' },
+      reason: 'failover: node-3 could not apply what it received (node-3 did not apply its relay log (0-1-20) within 30 s): choosing another',
+    },
+    {
+      name: 'then the candidate is promoted at the position it applied',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('drained', { candidateId: 'node-3' }), nodes: [old, orphan('node-2', '0-1-4710'), orphan('node-3', '0-1-4711')] }),
       step: { kind: 'promote_failover', candidateId: 'node-3', oldMasterId: 'node-1', gtid: '0-1-4711' },
-      reason: 'failover: promoting node-3, the most advanced (GTID 0-1-4711) of node-2 and node-3',
+      reason: 'failover: promoting node-3 (GTID 0-1-4711)',
     },
     {
-      name: 'equally advanced replicas: the one an operator named wins, else the lowest server id',
-      snapshot: snapshot({ state: 'ADAPTING', operation: failover('drained', { candidateId: 'node-3' }), nodes: [old, orphan('node-2', '0-1-9'), orphan('node-3', '0-1-9')] }),
-      step: { kind: 'promote_failover', candidateId: 'node-3', oldMasterId: 'node-1', gtid: '0-1-9' },
-      reason: /promoting node-3/,
+      name: 'a failover recorded drained without its candidate (an older version): the candidate is chosen first',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('drained'), nodes: [old, orphan('node-2', '0-1-4710'), orphan('node-3', '0-1-4711')] }),
+      step: { kind: 'choose_candidate', candidateId: 'node-3', lost: null },
+      reason: /choosing node-3/,
     },
     {
-      name: 'no healthy replica left after fencing: abandon',
-      snapshot: snapshot({ state: 'ADAPTING', operation: failover('drained'), nodes: [old, node('node-2', 'replica', { reachable: false, mysqlRunning: false })] }),
-      step: { kind: 'abort', error: 'failover from node-1 abandoned: no healthy replica to promote' },
-      reason: 'failover: no healthy replica to promote',
+      name: 'no replica answers after fencing: abandoned, with the ways out',
+      snapshot: snapshot({ state: 'ADAPTING', operation: failover('fenced'), nodes: [old, node('node-2', 'replica', { reachable: false, mysqlRunning: false })] }),
+      step: {
+        kind: 'abort',
+        error: 'failover from node-1 abandoned: no replica can be promoted (node-2 does not answer); ways out: bring the lost master or a replica that has its transactions back (the manager promotes it then); `retry` once a replica can be promoted; `set_up_replica_slave` to re-attach a node',
+      },
+      reason: 'failover: no replica can be promoted (node-2 does not answer)',
     },
     {
       name: 'then the others are re-pointed to the new master',
@@ -193,6 +227,93 @@ describe('the failover operation, phase by phase', () => {
   ]);
 });
 
+describe('failover when things are not clean', () => {
+  const old = deadMaster(2, { status: 'failed' });
+  const fenced = (params: Record<string, unknown> = {}) => failover('fenced', params);
+  runCases([
+    {
+      name: "a frozen master: its agent answers and says the server does not; replicas still attached do not hold the failover up",
+      diagnosis: 'DeadMaster',
+      snapshot: snapshot({ nodes: [node('node-1', 'master', { mysqlRunning: false, failedChecks: 2 }), node('node-2', 'replica'), node('node-3', 'replica')] }),
+      step: { kind: 'begin_failover', oldMasterId: 'node-1' },
+      reason: "master node-1's mariadbd does not answer its agent (node-2 and node-3 answer): failing over",
+    },
+    {
+      name: 'an errant replica is never the candidate, even holding the most',
+      snapshot: snapshot({ state: 'ADAPTING', operation: fenced(), nodes: [old, orphan('node-2', '0-1-14'), orphan('node-3', '0-1-12')].map((n) => (n.id === 'node-2' ? { ...n, gtidBinlog: gtid('0-2-15'), gtidSlave: gtid('0-1-14') } : n)) }),
+      step: { kind: 'choose_candidate', candidateId: 'node-3', lost: null },
+      reason: 'failover: choosing node-3, which holds the most (GTID 0-1-12); not node-2 holds errant transactions (0-2-15) its master never had',
+    },
+    {
+      name: 'a replica whose SQL thread stopped on an error is never the candidate',
+      snapshot: snapshot({ state: 'ADAPTING', operation: fenced(), nodes: [old, orphan('node-2', '0-1-14'), orphan('node-3', '0-1-12')].map((n) => (n.id === 'node-2' ? { ...n, sqlRunning: 'No', sqlErrno: 1062, replicationError: "Duplicate entry '7' for key 'PRIMARY'" } : n)) }),
+      step: { kind: 'choose_candidate', candidateId: 'node-3', lost: null },
+      reason: "failover: choosing node-3, which holds the most (GTID 0-1-12); not node-2's replication is broken: SQL error 1062",
+    },
+    {
+      name: 'a lagging candidate: ranked by what it received, not by what it applied',
+      snapshot: snapshot({ state: 'ADAPTING', operation: fenced(), nodes: [old, orphan('node-2', '0-1-15'), node('node-3', 'replica', { ioRunning: 'Connecting', gtidApplied: '0-1-12', gtidReceived: '0-1-20', lagSeconds: 40 })] }),
+      step: { kind: 'choose_candidate', candidateId: 'node-3', lost: null },
+      reason: 'failover: choosing node-3, which holds the most (GTID 0-1-20)',
+    },
+    {
+      name: 'a replica whose IO thread was stopped (no error) still counts for what it received',
+      snapshot: snapshot({ state: 'ADAPTING', operation: fenced(), nodes: [old, orphan('node-2', '0-1-11'), node('node-3', 'replica', { ioRunning: 'No', gtidApplied: '0-1-13', gtidReceived: '0-1-13' })] }),
+      step: { kind: 'choose_candidate', candidateId: 'node-3', lost: null },
+      reason: 'failover: choosing node-3, which holds the most (GTID 0-1-13)',
+    },
+    {
+      name: 'a replica that lost its relay log is not taken for the most advanced: no silent loss',
+      snapshot: snapshot({ state: 'ADAPTING', operation: fenced(), nodes: [old, orphan('node-2', '0-1-15'), node('node-3', 'replica', { ioRunning: 'Connecting', gtidApplied: '0-1-12', gtidReceived: '0-1-12', receivedHigh: '0-1-20' })] }),
+      step: {
+        kind: 'abort',
+        error: 'failover from node-1 refused: promoting node-2 would lose 5 transactions (from 0-1-15 to 0-1-20); ways out: bring the lost master or a replica that has its transactions back (the manager promotes it then); `failover node-2 --force` to promote it and accept the loss; `retry` once a replica can be promoted; `set_up_replica_slave` to re-attach a node',
+      },
+      reason: 'failover refused: node-2, the most advanced replica that can be promoted, holds 0-1-15 but transactions up to 0-1-20 were acknowledged',
+    },
+    {
+      name: 'the same, forced by an operator: the loss is said',
+      snapshot: snapshot({ state: 'ADAPTING', operation: fenced({ automatic: false, force: true }), nodes: [old, orphan('node-2', '0-1-15'), node('node-3', 'replica', { ioRunning: 'Connecting', gtidApplied: '0-1-12', gtidReceived: '0-1-12', receivedHigh: '0-1-20' })] }),
+      step: { kind: 'choose_candidate', candidateId: 'node-2', lost: '5 transactions (from 0-1-15 to 0-1-20)' },
+      reason: 'failover: node-2 chosen by force; it gives up 5 transactions (from 0-1-15 to 0-1-20)',
+    },
+    {
+      name: 'after the promotion, a replica that cannot follow is not re-pointed (it is replaced afterwards)',
+      snapshot: snapshot({
+        state: 'ADAPTING',
+        operation: failover('promoted', { candidateId: 'node-3', gtid: '0-1-12' }),
+        nodes: [{ ...old, role: 'replica' }, { ...orphan('node-2'), gtidBinlog: gtid('0-2-15'), gtidSlave: gtid('0-1-10') }, orphan('node-4'), node('node-3', 'master', { readOnly: false })],
+      }),
+      step: { kind: 'repoint', masterId: 'node-3', ids: ['node-4'] },
+      reason: 'failover: re-pointing node-4 to node-3',
+    },
+  ]);
+});
+
+describe('ERROR is never a trap', () => {
+  const lostMaster = node('node-1', 'master', { status: 'failed', readOnly: true, gtidApplied: '0-1-20' });
+  runCases([
+    {
+      name: 'the lost master is back with every transaction: it is the master again',
+      snapshot: snapshot({ state: 'ERROR', outageSince: NOW - 60_000, lastMasterPosition: gtid('0-1-20'), nodes: [lostMaster, node('node-2', 'replica', { ioRunning: 'Connecting', gtidApplied: '0-1-12', gtidReceived: '0-1-12' })] }),
+      step: { kind: 'restore_master', id: 'node-1' },
+      reason: 'node-1, the master before the failure, is back with every transaction: making it the master again',
+    },
+    {
+      name: 'after a total outage, only a replica behind the last position is back: it is not promoted',
+      snapshot: snapshot({ state: 'ERROR', lastError: 'failover from node-1 refused', outageSince: NOW - 60_000, lastMasterPosition: gtid('0-1-20'), nodes: [{ ...lostMaster, reachable: false, mysqlRunning: false }, node('node-2', 'replica', { ioRunning: 'Connecting', gtidApplied: '0-1-12', gtidReceived: '0-1-12' })] }),
+      step: null,
+      reason: 'service ERROR: failover from node-1 refused',
+    },
+    {
+      name: 'a replica that holds every acknowledged transaction: promoted on its own',
+      snapshot: snapshot({ state: 'ERROR', lastError: 'failover from node-1 abandoned', nodes: [{ ...lostMaster, reachable: false, mysqlRunning: false }, node('node-2', 'replica', { ioRunning: 'Connecting', gtidApplied: '0-1-12', gtidReceived: '0-1-12', receivedHigh: '0-1-12' })] }),
+      step: { kind: 'begin_failover', oldMasterId: 'node-1' },
+      reason: 'the service has no master and node-2 can be promoted: failing over',
+    },
+  ]);
+});
+
 describe('after a failover: the former master and the size of the service', () => {
   const m3 = node('node-3', 'master', { readOnly: false });
   const r2 = node('node-2', 'replica', { replicatingFrom: 'node-3' });
@@ -211,9 +332,21 @@ describe('after a failover: the former master and the size of the service', () =
     },
     {
       name: 'a former master that does not answer: wait',
-      snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'failed', reachable: false, mysqlRunning: false }), r2, m3] }),
+      snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'failed', reachable: false, mysqlRunning: false, failedChecks: 3 }), r2, m3] }),
       step: null,
-      reason: 'node-1 (former master) does not answer: waiting for it',
+      reason: 'service RUNNING: master node-3, 1 replica; node-1 (former master) does not answer: waiting for it',
+    },
+    {
+      name: 'a former master silent past the grace: a fresh replica takes its place',
+      snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'failed', reachable: false, mysqlRunning: false, failedChecks: 30 }), r2, m3] }),
+      step: { kind: 'begin_replacement', count: 1 },
+      reason: 'the service has 1 of 2 replicas: provisioning 1 to replace what was lost',
+    },
+    {
+      name: 'a former master back after it was replaced: destroyed, the service has its replicas',
+      snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'failed', readOnly: true, ioRunning: null, sqlRunning: null, replicatingFrom: null }), r2, node('node-4', 'replica', { replicatingFrom: 'node-3' }), m3] }),
+      step: { kind: 'destroy_nodes', ids: ['node-1'] },
+      reason: 'node-1 (former master) is back but the service has its 2 replicas without it: destroying it',
     },
     {
       name: 'a rejoining node that replicates: ready',

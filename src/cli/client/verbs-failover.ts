@@ -2,21 +2,36 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { sleep } from '../../util/proc.js';
 import { portOption } from '../options.js';
 import { formatInfo, formatNodes } from './format.js';
-import { haproxyConfig } from './haproxy.js';
+import { haproxyConfig } from '../../router/haproxy-config.js';
 import { action, example, follow, longVerb as long, out, readVerb as reads } from './verb-kit.js';
 
 /** The verbs of failover and watching: failover, its block and switch, HAProxy's configuration, status. */
 export function registerFailoverVerbs(program: Command): void {
   example(
-    long(program.command('failover').description('fail over now: fence the master, promote the most advanced replica (for a master that is down)'))
-      .argument('[id]', 'the replica to prefer among the most advanced')
+    long(
+      program
+        .command('failover')
+        .description('fail over now, also from ERROR without a master: fence the master (if any), promote the replica holding the most, or the one named; refused when that would lose acknowledged transactions, unless --force'),
+    )
+      .argument('[id]', 'the replica to promote (it must hold every acknowledged transaction, or --force)')
+      .option('--force', 'promote even if acknowledged transactions are lost; the loss is reported in the events')
       .action(
-        action(async (c, g, id: string | undefined) => {
+        action(async (c, g, id: string | undefined, opts: { force?: boolean }) => {
           const since = new Date().toISOString();
-          await follow(c, g, since, await c.call('failover', id ? { serviceNodeId: id } : {}));
+          await follow(c, g, since, await c.call('failover', { ...(id ? { serviceNodeId: id } : {}), ...(opts.force ? { force: true } : {}) }));
         }),
       ),
-    'cps-mysql failover',
+    'cps-mysql failover node-3 --force',
+  );
+
+  example(
+    long(program.command('retry').description('begin again the last abandoned operation (a failover, switchover, attach, removal or shutdown)')).action(
+      action(async (c, g) => {
+        const since = new Date().toISOString();
+        await follow(c, g, since, await c.call('retry', {}));
+      }),
+    ),
+    'cps-mysql retry',
   );
 
   example(

@@ -1,9 +1,11 @@
 import { Option, type Command } from 'commander';
 import { AppError } from '../../util/errors.js';
+import { whole } from '../options.js';
 import { formatInfo, formatNode, formatNodes, formatPerformance } from './format.js';
 import { action, count, example, follow, longVerb as long, out, readVerb as reads } from './verb-kit.js';
 import { registerDataVerbs } from './verbs-data.js';
 import { registerFailoverVerbs } from './verbs-failover.js';
+import { registerRouterVerb } from './verbs-router.js';
 
 /** The client verbs: they talk to a manager over the wire protocol, like any ConPaaS client. */
 export function registerClientVerbs(program: Command): void {
@@ -87,12 +89,17 @@ export function registerClientVerbs(program: Command): void {
   );
 
   example(
-    long(program.command('switchover').description('make a replica the master (planned; writes pause for a moment)'))
+    long(
+      program
+        .command('switchover')
+        .description('make a replica the master (planned; writes pause for at most the switchover timeout); refused before any write pauses when the replica is broken or too far behind'),
+    )
       .argument('<id>', 'the replica to promote')
+      .option('--max-lag <seconds>', 'how far behind the replica may be (default 5)', whole(0, 86400))
       .action(
-        action(async (c, g, id: string) => {
+        action(async (c, g, id: string, opts: { maxLag?: number }) => {
           const since = new Date().toISOString();
-          await follow(c, g, since, await c.call('set_up_replica_master', { serviceNodeId: id }));
+          await follow(c, g, since, await c.call('set_up_replica_master', { serviceNodeId: id, ...(opts.maxLag !== undefined ? { maxLagSeconds: opts.maxLag } : {}) }));
         }),
       ),
     'cps-mysql switchover node-3',
@@ -120,4 +127,5 @@ export function registerClientVerbs(program: Command): void {
 
   registerDataVerbs(program);
   registerFailoverVerbs(program);
+  registerRouterVerb(program);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
 import type { Engine, EngineAccounts, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
-import { AppError } from '../../util/errors.js';
+import { AppError, isAppError } from '../../util/errors.js';
 import { assertTraversable, currentOsUser, type OsUser } from '../../util/os-user.js';
 import { run, sleep } from '../../util/proc.js';
 import { ensureAccount } from './accounts.js';
@@ -186,6 +186,15 @@ export class MariadbEngine implements Engine {
     await this.proc.stop(this.stopTimeoutMs);
   }
 
+  serverAnswers(): boolean {
+    return this.statusConn.answering;
+  }
+
+  async kill(): Promise<void> {
+    this.statusConn.reset();
+    await this.proc.stop(0);
+  }
+
   private requireRunning(): void {
     const state = this.process().state;
     if (state !== 'running') throw new AppError('WRONG_STATE', `mariadbd is not running (state: ${state})`);
@@ -223,8 +232,13 @@ export class MariadbEngine implements Engine {
     });
   }
 
-  stopReplicaIo(): Promise<void> {
-    return this.sql(sql.stopReplicaIo);
+  async stopReplicaIo(): Promise<void> {
+    try {
+      await this.sql(sql.stopReplicaIo);
+    } catch (err) {
+      if (!(isAppError(err) && err.code === 'TIMEOUT')) throw err;
+      await this.sql(sql.killReplicaIo);
+    }
   }
 
   promote(): Promise<void> {

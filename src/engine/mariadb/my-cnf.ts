@@ -25,7 +25,8 @@ export interface InstanceConfig {
 /** Settings every instance has (those chosen per node are DEFAULT_SERVER_SETTINGS, engine.ts). */
 export const INSTANCE_CONSTANTS = {
   parallelReplicationThreads: 4,
-  slaveNetTimeout: 4,
+  /** Seconds of silence after which a replica gives its master up (heartbeats come every 0.5 s). */
+  slaveNetTimeout: 2,
 } as const;
 
 /**

@@ -33,23 +33,27 @@ export async function withConnection<T>(socketPath: string, user: string, fn: (c
   }
 }
 
+/** How long one statement may take unless it says otherwise (ms): no step waits on a stuck server for good. */
+export const STATEMENT_TIMEOUT_MS = 30_000;
+
 /**
- * Runs one statement. Values are passed separately and escaped by mysql2, never spliced
+ * Runs one statement, within `timeoutMs`. Values are passed separately and escaped by mysql2, never spliced
  * into the text by us. The error names what failed but never carries the statement text,
  * which may hold a password.
  */
-export async function q<T extends RowDataPacket[] = RowDataPacket[]>(c: Connection, what: string, sql: string, values?: unknown[]): Promise<T> {
+export async function q<T extends RowDataPacket[] = RowDataPacket[]>(c: Connection, what: string, sql: string, values?: unknown[], timeoutMs = STATEMENT_TIMEOUT_MS): Promise<T> {
   try {
-    const [rows] = await c.query(sql, values);
+    const [rows] = await c.query({ sql, timeout: timeoutMs }, values);
     return rows as T;
   } catch (err) {
     throw sqlError(what, err);
   }
 }
 
-/** A driver's error as ENGINE_FAILED naming what failed and MariaDB's message and code, never the statement. */
+/** A driver's error as ENGINE_FAILED naming what failed and MariaDB's message and code, never the statement; a statement past its deadline is TIMEOUT. */
 export function sqlError(what: string, err: unknown): AppError {
   const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
+  if (e.code === 'PROTOCOL_SEQUENCE_TIMEOUT') return new AppError('TIMEOUT', `${what} did not end in time (the server does not answer)`);
   const text = e.sqlMessage ?? e.message ?? String(err);
   return new AppError('ENGINE_FAILED', `${what} failed: ${text}${e.code ? ` (${e.code})` : ''}`);
 }

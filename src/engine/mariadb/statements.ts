@@ -8,8 +8,14 @@ import { q } from './sql.js';
  * as placeholders; what is spliced into the text is constant.
  */
 
-/** Seconds between heartbeats from a master, and between reconnect attempts of a replica. */
-export const HEARTBEAT_PERIOD_SECONDS = 1;
+/**
+ * Seconds between heartbeats from a master: with `slave_net_timeout` at 2 s (my-cnf.ts), a replica
+ * notices a silent (dead, frozen or cut-off) master within about 2 s.
+ */
+export const HEARTBEAT_PERIOD_SECONDS = 0.5;
+/** How long (ms) `STOP SLAVE IO_THREAD` may take before the thread's connection is killed instead. */
+const STOP_IO_DEADLINE_MS = 500;
+
 /** Seconds between a replica's attempts to reconnect to its master. */
 export const CONNECT_RETRY_SECONDS = 1;
 
@@ -62,7 +68,9 @@ function replicationOf(r: RowDataPacket): EngineReplication {
     secondsBehindMaster: lag === null || lag === undefined ? null : Number(lag),
     gtidIoPos: String(r['Gtid_IO_Pos'] ?? ''),
     lastIoError: String(r['Last_IO_Error'] ?? ''),
+    lastIoErrno: Number(r['Last_IO_Errno'] ?? 0),
     lastSqlError: String(r['Last_SQL_Error'] ?? ''),
+    lastSqlErrno: Number(r['Last_SQL_Errno'] ?? 0),
   };
 }
 
@@ -101,7 +109,17 @@ export async function changeMaster(c: Connection, source: ReplicaSource, gtidSla
 
 /** `STOP SLAVE IO_THREAD`: nothing more is received; the relay log is still applied. */
 export async function stopReplicaIo(c: Connection): Promise<void> {
-  await q(c, 'stop the replication IO thread', 'STOP SLAVE IO_THREAD');
+  await q(c, 'stop the replication IO thread', 'STOP SLAVE IO_THREAD', [], STOP_IO_DEADLINE_MS);
+}
+
+/**
+ * Ends the replication IO thread by killing its connection: for an IO thread stuck reading from a
+ * master that does not answer, when `STOP SLAVE IO_THREAD` did not return in time (the connection
+ * that sent it is gone: use another one).
+ */
+export async function killReplicaIo(c: Connection): Promise<void> {
+  const rows = await q(c, 'find the replication IO thread', "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Slave_IO'");
+  for (const r of rows) await q(c, 'end the replication IO thread', 'KILL ?', [Number(r['ID'])]);
 }
 
 /** Stops and forgets replication (`RESET SLAVE ALL`), then makes the server writable. */
@@ -113,7 +131,7 @@ export async function promote(c: Connection): Promise<void> {
 
 /** `MASTER_GTID_WAIT`: true once the server applied `gtid`, false after `timeoutSeconds`. */
 export async function waitForGtid(c: Connection, gtid: string, timeoutSeconds: number): Promise<boolean> {
-  const [r] = await q(c, 'wait for GTID', 'SELECT MASTER_GTID_WAIT(?, ?) AS r', [gtid, timeoutSeconds]);
+  const [r] = await q(c, 'wait for GTID', 'SELECT MASTER_GTID_WAIT(?, ?) AS r', [gtid, timeoutSeconds], timeoutSeconds * 1000 + 5000);
   return Number(r!['r']) === 0;
 }
 

@@ -1,6 +1,6 @@
 import { MAX_ATTEMPTS, type Decision, type Snapshot } from './model.js';
 import { decideIdle } from './idle.js';
-import { nextPhase, undoPhase } from './operations/index.js';
+import { attemptsAllowed, nextPhase, undoPhase } from './operations/index.js';
 import { isAre, list, them } from './words.js';
 
 /**
@@ -23,8 +23,8 @@ export function decide(s: Snapshot): Decision {
     }
     return undoPhase(s, op, error);
   }
-  if (op.attempts >= MAX_ATTEMPTS) {
-    const error = `${op.kind} failed after ${op.attempts} attempts: ${s.lastError ?? 'unknown error'}`;
+  if (op.attempts >= attemptsAllowed(s, op, MAX_ATTEMPTS)) {
+    const error = `${op.kind} failed after ${op.attempts} attempt${op.attempts === 1 ? '' : 's'}: ${s.lastError ?? 'unknown error'}`;
     return { reason: `${error}; abandoning it`, step: { kind: 'abort', error } };
   }
   return nextPhase(s, op);

@@ -35,6 +35,22 @@ export interface NodeView {
   gtidApplied: GtidPosition | null;
   /** What its IO thread received (`Gtid_IO_Pos`), null when not a replica. */
   gtidReceived: GtidPosition | null;
+  /** The last GTID of its binary log per domain (`gtid_binlog_pos`); null when unknown. */
+  gtidBinlog: GtidPosition | null;
+  /** What its replication applied (`gtid_slave_pos`); null when unknown. */
+  gtidSlave: GtidPosition | null;
+  /** The most it was ever seen to have received, as the manager recorded it (a replica that lost its relay log has less now). */
+  receivedHigh: GtidPosition | null;
+  /** Seconds behind its master (`Seconds_Behind_Master`), null when unknown or stopped. */
+  lagSeconds: number | null;
+  /** The IO thread's last error number (0: none), null when not a replica. */
+  ioErrno: number | null;
+  /** The SQL thread's last error number (0: none), null when not a replica. */
+  sqlErrno: number | null;
+  /** Repairs the manager made on it since it was last healthy. */
+  repairs: number;
+  /** Consecutive checks (this one included) in which its diagnosis named a trouble; a replacement waits for REPLACE_AFTER_CHECKS. */
+  troubleChecks: number;
   /** Consecutive monitoring checks in which the manager reached neither the agent nor the SQL port. */
   failedChecks: number;
 }
@@ -74,6 +90,10 @@ export interface Snapshot {
   failover: FailoverView;
   /** A new password for the service user waits to be set (set_password). */
   passwordPending?: boolean;
+  /** The last master's binary log position as the manager last saw it, or null. */
+  lastMasterPosition?: GtidPosition | null;
+  /** Since when (ms since the epoch) every node was down at once, until a master serves again; null otherwise. */
+  outageSince?: number | null;
   /** The time of the snapshot, ms since the epoch: the core reads no clock. */
   now: number;
 }
@@ -106,18 +126,29 @@ export type Step =
   | { kind: 'abort'; error: string }
   | { kind: 'finish'; state: ServiceState; error: string | null }
   // failover and recovery
-  | { kind: 'begin_failover'; oldMasterId: string }
-  | { kind: 'fence_replicas'; oldMasterId: string; ids: string[] }
+  | { kind: 'begin_failover'; oldMasterId: string | null }
+  | { kind: 'fence_replicas'; oldMasterId: string | null; ids: string[] }
   | { kind: 'drain'; ids: string[] }
-  | { kind: 'promote_failover'; candidateId: string; oldMasterId: string; gtid: string }
+  | { kind: 'promote_failover'; candidateId: string; oldMasterId: string | null; gtid: string }
   | { kind: 'restart_master'; id: string; recreate: boolean }
+  | { kind: 'restore_master'; id: string }
   | { kind: 'restart_mysqld'; id: string }
   | { kind: 'rejoin'; id: string; masterId: string }
   | { kind: 'mark_ready'; id: string }
   | { kind: 'begin_replacement'; count: number }
   // the service user's password
   | { kind: 'begin_set_password' }
-  | { kind: 'apply_password'; masterId: string };
+  | { kind: 'apply_password'; masterId: string }
+  // every replica watched: repairs, in order of cost
+  | { kind: 'repair_replica'; id: string; masterId: string; how: 'restart_server' | 'restart_replication' | 'repoint' }
+  | { kind: 'replace_replica'; id: string }
+  | { kind: 'mark_healthy'; id: string }
+  // a failover's candidate
+  | { kind: 'choose_candidate'; candidateId: string; lost: string | null }
+  | { kind: 'reject_candidate'; id: string }
+  // a total outage: every node down at once
+  | { kind: 'record_outage'; at: number }
+  | { kind: 'clear_outage' };
 
 /** The kinds of step. */
 export type StepKind = Step['kind'];
@@ -128,6 +159,8 @@ export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;
 export interface ServicePatch {
   /** The number of replicas the service should have. */
   desiredReplicas?: number;
+  /** Ends a total outage (null): a master serves again. */
+  outageSince?: number | null;
   /** No automatic failover before this time (ms since the epoch); null lifts the block. */
   failoverBlockedUntil?: number | null;
 }
@@ -147,6 +180,16 @@ export interface Decision {
 /** How many times a failing step is tried before its operation is abandoned. */
 export const MAX_ATTEMPTS = 3;
 
+/** Repairs tried on a replica before it is replaced by a fresh copy. */
+export const MAX_REPAIRS = 3;
+
+/**
+ * Checks in a row a replica's trouble must last before it is replaced by a fresh copy (about 5 s
+ * at the default monitoring interval): a new machine and a snapshot are not spent on a glitch, and
+ * an operator sees the diagnosis first. Cheap repairs (restart, re-point) do not wait.
+ */
+export const REPLACE_AFTER_CHECKS = 5;
+
 /** The id of the node with sequence number `seq` (its server_id is `seq` too). */
 export function nodeId(seq: number): string {
   return `node-${seq}`;
@@ -164,6 +207,18 @@ export function masterOf<N extends { role: NodeRole; status: NodeStatus }>(nodes
 /** The replicas that count: in service, not being removed, not a former master. */
 export function liveReplicas<N extends { role: NodeRole; status: NodeStatus }>(nodes: readonly N[]): N[] {
   return nodes.filter((n) => n.role === 'replica' && n.status === 'ready');
+}
+
+/** Checks (about a second each) a former master may stay silent before a fresh replica is provisioned in its place. */
+export const FORMER_MASTER_GRACE_CHECKS = 30;
+
+/**
+ * The replicas the service counts towards the number it wants: registered, not being removed, and
+ * not a former master silent past the grace (a fresh replica takes its place; if it comes back
+ * after all, it is destroyed).
+ */
+export function countedReplicas(nodes: readonly NodeView[]): NodeView[] {
+  return replicasOf(nodes).filter((n) => !(n.status === 'failed' && !n.reachable && n.failedChecks >= FORMER_MASTER_GRACE_CHECKS));
 }
 
 /** Every replica registered and not being removed (some may still be being created). */

@@ -7,9 +7,9 @@ import type { Decision, StepKind, StepOf } from '../core/model.js';
 
 /** How long the steps wait for the things they wait for. */
 export interface StepTimeouts {
-  /** Seconds a switchover candidate may take to apply what the master wrote. */
-  catchUpSeconds: number;
-  /** Seconds each fenced replica may take to apply its relay log during a failover. */
+  /** Seconds a switchover may hold writes blocked while its candidate applies what the master wrote. */
+  switchoverTimeoutSeconds: number;
+  /** Seconds a failover's candidate may take to apply its relay log. */
   drainSeconds: number;
   /** Milliseconds a former master has to answer `set_read_only` while it is fenced. */
   fenceMs: number;

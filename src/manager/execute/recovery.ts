@@ -2,16 +2,17 @@ import { AppError } from '../../util/errors.js';
 import { agentOf, ensureAccounts, nodeOf, promoteNode, settleEach, sourceOf, type HandlerTable } from './context.js';
 
 /** Steps of a failover, and of bringing a lost or former master back. */
-export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promote_failover' | 'restart_master' | 'restart_mysqld' | 'rejoin' | 'mark_ready'> = {
+export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promote_failover' | 'choose_candidate' | 'reject_candidate' | 'restart_master' | 'restore_master' | 'restart_mysqld' | 'rejoin' | 'mark_ready'> = {
   fence_replicas: async (ctx, step) => {
-    const old = nodeOf(ctx, step.oldMasterId);
-    await settleEach(step.ids, async (id) => agentOf(ctx, id).call('stop_replica_io', {}));
-    // Where the old master's agent still answers, it stops taking writes too.
-    await ctx.agents
-      .for(old)
-      .call('set_read_only', { readOnly: true }, { timeoutMs: ctx.timeouts.fenceMs })
-      .catch(() => undefined);
-    return () => ctx.store.updateNode(old.id, { status: 'failed' });
+    // Each replica that answers in time stops receiving; one that does not is left out of the
+    // candidates by the next look (it does not answer), it does not hold the failover up.
+    const replicas = step.ids.map(async (id) => agentOf(ctx, id).call('stop_replica_io', {}, { timeoutMs: ctx.timeouts.fenceMs }));
+    // At the same time, where the old master's agent still answers, it fences its server:
+    // read-only, or killed when the server does not answer (frozen); it never takes a write again.
+    const old = step.oldMasterId === null ? null : nodeOf(ctx, step.oldMasterId);
+    const master = old ? ctx.agents.for(old).call('fence', { deadlineMs: ctx.timeouts.fenceMs }, { timeoutMs: ctx.timeouts.fenceMs + 2000 }) : null;
+    await Promise.allSettled([...replicas, ...(master ? [master] : [])]);
+    if (old) return () => ctx.store.updateNode(old.id, { status: 'failed' });
   },
 
   drain: async (ctx, step) => {
@@ -29,10 +30,23 @@ export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promot
     await promoteNode(ctx, step.candidateId);
     return () => {
       const op = ctx.store.operation();
-      ctx.store.updateNode(step.candidateId, { role: 'master' });
-      ctx.store.updateNode(step.oldMasterId, { role: 'replica', status: 'failed' });
+      ctx.store.updateNode(step.candidateId, { role: 'master', repairs: 0 });
+      if (step.oldMasterId !== null) ctx.store.updateNode(step.oldMasterId, { role: 'replica', status: 'failed' });
       if (op?.kind === 'failover') ctx.store.updateOperation({ params: { ...op.params, candidateId: step.candidateId, gtid: step.gtid } });
     };
+  },
+
+  choose_candidate: async (ctx, step) => () => {
+    const op = ctx.store.operation();
+    if (op?.kind === 'failover') ctx.store.updateOperation({ params: { ...op.params, candidateId: step.candidateId, ...(step.lost ? { lost: step.lost } : {}) } });
+  },
+
+  reject_candidate: async (ctx, step) => () => {
+    const op = ctx.store.operation();
+    if (op?.kind !== 'failover') return;
+    const { candidateId: _given, ...params } = op.params;
+    // Back to choosing, without it.
+    ctx.store.updateOperation({ params: { ...params, excluded: [...(params.excluded ?? []), step.id] }, phase: 'fenced', attempts: 0 });
   },
 
   restart_master: async (ctx, step) => {
@@ -47,6 +61,13 @@ export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promot
     await agent.call('init_server', { serverId: n.serverId });
     await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
     await ensureAccounts(ctx, n.id, true);
+  },
+
+  restore_master: async (ctx, step) => {
+    // The master from before the failure, back with every transaction: writable again, its
+    // replicas (still pointed at it) resume on their own.
+    await promoteNode(ctx, step.id);
+    return () => ctx.store.updateNode(step.id, { role: 'master', status: 'ready', repairs: 0 });
   },
 
   restart_mysqld: async (ctx, step) => {

@@ -10,7 +10,7 @@ export const replicationHandlers: HandlerTable<'fence' | 'catch_up' | 'promote' 
   catch_up: async (ctx, step) => {
     const master = await agentOf(ctx, step.masterId).call('get_status', {});
     const gtid = master.gtid?.binlogPos ?? '';
-    const seconds = ctx.timeouts.catchUpSeconds;
+    const seconds = ctx.timeouts.switchoverTimeoutSeconds;
     const r = await agentOf(ctx, step.candidateId).call('wait_for_gtid', { gtid, timeoutSeconds: seconds });
     if (!r.reached) throw new AppError('TIMEOUT', `${step.candidateId} did not apply ${gtid} within ${seconds} s`);
   },

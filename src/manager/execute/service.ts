@@ -13,11 +13,13 @@ export const serviceHandlers: HandlerTable<'abort' | 'finish' | 'begin_failover'
     const aborted = op !== null && (op.phase === 'aborting' || op.phase === 'aborted');
     if (op) ctx.store.endOperation(aborted ? 'failed' : 'done', step.error ?? undefined);
     const patch = decision.service ?? {};
+    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
     ctx.store.updateService({
       state: step.state,
       error: step.error,
       ...(patch.desiredReplicas !== undefined ? { desiredReplicas: patch.desiredReplicas } : {}),
-      ...(patch.failoverBlockedUntil !== undefined ? { failoverBlockedUntil: patch.failoverBlockedUntil === null ? null : new Date(patch.failoverBlockedUntil).toISOString() } : {}),
+      ...(patch.failoverBlockedUntil !== undefined ? { failoverBlockedUntil: iso(patch.failoverBlockedUntil) } : {}),
+      ...(patch.outageSince !== undefined ? { outageSince: iso(patch.outageSince) } : {}),
     });
   },
 

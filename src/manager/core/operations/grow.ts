@@ -1,4 +1,4 @@
-import { masterOf, nodeId, replicasOf, type Decision, type NewNode, type Snapshot } from '../model.js';
+import { countedReplicas, masterOf, nodeId, replicasOf, type Decision, type NewNode, type Snapshot } from '../model.js';
 import { list } from '../words.js';
 import type { OperationSpec } from './spec.js';
 
@@ -38,7 +38,7 @@ export const grow: OperationSpec<Grow> = {
         }
         // A master that was ready and is gone: nothing to grow from (no machine is started for nothing).
         if (master.status === 'ready' && !master.alive) return vanished(op.kind, master.id);
-        const missing = s.desiredReplicas - replicasOf(s.nodes).length;
+        const missing = s.desiredReplicas - countedReplicas(s.nodes).length;
         if (missing <= 0) return null;
         const nodes = newReplicas(s.nextSeq, missing);
         return { reason: `${op.kind}: ${missing} more replica${missing > 1 ? 's' : ''} wanted: registering ${list(nodes.map((n) => n.id))}`, step: { kind: 'register_nodes', nodes } };

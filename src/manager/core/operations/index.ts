@@ -33,3 +33,8 @@ export function undoPhase<K extends OperationKind>(s: Snapshot, op: OperationOf<
 export function phaseAfter(kind: OperationKind, step: StepKind): string | null {
   return specOf(kind).records?.[step] ?? null;
 }
+
+/** How many failed attempts of its current step an operation takes before it is abandoned. */
+export function attemptsAllowed<K extends OperationKind>(s: Snapshot, op: OperationOf<K>, standard: number): number {
+  return specOf(op.kind).attemptsAllowed?.(s, op) ?? standard;
+}

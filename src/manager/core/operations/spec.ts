@@ -33,6 +33,12 @@ export interface OperationSpec<K extends OperationKind> {
   readonly undoes: string;
   /** The recorded phase each step completes (`fence` → `fenced`): what the executor records after it. */
   readonly records?: Partial<Record<StepKind, string>>;
+  /**
+   * How many failed attempts of the current step it takes before the operation is abandoned
+   * (default MAX_ATTEMPTS). One where a retry would hold something blocked (a switchover's
+   * write block) or where another way exists (another failover candidate).
+   */
+  attemptsAllowed?(s: Snapshot, op: OperationOf<K>): number;
 }
 
 /** True when the operation recorded `phase`, or a later one of its kind. */

@@ -1,4 +1,5 @@
-import { masterOf } from '../model.js';
+import { masterOf, type NodeView } from '../model.js';
+import { describeReplica, diagnoseReplica } from '../replicas.js';
 import { list } from '../words.js';
 import { reached, type OperationSpec } from './spec.js';
 
@@ -13,8 +14,8 @@ export const switchover: OperationSpec<'switchover'> = {
   begunBy: '`set_up_replica_master`',
   phases: [
     {
-      name: 'fence',
-      does: 'check the candidate answers, then make the master `read_only` (records `fenced`)',
+      name: 'check',
+      does: 'before any write is blocked: the candidate answers, replicates from the master without error, holds no errant transaction and is at most `maxLagSeconds` behind (default 5)',
       decide: (s, op) => {
         if (reached(op, 'fenced')) return null;
         const { candidateId, oldMasterId } = op.params;
@@ -22,12 +23,18 @@ export const switchover: OperationSpec<'switchover'> = {
         if (!candidate || !candidate.reachable) {
           return { reason: `switchover: ${candidateId} is not reachable`, step: { kind: 'abort', error: `switchover to ${candidateId} abandoned: the node is not reachable` } };
         }
-        return { reason: `switchover: pausing writes on ${oldMasterId} (read_only)`, step: { kind: 'fence', masterId: oldMasterId } };
+        const why = switchoverRefusal(candidate, oldMasterId, op.params.maxLagSeconds ?? SWITCHOVER_MAX_LAG_SECONDS);
+        return why === null ? null : { reason: `switchover to ${candidateId} refused: ${why}`, step: { kind: 'abort', error: `switchover to ${candidateId} refused before any write was blocked: ${why}` } };
       },
     },
     {
+      name: 'fence',
+      does: 'make the master `read_only` (records `fenced`); from here writes wait, at most the switchover timeout (5 s by default)',
+      decide: (_s, op) => (reached(op, 'fenced') ? null : { reason: `switchover: pausing writes on ${op.params.oldMasterId} (read_only)`, step: { kind: 'fence', masterId: op.params.oldMasterId } }),
+    },
+    {
       name: 'catch_up',
-      does: "the candidate waits until it applied the master's GTID position, 30 s at most (records `caught_up`)",
+      does: "the candidate waits until it applied the master's GTID position, the switchover timeout at most (records `caught_up`); past it the switchover is abandoned at once and writes resume",
       decide: (_s, op) =>
         reached(op, 'caught_up')
           ? null
@@ -68,4 +75,22 @@ export const switchover: OperationSpec<'switchover'> = {
   },
   undoes: 'before the promotion: writes resume on the old master (`unfence`), `RUNNING` with the error; after it: `ERROR` for an operator',
   records: { fence: 'fenced', catch_up: 'caught_up', promote: 'promoted', repoint: 'repointed', unfence: 'aborted' },
+  // While writes are blocked, a failed step is not tried again: writes resume at once instead.
+  attemptsAllowed: (_s, op) => (op.phase === 'fenced' || op.phase === 'caught_up' ? 1 : 3),
 };
+
+/** How far behind (seconds) a switchover's candidate may be, unless the call says otherwise. */
+export const SWITCHOVER_MAX_LAG_SECONDS = 5;
+
+/** Why a node cannot be switched to now, or null when it can: it must follow the master, healthy, close behind. */
+export function switchoverRefusal(candidate: NodeView, masterId: string, maxLagSeconds: number): string | null {
+  if (!candidate.mysqlRunning) return `${candidate.id}'s mariadbd is down`;
+  const d = diagnoseReplica(candidate, masterId);
+  if (d.name === 'ReplicaLagging' || d.name === 'ReplicaHealthy') {
+    const lag = candidate.lagSeconds;
+    if (lag === null) return `${candidate.id} reports no lag (its replication is stopped)`;
+    return lag > maxLagSeconds ? `${candidate.id} is ${lag} s behind (the limit is ${maxLagSeconds} s)` : null;
+  }
+  if (d.name === 'ReplicationBroken') return `${candidate.id}'s replication stopped on ${d.thread} error ${d.errno}: ${d.error}`;
+  return describeReplica(candidate.id, d);
+}
