@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +85,8 @@ async function main(): Promise<number> {
   const config = configFor(args.quick ? 'quick' : 'full', args.runs);
   // Short: every node's socket path must stay under 107 bytes.
   const root = mkdtempSync(join(tmpdir(), 'cpsb-'));
+  // The nodes' mariadbd runs as its own OS user (cps-mysql when run as root): it must pass through.
+  chmodSync(root, 0o711);
   const results = new Results();
   const ctx: Ctx = { config, root, cli, results, keep: args.keep, log };
   const machine = machineInfo(root);

@@ -143,7 +143,7 @@ async function breakReplica(mgr: BenchManager, id: string, writer: IdWriter): Pr
     const next = Math.max(...writer.acked, 0) + 200;
     await c.query('SET SESSION sql_log_bin = 0');
     await c.query('SET GLOBAL read_only = 0');
-    await c.query(`INSERT INTO ${TABLE} (id) VALUES (?)`, [next]);
+    await c.query(`INSERT INTO ${TABLE} (id, at) VALUES (?, 0)`, [next]);
     await c.query('SET GLOBAL read_only = 1');
     const deadline = Date.now() + 30_000;
     while (String((await rows(c, 'SHOW SLAVE STATUS'))[0]?.['Last_SQL_Errno'] ?? '0') !== '1062') {

@@ -85,7 +85,8 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
   const observer = new Observer(
     { store, driver, agents, probe, clock, logger },
     {
-      counterIntervalMs: config.monitorIntervalMs,
+      // Counters are sampled about once a second whatever the monitoring interval (the performance windows' resolution).
+      counterIntervalMs: Math.max(1000, config.monitorIntervalMs),
       failoverChecks: config.failoverChecks,
       failoverBlockSeconds: config.failoverBlockSeconds,
       pollTimeoutMs: config.pollTimeoutMs,

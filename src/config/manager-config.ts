@@ -61,7 +61,7 @@ export interface ManagerConfig {
 export const MANAGER_DEFAULTS: Omit<ManagerConfig, 'port' | 'dataDir'> = {
   host: '127.0.0.1',
   cloud: 'local',
-  monitorIntervalMs: 1000,
+  monitorIntervalMs: 500,
   retryDelayMs: 1000,
   suspectRecheckMs: 150,
   failoverChecks: 2,
