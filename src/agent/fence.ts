@@ -28,7 +28,11 @@ export async function fenceServer(engine: Engine, state: AgentStateFile, logger:
   if (engine.process().state !== 'running') return 'down';
   // A server already known not to answer is not waited for again.
   const ok = engine.serverAnswers() && (await within(engine.setReadOnly(true), deadlineMs).catch(() => false));
-  if (ok) return 'read_only';
+  if (ok) {
+    // Its events stop too (a fenced master is no master); best effort, read_only already holds.
+    await within(engine.setMasterRole(false), deadlineMs).catch(() => false);
+    return 'read_only';
+  }
   logger.warn({ deadlineMs }, 'fence: the server does not answer: killing it');
   await engine.kill();
   return 'killed';

@@ -16,6 +16,7 @@ import { VERSION } from '../version.js';
 import type { AgentStateFile } from './agent-state.js';
 import type { PeerGrants } from './peer-grants.js';
 import { fenceServer, holdFence } from './fence.js';
+import { userHandlers } from './user-handlers.js';
 
 /** What the agent's handlers work with. */
 export interface AgentDeps {
@@ -130,6 +131,8 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
   };
 
   return {
+    ...userHandlers(engine, state),
+
     check_agent_process: async () => ({ ok: true, pid: process.pid, version: VERSION }),
 
     get_status: status,
@@ -157,6 +160,8 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
         }
         await engine.ensureReplicationUser(params.replUser, params.replPassword);
         await engine.setReadOnly(false);
+        const events = await engine.setMasterRole(true);
+        if (events.length > 0) logger.info({ events }, 'events enabled on the new master');
         await state.update({ role: 'master', masterHost: null, masterPort: null, fenced: false });
       }),
 
@@ -166,6 +171,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
         if (params.master.host === engine.host && params.master.port === engine.port) {
           throw new AppError('INVALID_PARAMS', 'configure_replica: a node cannot replicate from itself');
         }
+        await engine.setMasterRole(false);
         await engine.configureReplica(params.master, params.gtidSlavePos);
         await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, fenced: false });
       }),
@@ -302,12 +308,17 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
           if (isAppError(err)) throw err;
           throw new AppError('INVALID_PARAMS', `load_dump: the upload did not complete (${bytes} bytes received): ${(err as Error).message}`, { cause: err });
         }
-        const { statements } = await engine.loadDump(spool, params);
-        logger.info({ bytes, statements }, 'dump loaded');
-        return { bytes, statements };
+        const r = await engine.loadDump(spool, params);
+        logger.info({ bytes, statements: r.statements, warnings: r.warnings.length }, 'dump loaded');
+        return { bytes, ...r };
       } finally {
         await rm(spool, { force: true });
       }
+    },
+
+    checksum_tables: async (params) => {
+      requireRunning('checksum_tables');
+      return { tables: await engine.checksumTables(params.schemas) };
     },
 
     get_counters: async (params) => {

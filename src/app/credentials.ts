@@ -57,7 +57,37 @@ export class ManagerCredentials {
     return readPem(files);
   }
 
-  /** Constant-time check of an `Authorization: Bearer …` header. */
+  /**
+   * Issues a user's client certificate, as ConPaaS's director did (role `user` and the user id in
+   * the subject, x509.py): `CN=<name>, role=user, UID=<name>`, signed by the service CA. Writes
+   * ConPaaS's file names, `cert.pem`, `key.pem` and `ca_cert.pem`, into `outDir` (mode 0600 for
+   * the key). INVALID_PARAMS for a name openssl could misread (pki.ts).
+   */
+  async issueUserCertificate(name: string, outDir: string): Promise<{ cert: string; key: string; ca: string }> {
+    if (!this.ca) throw new Error('credentials not initialised');
+    const files = await issueCertificate(this.ca, name, ['localhost'], outDir, 'user', { role: 'user', UID: name });
+    const out = { cert: join(outDir, 'cert.pem'), key: join(outDir, 'key.pem'), ca: join(outDir, 'ca_cert.pem') };
+    renameSync(files.cert, out.cert);
+    renameSync(files.key, out.key);
+    renameSync(files.ca, out.ca);
+    return out;
+  }
+
+  /** The service CA's certificate (what clients' certificates are checked against). */
+  caCertificate(): string {
+    if (!this.ca) throw new Error('credentials not initialised');
+    return readFileSync(this.ca.cert, 'utf8');
+  }
+
+  /**
+   * A client certificate of the service CA that may call the API: ConPaaS's `user` and
+   * `frontend` roles. Node and manager certificates (no role) may not.
+   */
+  static certificateAllowed(subject: Readonly<Record<string, string>> | null): boolean {
+    return subject !== null && (subject['role'] === 'user' || subject['role'] === 'frontend');
+  }
+
+  /** True when the `Authorization` header carries the API token (`Bearer …`), compared in constant time. */
   checkBearer(header: string | string[] | undefined): boolean {
     if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
     const given = createHash('sha256').update(header.slice(7).trim()).digest();

@@ -120,8 +120,9 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
         : null;
   const app = await createRpcServer(managerApi, handlers, {
     logger,
-    authenticate: (headers) => creds.checkBearer(headers['authorization']),
-    ...(apiTls ? { tls: { key: apiTls.key, cert: apiTls.cert } } : {}),
+    // With TLS, a client certificate of the service CA with ConPaaS's user role stands for the token.
+    authenticate: (headers, _peer, subject) => creds.checkBearer(headers['authorization']) || ManagerCredentials.certificateAllowed(subject),
+    ...(apiTls ? { tls: { key: apiTls.key, cert: apiTls.cert, clientCa: creds.caCertificate(), clientCertOptional: true } } : {}),
   });
   await app.listen({ host: config.host, port: config.port });
   // How clients on this machine find this manager (cps-mysql reads it from its home directory).

@@ -5,6 +5,7 @@ import { registerAgentCommand } from './agent-command.js';
 import { registerManagerCommand } from './manager-command.js';
 import { registerClientVerbs } from './client/verbs.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerUserCertCommand } from './user-cert-command.js';
 
 // Output piped into a reader that stops early (`| head`): stop quietly, as Unix tools do.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -25,5 +26,6 @@ registerAgentCommand(program);
 registerManagerCommand(program);
 registerClientVerbs(program);
 registerDemoCommand(program);
+registerUserCertCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,3 +1,4 @@
+import type { AppUser } from '../protocol/app-users.js';
 import type { Counters, MysqldState, ReplicationSource, ReplicationStatus } from '../protocol/agent-api.js';
 import type { Readable } from 'node:stream';
 
@@ -80,6 +81,18 @@ export interface EngineAccounts {
 /** Server counters: what get_counters answers, without its time. */
 export type EngineCounters = Omit<Counters, 'at'>;
 
+/** What loading a dump did (Engine.loadDump). */
+export interface LoadResult {
+  /** Statements the dump held. */
+  statements: number;
+  /** What was left out or rewritten, one sentence per kind. */
+  warnings: string[];
+  /** The application databases the dump creates or switches to. */
+  schemas: string[];
+  /** The server's `gtid_binlog_pos` after the load (what replicas must reach to hold it all). */
+  gtid: string;
+}
+
 /**
  * The one door to one node's server. Every method that needs the server running throws
  * WRONG_STATE when it is not; a SQL statement or a program that fails throws ENGINE_FAILED with
@@ -121,6 +134,11 @@ export interface Engine {
   /** Sets read_only. */
   setReadOnly(readOnly: boolean): Promise<void>;
   /**
+   * Takes on (`true`) or gives up the server state that belongs to the master role: the event
+   * scheduler, and the events a replica holds disabled. Returns the events it enabled (`db.name`).
+   */
+  setMasterRole(master: boolean): Promise<string[]>;
+  /**
    * Creates or resets the service user (the application's login) with this password and exactly
    * the documented privileges (engine/mariadb/grants.ts), on the binary log so replicas follow.
    */
@@ -132,6 +150,18 @@ export interface Engine {
    * log; otherwise only here. Returns what was changed per account (`user@host` → what).
    */
   ensureAccounts(accounts: EngineAccounts, options: { binlog: boolean }): Promise<Record<string, string[]>>;
+  /**
+   * Application accounts (protocol/app-users.ts), on this server through its binary log (the
+   * master's; replicas follow). `create` is WRONG_STATE for an account that exists, `setPassword`
+   * NOT_FOUND for one that does not; `drop` answers whether there was one; `list` leaves out the
+   * server's and the product's own accounts and `reserved`. Passwords become hashes here.
+   */
+  appUsers: {
+    create(u: { user: string; host: string; password: string; privileges: readonly string[]; databases?: readonly string[] }): Promise<void>;
+    setPassword(user: string, host: string, password: string): Promise<void>;
+    drop(user: string, host: string): Promise<boolean>;
+    list(reserved: readonly string[]): Promise<AppUser[]>;
+  };
   /** Waits until this server has applied `gtid`; false on timeout. */
   waitForGtid(gtid: string, timeoutSeconds: number): Promise<boolean>;
   /** Server counters; client statements leave out root and `ignoreUsers`. */
@@ -148,9 +178,15 @@ export interface Engine {
   dumpStream(): Promise<Readable>;
   /**
    * Loads a logical dump from a file as `login` (the service user: an upload has its uploader's
-   * rights, never the system's). A dump that breaks a rule (engine/mariadb/dump-policy.ts) is
-   * refused before anything runs (INVALID_PARAMS); a failing statement is ENGINE_FAILED with its
-   * error code, SQLSTATE and line only. Returns how many statements the dump held.
+   * rights, never the system's). The dump is read whole first: a dump a rule refuses
+   * (engine/mariadb/dump-policy.ts) is refused before anything runs (INVALID_PARAMS); statements
+   * that would break replication or the service's accounts are left out and DEFINERs taken out
+   * (`warnings` says which). A failing statement is ENGINE_FAILED with its error code, SQLSTATE
+   * and line only; the databases the load created are dropped then (those that existed before
+   * keep what was loaded into them). Returns the statements, the warnings, the databases the
+   * dump names, and the master's binary log position after the load.
    */
-  loadDump(file: string, login: { user: string; password: string }): Promise<{ statements: number }>;
+  loadDump(file: string, login: { user: string; password: string }): Promise<LoadResult>;
+  /** `CHECKSUM TABLE` of every base table of `schemas`: `db.table` → checksum (null when the server gives none). */
+  checksumTables(schemas: readonly string[]): Promise<Record<string, number | null>>;
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { AgentApi, Login } from '../protocol/agent-api.js';
+import type { AgentApi, Login, LoadAnswer } from '../protocol/agent-api.js';
 import type { ParamsOf, ResultOf } from '../protocol/method.js';
 
 /** How long the manager waits for one call, in milliseconds (default: the directory's). */
@@ -24,7 +24,7 @@ export interface AgentPort {
   /** A logical dump of the node's user databases, streamed (the agent's `dump`). */
   dump(): Promise<Readable>;
   /** Loads a dump on the node as `login` (the agent's `load_dump`); answers its size in bytes and statements. */
-  loadDump(file: Readable, login: Login): Promise<{ bytes: number; statements: number }>;
+  loadDump(file: Readable, login: Login): Promise<LoadAnswer>;
 }
 
 /** The agents of the registry's nodes, by address. Throws WRONG_STATE for a node with no address yet. */

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { agentApi, type AgentApi, type Login } from '../protocol/agent-api.js';
+import { agentApi, type AgentApi, type LoadAnswer, type Login } from '../protocol/agent-api.js';
 import type { ParamsOf, ResultOf } from '../protocol/method.js';
 import { RpcClient, type ClientTls } from '../rpc/client.js';
 import { AppError } from '../util/errors.js';
@@ -35,7 +35,7 @@ class RpcAgent implements AgentPort {
     return this.client.stream('dump', {});
   }
 
-  loadDump(file: Readable, login: Login): Promise<{ bytes: number; statements: number }> {
+  loadDump(file: Readable, login: Login): Promise<LoadAnswer> {
     return this.client.upload('load_dump', 'mysqldump_file', file, { params: login });
   }
 }

@@ -6,12 +6,16 @@ import { streamResult, type Handlers } from '../rpc/server.js';
 import type { NodeRecord, ServiceRecord, StateStore } from '../store/store.js';
 import type { CloudDriver } from '../cloud/driver.js';
 import { AppError } from '../util/errors.js';
+import { readableLog } from '../util/log-text.js';
+import { withoutSandboxLine } from '../util/sandbox-line.js';
 import type { AgentDirectory } from './agent-port.js';
 import { DEFAULT_USER, failoverInfo, nodeInfo, serviceInfo } from './api-views.js';
 import type { Clock } from './clock.js';
 import { liveReplicas, masterOf } from './core/model.js';
 import { planFailover, planRetry, planSwitchover, type Begin } from './api-recovery.js';
-import { computePerformance } from './core/performance.js';
+import { userApi } from './api-users.js';
+import { loadAndVerify } from './api-load.js';
+import { servicePerformance } from './core/performance.js';
 import type { ManagerLoop } from './loop.js';
 import type { Observer } from './observe.js';
 
@@ -63,8 +67,9 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       throw new AppError('WRONG_STATE', wrongStateMessage(method, state), { details: { state, accepted: ACCEPTED_STATES[method] } });
     }
   };
+  // ConPaaS's clients name no cloud as `default`: the manager's configured cloud.
   const requireCloud = (method: string, cloud: string | undefined): void => {
-    if (cloud !== undefined && cloud !== driver.name) throw new AppError('INVALID_PARAMS', `${method}: cloud '${cloud}' is not configured (available: ${driver.name})`);
+    if (cloud !== undefined && cloud !== 'default' && cloud !== driver.name) throw new AppError('INVALID_PARAMS', `${method}: cloud '${cloud}' is not configured (available: default, ${driver.name})`);
   };
   const nodeOrFail = (id: string): NodeRecord => {
     const n = store.node(id);
@@ -93,6 +98,8 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
     begin(plan.kind, plan.params as ParamsByKind[typeof plan.kind], plan.state, {}, plan.event ? () => store.addEvent(plan.event!) : undefined);
 
   return {
+    ...userApi({ store, agents, readyMaster, requireState }),
+
     startup: async (p) => {
       requireState('startup');
       requireCloud('startup', p.cloud);
@@ -184,7 +191,7 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       return begin('shutdown', {}, 'EPILOGUE');
     },
 
-    get_service_performance: async () => computePerformance(observer.counterPairs()),
+    get_service_performance: async (p) => servicePerformance(observer.counterHistory(), p.window ?? '1m'),
 
     get_password: async () => service().password,
 
@@ -207,9 +214,13 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       return { user };
     },
 
-    sqldump: async () => {
+    sqldump: async (p) => {
       requireState('sqldump');
-      return streamResult(await agents.for(readyMaster()).dump(), { contentType: 'application/sql', filename: 'dump.sql' });
+      const dump = await agents.for(readyMaster()).dump();
+      // For MySQL and older MariaDB clients: without mariadb-dump's sandbox line (docs/protocol.md).
+      const body = p.compatible === 'mysql' ? dump.pipe(withoutSandboxLine()).on('error', () => undefined) : dump;
+      if (body !== dump) dump.on('error', (err) => body.destroy(err));
+      return streamResult(body, { contentType: 'application/sql', filename: 'dump.sql' });
     },
 
     load_dump: async (_p, ctx) => {
@@ -222,12 +233,13 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       }
       // Loaded as the service user: an upload has the rights of whoever uploads it, not the system's.
       const s = service();
-      const r = await agents.for(readyMaster()).loadDump(ctx.file, { user: s.user, password: s.password });
-      store.addEvent(`dump of ${r.bytes} bytes (${r.statements} statements) loaded into the master`);
-      return { bytes: r.bytes };
+      return loadAndVerify({ store, agents }, readyMaster(), ctx.file, { user: s.user, password: s.password });
     },
 
-    getLog: async () => ({ log: await deps.readLog() }),
+    getLog: async (p) => {
+      const log = await deps.readLog();
+      return { log: p.format === 'json' ? log : readableLog(log) };
+    },
 
     failover: async (p) => {
       requireState('failover');

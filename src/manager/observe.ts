@@ -7,7 +7,7 @@ import type { AgentDirectory } from './agent-port.js';
 import type { Clock } from './clock.js';
 import { formatGtidPosition, laterOf, parseGtidPosition, type GtidPosition } from '../protocol/gtid.js';
 import { masterOf, type NodeView, type Snapshot } from './core/model.js';
-import type { CounterPair } from './core/performance.js';
+import type { CounterHistory } from './core/performance.js';
 import { diagnoseReplica } from './core/replicas.js';
 
 /** What the monitor last learnt of one node. */
@@ -22,9 +22,12 @@ export interface NodeObservation {
   failedChecks: number;
   /** Consecutive snapshots in which this replica's diagnosis named a trouble (not healthy, not merely lagging). */
   troubleChecks?: number;
-  /** The last two samples of the node's counters. */
-  counters: { prev: Counters | null; cur: Counters | null };
+  /** The node's counter samples, oldest first, over the last COUNTER_HISTORY_MS (the performance windows). */
+  counters: Counters[];
 }
+
+/** How long (ms) counter samples are kept: the longest performance window (15 minutes) and a minute more. */
+export const COUNTER_HISTORY_MS = 16 * 60_000;
 
 /** Whether a MySQL server answers at an address within a time (ms): the manager's check of a master whose agent is silent. */
 export type LivenessProbe = (host: string, port: number, timeoutMs: number) => Promise<boolean>;
@@ -83,12 +86,12 @@ export class Observer {
     return m !== undefined && m.status === 'ready' && (this.seen.get(m.id)?.failedChecks ?? 0) > 0;
   }
 
-  /** Each ready node's last two counter samples, for the performance figures. */
-  counterPairs(): Record<string, CounterPair> {
-    const out: Record<string, CounterPair> = {};
+  /** Each ready node's counter samples, oldest first, for the performance windows. */
+  counterHistory(): Record<string, CounterHistory> {
+    const out: Record<string, CounterHistory> = {};
     for (const n of this.deps.store.nodes()) {
       const o = this.seen.get(n.id);
-      if (o?.counters.prev && o.counters.cur && n.status === 'ready') out[n.id] = { role: n.role, prev: o.counters.prev, cur: o.counters.cur };
+      if (o && o.counters.length >= 2 && n.status === 'ready') out[n.id] = { role: n.role, samples: o.counters };
     }
     return out;
   }
@@ -100,7 +103,7 @@ export class Observer {
       nodes
         .filter((n) => n.host !== null && n.agentPort !== null)
         .map(async (n) => {
-          const o: NodeObservation = this.seen.get(n.id) ?? { status: null, lastSeen: null, error: null, failedChecks: 0, counters: { prev: null, cur: null } };
+          const o: NodeObservation = this.seen.get(n.id) ?? { status: null, lastSeen: null, error: null, failedChecks: 0, counters: [] };
           const agent = agents.for(n);
           try {
             o.status = await agent.call('get_status', {}, { timeoutMs: this.options.pollTimeoutMs });
@@ -114,7 +117,11 @@ export class Observer {
           if (withCounters && o.status?.mysqld.state === 'running' && o.status.mysqld.answers !== false) {
             const ignoreUsers = [store.service()?.replUser ?? 'repl'];
             const c = await agent.call('get_counters', { ignoreUsers }, { timeoutMs: this.options.pollTimeoutMs }).catch(() => null);
-            if (c) o.counters = { prev: o.counters.cur, cur: c };
+            if (c) {
+              o.counters.push(c);
+              const keepFrom = Date.parse(c.at) - COUNTER_HISTORY_MS;
+              while (o.counters.length > 2 && Date.parse(o.counters[0]!.at) < keepFrom) o.counters.shift();
+            }
           }
           // A server that runs but does not answer its agent (frozen, overloaded) is not up.
           const agentSaysUp = o.status !== null && o.status.mysqld.state === 'running' && o.status.mysqld.answers !== false;

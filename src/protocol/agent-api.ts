@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseGtidPosition } from './gtid.js';
 import { method } from './method.js';
+import { appDatabase, appPrivileges, appUserHost, appUserName, appUserPassword, type AppUser } from './app-users.js';
 
 /** The agent's methods (DESIGN §5): the contract shared by the agent, its client and tests. */
 
@@ -123,6 +124,27 @@ export interface Counters {
   status: Record<string, number>;
   /** Client statements since start: how many, how many failed, their total latency (picoseconds). */
   statements: { count: number; errors: number; latencyPicoseconds: number };
+  /**
+   * Statements since the histogram was last reset, by latency bucket (MariaDB's
+   * query_response_time plugin, information_schema.QUERY_RESPONSE_TIME): each bucket's upper
+   * bound in seconds (null for the last, "TOO LONG") and how many statements fell in it (not
+   * cumulative). Absent when the plugin is not loaded.
+   */
+  latencyHistogram?: Array<{ upperSeconds: number | null; count: number }>;
+}
+
+/** What an agent's load_dump answers. */
+export interface LoadAnswer {
+  /** Bytes received. */
+  bytes: number;
+  /** Statements the dump held. */
+  statements: number;
+  /** What was left out or rewritten, one sentence per kind (docs/protocol.md, load_dump). */
+  warnings: string[];
+  /** The application databases the dump creates or switches to. */
+  schemas: string[];
+  /** The master's binary log position after the load. */
+  gtid: string;
 }
 
 /** The agent's methods (DESIGN §5, docs/agent.md): name → verb, params schema, result type. */
@@ -190,14 +212,33 @@ export const agentApi = {
     params: z.object({ replication: login, service: login, isMaster: z.boolean() }).strict(),
   }),
   dump: method()({ verb: 'GET', params: none, result: 'stream' }),
-  /** Loads a dump as the given login (the service user), so an upload has its uploader's rights. */
-  load_dump: method<{ bytes: number; statements: number }>()({ verb: 'UPLOAD', params: login, files: ['mysqldump_file'] }),
+  /** Loads a dump (file field `mysqldump_file`) as `login` on the master: what was loaded, what was left out or rewritten (`warnings`), the databases it names, and the binary log position after it. */
+  load_dump: method<LoadAnswer>()({ verb: 'UPLOAD', params: login, files: ['mysqldump_file'] }),
+  /** `CHECKSUM TABLE` of every base table of these databases: `db.table` → checksum. */
+  checksum_tables: method<{ tables: Record<string, number | null> }>()({ verb: 'GET', params: z.object({ schemas: z.array(z.string().min(1).max(64)).max(256) }).strict() }),
   get_counters: method<Counters>()({
     verb: 'GET',
     /** Accounts whose statements are not the clients' (e.g. the replication user); root is always left out. */
     params: z.object({ ignoreUsers: z.array(userName).max(16).optional() }).strict(),
   }),
   stop: method<AgentStatus>()({ verb: 'POST', params: none }),
+  /** Creates an application account on this server (the master), through its binary log; `reserved`: the product's account names it must refuse (replication, service user). */
+  create_user: method<{ user: string; host: string }>()({
+    verb: 'POST',
+    params: z.object({ user: appUserName, host: appUserHost, password: appUserPassword, privileges: appPrivileges, databases: z.array(appDatabase).min(1).max(64).optional(), reserved: z.array(userName).max(8) }).strict(),
+  }),
+  /** The application accounts of this server. */
+  list_users: method<{ users: AppUser[] }>()({ verb: 'GET', params: z.object({ reserved: z.array(userName).max(8) }).strict() }),
+  /** Sets an application account's password, through the binary log. */
+  set_user_password: method<{ user: string; host: string }>()({
+    verb: 'POST',
+    params: z.object({ user: appUserName, host: appUserHost, password: appUserPassword, reserved: z.array(userName).max(8) }).strict(),
+  }),
+  /** Drops an application account, through the binary log; `dropped` says whether there was one. */
+  drop_user: method<{ user: string; host: string; dropped: boolean }>()({
+    verb: 'POST',
+    params: z.object({ user: appUserName, host: appUserHost, reserved: z.array(userName).max(8) }).strict(),
+  }),
 } as const;
 
 /** The agent's method map, as a type. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { method } from './method.js';
+import { appDatabase, appPrivileges, appUserHost, appUserName, appUserPassword, type AppUser } from './app-users.js';
 import type { ServiceState } from './service-states.js';
 
 /** The manager's API (DESIGN §4): the seed's methods plus the later ConPaaS ones. */
@@ -147,14 +148,43 @@ export interface PerformanceFigures {
   response_time: number;
 }
 
-/** What get_service_performance answers: the service's figures and each node's. */
-export interface ServicePerformance extends PerformanceFigures {
-  /** Seconds between the two counter samples the figures come from (0: not enough samples yet). */
+/** What load_dump answers: the seed's `bytes`, and what was loaded, left out and checked. */
+export interface LoadReport {
+  /** Bytes received. */
+  bytes: number;
+  /** Statements the dump held. */
+  statements: number;
+  /** What was left out or rewritten, one sentence per kind (docs/protocol.md, load_dump). */
+  warnings: string[];
+  /** The application databases the dump creates or switches to. */
+  schemas: string[];
+  /** Per replica in service: `the same N tables as the master`, what differs, or why it was not checked. */
+  replicas: Record<string, string>;
+}
+
+/** The windows get_service_performance answers over: the last sampling interval (about 1 s), and moving windows of 1, 5 and 15 minutes. */
+export const PERFORMANCE_WINDOWS = ['now', '1m', '5m', '15m'] as const;
+/** One of PERFORMANCE_WINDOWS. */
+export type PerformanceWindow = (typeof PERFORMANCE_WINDOWS)[number];
+
+/** The service's figures over one window, and each node's. */
+export interface WindowPerformance extends PerformanceFigures {
+  /** 95th percentile of statement latency, milliseconds: the upper bound of the histogram bucket it falls in (docs/metrics.md); null when no node gives a histogram or no statement ran. */
+  response_time_p95: number | null;
+  /** Seconds the figures span (shorter than the window while less history is kept; 0: not enough samples yet). */
   interval: number;
   /** When the last sample was taken (ISO time), or null. */
   at: string | null;
   /** Each node's figures, by node id. */
-  nodes: Record<string, PerformanceFigures & { role: NodeRole }>;
+  nodes: Record<string, PerformanceFigures & { response_time_p95: number | null; role: NodeRole }>;
+}
+
+/** What get_service_performance answers: the seed's four keys over the chosen window (top level), and every window. */
+export interface ServicePerformance extends WindowPerformance {
+  /** The window the top-level figures cover. */
+  window: PerformanceWindow;
+  /** The figures over every window. */
+  windows: Record<PerformanceWindow, WindowPerformance>;
 }
 
 /** The manager's methods: name → verb, params schema, result type (DESIGN §4). */
@@ -166,14 +196,15 @@ export const managerApi = {
   add_nodes: method<{ state: ServiceState }>()({
     verb: 'POST',
     params: z
-      .object({ slaves: count.optional(), function: z.literal('agent').optional(), cloud: cloud.optional() })
+      // ConPaaS's frontend sends `masters: 0` beside `slaves` (its changeNodes form): accepted, and only 0.
+      .object({ slaves: count.optional(), function: z.literal('agent').optional(), cloud: cloud.optional(), masters: z.literal(0, { errorMap: () => ({ message: 'a service has exactly one master: only 0 more masters can be asked for' }) }).optional() })
       .strict()
       .refine((p) => p.slaves !== undefined || p.function !== undefined, { message: "needs 'slaves' (a count) or the seed's 'function': \"agent\"" }),
   }),
   remove_nodes: method<{ state: ServiceState }>()({
     verb: 'POST',
     params: z
-      .object({ serviceNodeId: nodeId.optional(), slaves: count.optional() })
+      .object({ serviceNodeId: nodeId.optional(), slaves: count.optional(), masters: z.literal(0, { errorMap: () => ({ message: 'the master cannot be removed: only 0 masters can be asked for' }) }).optional() })
       .strict()
       .refine((p) => (p.serviceNodeId === undefined) !== (p.slaves === undefined), { message: "needs either 'serviceNodeId' or 'slaves', not both" }),
   }),
@@ -194,15 +225,23 @@ export const managerApi = {
   }),
   set_up_replica_slave: method<{ state: ServiceState }>()({ verb: 'POST', params: nodeRef }),
   shutdown: method<{ state: ServiceState }>()({ verb: 'POST', params: none }),
-  get_service_performance: method<ServicePerformance>()({ verb: 'GET', params: none }),
+  /** The service's performance; `window` (default `1m`) selects the window of the top-level figures. */
+  get_service_performance: method<ServicePerformance>()({ verb: 'GET', params: z.object({ window: z.enum(PERFORMANCE_WINDOWS).optional() }).strict() }),
   get_password: method<string>()({ verb: 'GET', params: none }),
   set_password: method<{ user: string }>()({
     verb: 'POST',
     params: z.object({ user: z.string().min(1).max(80).optional(), password: z.string().min(1).max(512) }).strict(),
   }),
-  sqldump: method()({ verb: 'GET', params: none, result: 'stream' }),
-  load_dump: method<{ bytes: number }>()({ verb: 'UPLOAD', params: none, files: ['mysqldump_file'] }),
-  getLog: method<{ log: string }>()({ verb: 'GET', params: none }),
+  /** A logical dump of the user databases, streamed; `compatible: "mysql"` leaves out mariadb-dump's first line (the sandbox mode), which MySQL's and older MariaDB's clients refuse. */
+  sqldump: method()({ verb: 'GET', params: z.object({ compatible: z.literal('mysql').optional() }).strict(), result: 'stream' }),
+  /**
+   * Loads a dump (file field `mysqldump_file`) into the master as the service user; replicas follow
+   * and are checked. Refused whole (nothing loaded) for statements a rule refuses; statements that
+   * would break replication or the service's accounts are left out and said in `warnings`.
+   */
+  load_dump: method<LoadReport>()({ verb: 'UPLOAD', params: none, files: ['mysqldump_file'] }),
+  /** The tail of the manager's log: lines a person reads, or (`format: "json"`) the JSON lines of the file. */
+  getLog: method<{ log: string }>()({ verb: 'GET', params: z.object({ format: z.enum(['text', 'json']).optional() }).strict() }),
   /**
    * A failover ordered by an operator, from a live master or from ERROR without one: the master
    * (if any) is fenced and the replica holding the most promoted, or the one named. Refused when
@@ -212,6 +251,25 @@ export const managerApi = {
     verb: 'POST',
     params: z.object({ serviceNodeId: nodeId.optional(), force: z.boolean().optional() }).strict(),
   }),
+  /**
+   * Creates an application account (docs/security.md, "Application users") on the master, which
+   * replicates it: `privileges` from a documented set (`ALL`, or SELECT, INSERT…; nothing global),
+   * on `databases` (plain names) or, without them, on every application database; `host` `%` by
+   * default. WRONG_STATE when it exists; INVALID_PARAMS for the service's own accounts.
+   */
+  create_user: method<{ user: string; host: string }>()({
+    verb: 'POST',
+    params: z.object({ user: appUserName, password: appUserPassword, host: appUserHost.optional(), privileges: appPrivileges, databases: z.array(appDatabase).min(1).max(64).optional() }).strict(),
+  }),
+  /** The application accounts (the service's own are not listed). */
+  list_users: method<{ users: AppUser[] }>()({ verb: 'GET', params: none }),
+  /** Sets an application account's password; NOT_FOUND when there is no such account. */
+  set_user_password: method<{ user: string; host: string }>()({
+    verb: 'POST',
+    params: z.object({ user: appUserName, password: appUserPassword, host: appUserHost.optional() }).strict(),
+  }),
+  /** Drops an application account; NOT_FOUND when there is none. */
+  drop_user: method<{ user: string; host: string }>()({ verb: 'POST', params: z.object({ user: appUserName, host: appUserHost.optional() }).strict() }),
   /** Begins again the last operation that was abandoned (failover, switchover, attach, remove_nodes, shutdown). */
   retry: method<{ state: ServiceState; kind: string }>()({ verb: 'POST', params: none }),
   /** Switches automatic failover on or off. */

@@ -16,6 +16,9 @@ export const ACCEPTED_STATES: Record<string, readonly ServiceState[]> = {
   load_dump: ['RUNNING'],
   failover: ['RUNNING', 'ERROR'],
   retry: ['RUNNING', 'ERROR'],
+  create_user: ['RUNNING', 'ADAPTING'],
+  set_user_password: ['RUNNING', 'ADAPTING'],
+  drop_user: ['RUNNING', 'ADAPTING'],
 };
 
 /** The sentence a client gets when it calls a method in the wrong state (as ConPaaS said it). */

@@ -33,7 +33,8 @@ function lowerFirst(s: string): string {
 
 /** Validates params against a method's schema, or throws INVALID_PARAMS naming each problem. */
 export function parseParams<S extends z.ZodTypeAny>(method: string, schema: S, raw: unknown): z.output<S> {
-  const input = raw === undefined || raw === null ? {} : raw;
+  // ConPaaS's PHP frontend sends no params as `[]` (json_encode of an empty array): the same as `{}`.
+  const input = raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0) ? {} : raw;
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new AppError('INVALID_PARAMS', `${method}: params must be a JSON object`);
   }

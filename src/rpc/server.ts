@@ -9,7 +9,7 @@ import { installJsonBody } from './body.js';
 import { errorBody, frameworkError, okBody, parseId, parseJson, single, toAppError, type Framing } from './framing.js';
 import { parseParams } from './params.js';
 import { RefusalLog } from './refusal-log.js';
-import { peerOf, sendStream, type StreamResult } from './streams.js';
+import { peerOf, peerSubjectOf, sendStream, type StreamResult } from './streams.js';
 import { uploadHandler } from './uploads.js';
 
 export { streamResult, type StreamResult } from './streams.js';
@@ -40,6 +40,8 @@ export interface ServerTls {
   cert: string;
   /** CA whose certificates clients must present (mutual TLS); without it, no client certificate is asked. */
   clientCa?: string;
+  /** With `clientCa`: a client may present a certificate of that CA, or none (it then authenticates otherwise). */
+  clientCertOptional?: boolean;
 }
 
 /** How a server is set up: logging, TLS, who may call, limits. */
@@ -50,9 +52,10 @@ export interface RpcServerOptions {
   tls?: ServerTls;
   /**
    * Checked on every request, before its body is read: false answers 401. Receives the
-   * request headers and the verified client certificate's common name.
+   * request headers, the verified client certificate's common name and its whole subject (null
+   * without a verified certificate).
    */
-  authenticate?: (headers: Record<string, string | string[] | undefined>, peer: string | null) => boolean;
+  authenticate?: (headers: Record<string, string | string[] | undefined>, peer: string | null, subject: Readonly<Record<string, string>> | null) => boolean;
   /** Checked before a method runs; throws FORBIDDEN (403) to refuse this caller this method. */
   authorize?: (method: string, peer: string | null) => void;
   /** Largest JSON body, in bytes. */
@@ -114,7 +117,7 @@ export async function createRpcServer<M extends MethodMap>(
           https: {
             key: options.tls.key,
             cert: options.tls.cert,
-            ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+            ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: options.tls.clientCertOptional !== true } : {}),
             minVersion: 'TLSv1.2' as const,
           },
         }
@@ -126,7 +129,7 @@ export async function createRpcServer<M extends MethodMap>(
     const authenticate = options.authenticate;
     const refusals = new RefusalLog(log);
     app.addHook('onRequest', async (req, reply) => {
-      if (!authenticate(req.headers, peerOf(req))) {
+      if (!authenticate(req.headers, peerOf(req), peerSubjectOf(req))) {
         refusals.refused({ code: 'UNAUTHORIZED', url: req.url.slice(0, 64) });
         // The body of a caller without credentials is never read: the connection closes with the answer.
         await reply

@@ -21,7 +21,17 @@ export function streamResult(stream: Readable, options?: { contentType?: string;
   return { kind: 'stream', stream, ...options };
 }
 
-/** The common name of a verified client certificate, or null. */
+/** The subject of the caller's verified TLS client certificate (short names: CN, role, UID…), or null. */
+export function peerSubjectOf(req: FastifyRequest): Readonly<Record<string, string>> | null {
+  const socket = req.raw.socket as TLSSocket;
+  if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return null;
+  const subject = socket.getPeerCertificate().subject as unknown as Record<string, string | string[]> | undefined;
+  if (!subject) return null;
+  // A name given twice comes as a list: the first one counts.
+  return Object.fromEntries(Object.entries(subject).map(([k, v]) => [k, Array.isArray(v) ? String(v[0]) : String(v)]));
+}
+
+/** The common name of the caller's verified TLS client certificate, or null. */
 export function peerOf(req: FastifyRequest): string | null {
   const socket = req.raw.socket as TLSSocket;
   if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return null;

@@ -68,8 +68,10 @@ export async function ensureCa(dir: string, name: string): Promise<{ key: string
 
 /**
  * Issues a certificate for `commonName` (a node id, or `manager`), good for TLS servers and
- * clients, valid for the given host names and addresses. Writes `<name>.key` and `<name>.crt`
- * in `outDir` and copies the CA certificate there as `ca.crt`.
+ * clients, valid for the given host names and addresses, with `extraSubject`'s attributes after
+ * the common name (ConPaaS's `role` and `UID`). Writes `<name>.key` and `<name>.crt` in
+ * `outDir` and copies the CA certificate there as `ca.crt`. INVALID_PARAMS for names openssl
+ * could misread.
  */
 export async function issueCertificate(
   ca: { key: string; cert: string },
@@ -77,8 +79,13 @@ export async function issueCertificate(
   hosts: readonly string[],
   outDir: string,
   name: string,
+  extraSubject: Readonly<Record<string, string>> = {},
 ): Promise<CertificateFiles> {
   checkCertificateNames(commonName, hosts);
+  for (const [k, v] of Object.entries(extraSubject)) {
+    if (!/^[A-Za-z]{1,16}$/.test(k)) throw new AppError('INVALID_PARAMS', `not a certificate subject attribute: ${JSON.stringify(k.slice(0, 20))}`);
+    checkCertificateNames(v, []);
+  }
   await mkdir(outDir, { recursive: true, mode: 0o700 });
   const key = join(outDir, `${name}.key`);
   const cert = join(outDir, `${name}.crt`);
@@ -88,7 +95,8 @@ export async function issueCertificate(
   await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${sans}\n`, { mode: 0o600 });
   await run(openssl(), ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
   await chmod(key, 0o600);
-  await run(openssl(), ['req', '-new', '-key', key, '-subj', `/CN=${commonName}`, '-out', csr]);
+  const extra = Object.entries(extraSubject).map(([k, v]) => `/${k}=${v}`).join('');
+  await run(openssl(), ['req', '-new', '-key', key, '-subj', `/CN=${commonName}${extra}`, '-out', csr]);
   await run(openssl(), ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', '825', '-sha256', '-extfile', ext, '-out', cert]);
   await rm(csr, { force: true });
   await rm(ext, { force: true });

@@ -109,6 +109,9 @@ describe('automatic failover: no acknowledged write lost, clients routed by the 
           const now = await masterId();
           expect(now).not.toBe(Number(master.id.replace('node-', '')));
           expect(await serverIdOf(router.writePort)).toBe(now);
+          // The promoted node leaves the read port once HAProxy's replica check sees it (≤ ~0.5 s;
+          // meanwhile a read there is not stale: it is the newest node).
+          await sleep(1000);
           await readsOnReplicas();
         } finally {
           await sampler.stop();

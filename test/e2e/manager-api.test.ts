@@ -42,7 +42,7 @@ describe('manager API: bad calls change nothing; dumps round-trip; passwords cha
     const cases: Array<[unknown, number, string, RegExp]> = [
       [{ method: 'startup', params: { slaves: 'two' } }, 200, 'INVALID_PARAMS', /parameter 'slaves' must be a number, got string/],
       [{ method: 'startup', params: { slaves: -1 } }, 200, 'INVALID_PARAMS', /parameter 'slaves'/],
-      [{ method: 'startup', params: { cloud: 'ec2' } }, 200, 'INVALID_PARAMS', /cloud 'ec2' is not configured \(available: local\)/],
+      [{ method: 'startup', params: { cloud: 'ec2' } }, 200, 'INVALID_PARAMS', /cloud 'ec2' is not configured \(available: default, local\)/],
       [{ method: 'startup', params: { nodes: 3 } }, 200, 'INVALID_PARAMS', /unexpected parameter 'nodes'/],
       [{ method: 'get_node_info', params: {} }, 200, 'INVALID_PARAMS', /needs 'serviceNodeId'/],
       [{ method: 'get_node_info', params: { serviceNodeId: 'x', id: 'y' } }, 200, 'INVALID_PARAMS', /needs 'serviceNodeId' \(or the seed's 'id'\), once/],

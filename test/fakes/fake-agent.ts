@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { AgentApi, AgentStatus, Login } from '../../src/protocol/agent-api.js';
+import type { AgentApi, AgentStatus, LoadAnswer, Login } from '../../src/protocol/agent-api.js';
 import type { ParamsOf, ResultOf } from '../../src/protocol/method.js';
 import type { AgentJsonMethod, AgentPort, CallOptions } from '../../src/manager/agent-port.js';
 import { parseGtidPosition, gtidContains } from '../../src/protocol/gtid.js';
@@ -60,7 +60,7 @@ export class FakeAgent implements AgentPort {
     throw new AppError('ENGINE_FAILED', 'the fake agent holds no SQL data to dump');
   }
 
-  async loadDump(_file: Readable, _login: Login): Promise<{ bytes: number; statements: number }> {
+  async loadDump(_file: Readable, _login: Login): Promise<LoadAnswer> {
     throw new AppError('ENGINE_FAILED', 'the fake agent loads no dump');
   }
 

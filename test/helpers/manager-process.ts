@@ -49,12 +49,29 @@ export class ManagerProcess {
     return readFileSync(join(this.dataDir, 'api-token'), 'utf8').trim();
   }
 
-  /** A typed client that sends the API token (kept once a token was read). */
+  /** The manager serves its API over HTTPS (`--tls`), with a certificate of the service CA. */
+  get tls(): boolean {
+    return this.extraArgs.includes('--tls');
+  }
+
+  /** The API's URL. */
+  get url(): string {
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}/`;
+  }
+
+  /** The service CA's certificate (once the manager made it), or null. */
+  get ca(): string | null {
+    const file = join(this.dataDir, 'pki', 'ca.crt');
+    return existsSync(file) ? readFileSync(file, 'utf8') : null;
+  }
+
+  /** A typed client that sends the API token (kept once a token was read, and with TLS the CA). */
   get client(): RpcClient<ManagerApi> {
     if (this.clientValue) return this.clientValue;
     const token = existsSync(join(this.dataDir, 'api-token')) ? this.token : '';
-    const c = new RpcClient(managerApi, { url: `http://127.0.0.1:${this.port}/`, timeoutMs: 60_000, token });
-    if (token !== '') this.clientValue = c;
+    const ca = this.ca;
+    const c = new RpcClient(managerApi, { url: this.url, timeoutMs: 60_000, token, ...(this.tls && ca ? { tls: { ca } } : {}) });
+    if (token !== '' && (!this.tls || ca)) this.clientValue = c;
     return c;
   }
 

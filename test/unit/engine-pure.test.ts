@@ -65,6 +65,10 @@ describe('option file', () => {
     'rpl_semi_sync_slave_enabled=ON',
     'rpl_semi_sync_master_wait_point=AFTER_SYNC',
     'rpl_semi_sync_master_timeout=5000',
+    'log_bin_trust_function_creators=ON',
+    'event_scheduler=OFF',
+    'plugin_load_add=query_response_time',
+    'loose_query_response_time_stats=ON',
   ];
   for (const l of required) it(`sets ${l}`, () => expect(lines.has(l)).toBe(true));
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computePerformance, type CounterPair } from '../../src/manager/core/performance.js';
+import { computePerformance, pairsFor, percentile95, servicePerformance, type CounterPair } from '../../src/manager/core/performance.js';
 import type { Counters } from '../../src/protocol/agent-api.js';
 import type { NodeRole } from '../../src/protocol/manager-api.js';
 
@@ -56,7 +56,7 @@ function delta(role: NodeRole, seconds: number, d: { statements: number; errors?
 describe('computePerformance', () => {
   it('gives a master’s figures from two samples 2 s apart', () => {
     const p = computePerformance({ 'node-1': delta('master', 2, { statements: 200, errors: 6, meanMs: 1.5, commits: 40 }) });
-    const figures = { request_rate: 100, error_rate: 3, throughput: 20, response_time: 1.5 };
+    const figures = { request_rate: 100, error_rate: 3, throughput: 20, response_time: 1.5, response_time_p95: null };
     expect(p).toEqual({ ...figures, interval: 2, at: at(2), nodes: { 'node-1': { ...figures, role: 'master' } } });
   });
 
@@ -64,7 +64,7 @@ describe('computePerformance', () => {
     const p = computePerformance({ 'node-2': delta('replica', 2, { statements: 50, meanMs: 2, commits: 40 }) });
     expect(p.request_rate).toBe(25);
     expect(p.throughput).toBe(0);
-    expect(p.nodes['node-2']).toEqual({ request_rate: 25, error_rate: 0, throughput: 0, response_time: 2, role: 'replica' });
+    expect(p.nodes['node-2']).toEqual({ request_rate: 25, error_rate: 0, throughput: 0, response_time: 2, response_time_p95: null, role: 'replica' });
   });
 
   it('sums rates over nodes and weights the latency by statements', () => {
@@ -81,7 +81,7 @@ describe('computePerformance', () => {
     expect(p.interval).toBe(4);
     expect(p.at).toBe(at(5));
     expect(Object.keys(p.nodes).sort()).toEqual(['node-1', 'node-2', 'node-3']);
-    expect(p.nodes['node-3']).toEqual({ request_rate: 100, error_rate: 0, throughput: 0, response_time: 0.5, role: 'replica' });
+    expect(p.nodes['node-3']).toEqual({ request_rate: 100, error_rate: 0, throughput: 0, response_time: 0.5, response_time_p95: null, role: 'replica' });
   });
 
   it('skips a node whose server restarted between the samples (uptime went down)', () => {
@@ -97,7 +97,7 @@ describe('computePerformance', () => {
 
   it('gives zeros, interval 0 and no time when the only pair is a reset', () => {
     const restarted = pair('master', { at: at(0), uptime: 600, statements: 500, binlogCommits: 80 }, { at: at(2), uptime: 2, statements: 3, binlogCommits: 1 });
-    expect(computePerformance({ 'node-1': restarted })).toEqual({ request_rate: 0, error_rate: 0, throughput: 0, response_time: 0, interval: 0, at: null, nodes: {} });
+    expect(computePerformance({ 'node-1': restarted })).toEqual({ request_rate: 0, error_rate: 0, throughput: 0, response_time: 0, response_time_p95: null, interval: 0, at: null, nodes: {} });
   });
 
   it('gives a response time of 0 when no statement ran', () => {
@@ -107,14 +107,15 @@ describe('computePerformance', () => {
       error_rate: 0,
       throughput: 0,
       response_time: 0,
+      response_time_p95: null,
       interval: 2,
       at: at(2),
-      nodes: { 'node-1': { request_rate: 0, error_rate: 0, throughput: 0, response_time: 0, role: 'master' } },
+      nodes: { 'node-1': { request_rate: 0, error_rate: 0, throughput: 0, response_time: 0, response_time_p95: null, role: 'master' } },
     });
   });
 
   it('gives zeros and interval 0 without any pair', () => {
-    expect(computePerformance({})).toEqual({ request_rate: 0, error_rate: 0, throughput: 0, response_time: 0, interval: 0, at: null, nodes: {} });
+    expect(computePerformance({})).toEqual({ request_rate: 0, error_rate: 0, throughput: 0, response_time: 0, response_time_p95: null, interval: 0, at: null, nodes: {} });
   });
 
   it('skips a pair whose samples are not in time order', () => {
@@ -133,3 +134,71 @@ describe('computePerformance', () => {
     expect(p).toMatchObject({ request_rate: 0.333, throughput: 0.667, response_time: 0.667, interval: 3 });
   });
 });
+
+/** A node's history: one sample a second for `seconds`, a burst of `burst` statements at second `burstAt`, the histogram's buckets filled with the burst's latencies. */
+function history(seconds: number, burstAt: number, burst: number, latencyMs: number, restartAt: number | null = null): Counters[] {
+  const out: Counters[] = [];
+  let statements = 1000;
+  let uptime = 5000;
+  const buckets = new Map<number | null, number>([[0.001, 0], [0.004, 0], [0.016, 0], [null, 0]]);
+  for (let t = 0; t <= seconds; t++) {
+    if (restartAt !== null && t === restartAt) {
+      uptime = 0;
+      statements = 0;
+    }
+    if (t === burstAt) {
+      statements += burst;
+      const bound = [...buckets.keys()].find((b) => b !== null && latencyMs / 1000 <= b) ?? null;
+      buckets.set(bound, buckets.get(bound)! + burst);
+    }
+    out.push({
+      at: at(t),
+      uptimeSeconds: uptime + t,
+      status: { Binlog_commits: statements },
+      statements: { count: statements, errors: 0, latencyPicoseconds: statements * latencyMs * MS },
+      latencyHistogram: [...buckets.entries()].map(([upperSeconds, count]) => ({ upperSeconds, count })),
+    });
+  }
+  return out;
+}
+
+describe('performance windows', () => {
+  it('a burst 5 s ago: nothing "now", the 1-minute figure shows it (the issue\'s complaint)', () => {
+    const p = servicePerformance({ 'node-1': { role: 'master', samples: history(65, 60, 600, 3) } }, '1m');
+    expect(p.window).toBe('1m');
+    expect(p.windows.now.request_rate).toBe(0);
+    expect(p.request_rate).toBe(10); // 600 statements over the last 60 s
+    expect(p.windows['1m'].interval).toBe(60);
+    expect(p.windows['5m'].interval).toBe(65); // less history than the window: what there is, said in `interval`
+    expect(p.windows['5m'].request_rate).toBe(round3(600 / 65));
+  });
+
+  it('a window never reaches across a restart of the server (its counters start again)', () => {
+    const pairs = pairsFor({ 'node-1': { role: 'master', samples: history(30, 25, 100, 1, 20) } }, 60);
+    expect(Date.parse(pairs['node-1']!.prev.at)).toBe(Date.parse(at(20)));
+  });
+
+  it('"now" is the last two samples', () => {
+    const pairs = pairsFor({ 'node-1': { role: 'master', samples: history(10, 10, 50, 1) } }, null);
+    expect(pairs['node-1']!.prev.at).toBe(at(9));
+    expect(pairs['node-1']!.cur.at).toBe(at(10));
+  });
+
+  it('p95 is the upper bound of the bucket where 95 % of the statements are counted, over the window, across nodes', () => {
+    const p = servicePerformance({ 'node-1': { role: 'master', samples: history(65, 60, 600, 3) }, 'node-2': { role: 'replica', samples: history(65, 61, 20, 10) } }, '1m');
+    // 600 statements ≤ 4 ms and 20 ≤ 16 ms: 95 % of 620 is 589, reached in the 4 ms bucket.
+    expect(p.response_time_p95).toBe(4);
+    expect(p.nodes['node-2']!.response_time_p95).toBe(16);
+    expect(p.windows.now.response_time_p95).toBeNull();
+  });
+
+  it('percentile95 over buckets, and null when it falls beyond the last bound', () => {
+    expect(percentile95(new Map<number | null, number>([[0.001, 94], [0.002, 1], [null, 5]]))).toBe(2);
+    expect(percentile95(new Map<number | null, number>([[0.001, 90], [null, 10]]))).toBeNull();
+    expect(percentile95(new Map<number | null, number>([[0.001, 0]]))).toBeNull();
+  });
+});
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

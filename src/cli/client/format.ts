@@ -1,4 +1,4 @@
-import type { ServiceInfo, ServiceNodeInfo, ServicePerformance } from '../../protocol/manager-api.js';
+import { PERFORMANCE_WINDOWS, type ServiceInfo, type ServiceNodeInfo, type ServicePerformance } from '../../protocol/manager-api.js';
 
 /** Renders rows as an aligned text table with a header. */
 export function table(header: string[], rows: string[][]): string {
@@ -80,16 +80,26 @@ export function formatNode(n: ServiceNodeInfo): string {
 
 /** The performance figures, service and nodes, as a table. */
 export function formatPerformance(p: ServicePerformance): string {
-  const row = (name: string, role: string, f: { request_rate: number; error_rate: number; throughput: number; response_time: number }): string[] => [
+  const ms = (v: number | null): string => (v === null ? '-' : v.toFixed(3));
+  const row = (name: string, role: string, f: { request_rate: number; error_rate: number; throughput: number; response_time: number; response_time_p95: number | null }): string[] => [
     name,
     role,
     f.request_rate.toFixed(1),
     f.error_rate.toFixed(1),
     f.throughput.toFixed(1),
     f.response_time.toFixed(3),
+    ms(f.response_time_p95),
   ];
   const rows = Object.entries(p.nodes).map(([id, f]) => row(id, f.role, f));
   rows.push(row('service', '', p));
-  const head = table(['NODE', 'ROLE', 'STATEMENTS/S', 'ERRORS/S', 'COMMITS/S', 'MEAN MS'], rows);
-  return p.interval > 0 ? `${head}\n(over the last ${p.interval.toFixed(1)} s)` : `${head}\n(no full monitoring interval yet)`;
+  const head = table(['NODE', 'ROLE', 'STATEMENTS/S', 'ERRORS/S', 'COMMITS/S', 'MEAN MS', 'P95 MS'], rows);
+  const over = p.interval > 0 ? `(over the last ${p.interval.toFixed(1)} s: window ${p.window})` : '(no full monitoring interval yet)';
+  const windows = table(
+    ['WINDOW', 'STATEMENTS/S', 'ERRORS/S', 'COMMITS/S', 'MEAN MS', 'P95 MS', 'SPAN S'],
+    PERFORMANCE_WINDOWS.map((w) => {
+      const f = p.windows[w];
+      return [w, f.request_rate.toFixed(1), f.error_rate.toFixed(1), f.throughput.toFixed(1), f.response_time.toFixed(3), ms(f.response_time_p95), f.interval.toFixed(1)];
+    }),
+  );
+  return `${head}\n${over}\n\n${windows}`;
 }

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { AppError } from '../../util/errors.js';
 
 /** Reads one line from the terminal without echoing it. */
 export function promptHidden(question: string): Promise<string> {
@@ -40,4 +41,21 @@ export async function readLineFromStdin(): Promise<string> {
     return line;
   }
   return '';
+}
+
+/**
+ * A new password: asked twice without echo at a terminal, else the first line of standard
+ * input. INVALID_PARAMS when the two differ or it is empty ("nothing changed").
+ */
+export async function readNewPassword(): Promise<string> {
+  let pw: string;
+  if (process.stdin.isTTY) {
+    pw = await promptHidden('new password: ');
+    const again = await promptHidden('again: ');
+    if (pw !== again) throw new AppError('INVALID_PARAMS', 'the two passwords differ; nothing changed');
+  } else {
+    pw = await readLineFromStdin();
+  }
+  if (!pw) throw new AppError('INVALID_PARAMS', 'the password is empty; nothing changed');
+  return pw;
 }

@@ -2,7 +2,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { AppError } from '../../util/errors.js';
-import { promptHidden, readLineFromStdin } from './prompt.js';
+import { readNewPassword } from './prompt.js';
 import { action, example, out } from './verb-kit.js';
 
 /** The verbs of the service's data and credentials: passwords, dumps, the log. */
@@ -29,16 +29,7 @@ export function registerDataVerbs(program: Command): void {
           if (given !== undefined) {
             throw new AppError('INVALID_PARAMS', 'a password on the command line is visible in the process list: give it at the prompt or on standard input (echo … | cps-mysql set-password); nothing changed');
           }
-          let pw: string;
-          if (process.stdin.isTTY) {
-            pw = await promptHidden('new password: ');
-            const again = await promptHidden('again: ');
-            if (pw !== again) throw new AppError('INVALID_PARAMS', 'the two passwords differ; nothing changed');
-          } else {
-            pw = await readLineFromStdin();
-          }
-          if (!pw) throw new AppError('INVALID_PARAMS', 'the password is empty; nothing changed');
-          const r = await c.call('set_password', { password: pw });
+          const r = await c.call('set_password', { password: await readNewPassword() });
           out(`password of ${r.user} changed`);
         }),
       ),
@@ -49,9 +40,10 @@ export function registerDataVerbs(program: Command): void {
     program
       .command('dump')
       .description('a logical dump of the user databases, streamed to standard output')
+      .option('--for-mysql', "leave out mariadb-dump's first line (the sandbox mode), which MySQL's and older MariaDB's clients refuse")
       .action(
-        action(async (c) => {
-          await pipeline(await c.stream('sqldump', {}), process.stdout);
+        action(async (c, _g, opts: { forMysql?: boolean }) => {
+          await pipeline(await c.stream('sqldump', opts.forMysql ? { compatible: 'mysql' } : {}), process.stdout);
         }),
       ),
     'cps-mysql dump > backup.sql',
@@ -70,7 +62,9 @@ export function registerDataVerbs(program: Command): void {
             throw new AppError('INVALID_PARAMS', `cannot read ${file}`);
           }
           const r = await c.upload('load_dump', 'mysqldump_file', createReadStream(file));
-          out(`loaded ${r.bytes} bytes`);
+          out(`loaded ${r.bytes} bytes, ${r.statements} statements${r.schemas.length > 0 ? ` into ${r.schemas.join(', ')}` : ''}`);
+          for (const w of r.warnings) out(`warning: ${w}`);
+          for (const [id, v] of Object.entries(r.replicas)) out(`${id}: ${v}`);
         }),
       ),
     'cps-mysql load-dump backup.sql',
@@ -79,10 +73,11 @@ export function registerDataVerbs(program: Command): void {
   example(
     program
       .command('logs')
-      .description("the manager's recent log")
+      .description("the manager's recent log, as lines to read (--json: the log file's JSON lines)")
+      .option('--json', "the log file's own JSON lines, for scripts")
       .action(
-        action(async (c) => {
-          out((await c.call('getLog', {})).log.trimEnd());
+        action(async (c, g) => {
+          out((await c.call('getLog', g.json ? { format: 'json' } : {})).log.trimEnd());
         }),
       ),
     'cps-mysql logs',

@@ -1,11 +1,13 @@
 import { Option, type Command } from 'commander';
 import { AppError } from '../../util/errors.js';
+import { PERFORMANCE_WINDOWS, type PerformanceWindow } from '../../protocol/manager-api.js';
 import { whole } from '../options.js';
 import { formatInfo, formatNode, formatNodes, formatPerformance } from './format.js';
 import { action, count, example, follow, longVerb as long, out, readVerb as reads } from './verb-kit.js';
 import { registerDataVerbs } from './verbs-data.js';
 import { registerFailoverVerbs } from './verbs-failover.js';
 import { registerRouterVerb } from './verbs-router.js';
+import { registerUserVerbs } from './verbs-users.js';
 
 /** The client verbs: they talk to a manager over the wire protocol, like any ConPaaS client. */
 export function registerClientVerbs(program: Command): void {
@@ -106,13 +108,15 @@ export function registerClientVerbs(program: Command): void {
   );
 
   example(
-    reads(program.command('performance').description('statements/s, errors/s, commits/s and mean latency, per node and in all')).action(
-      action(async (c, g) => {
-        const p = await c.call('get_service_performance', {});
-        out(g.json ? JSON.stringify(p, null, 2) : formatPerformance(p));
-      }),
-    ),
-    'cps-mysql performance',
+    reads(program.command('performance').description('statements/s, errors/s, commits/s, mean and p95 latency, per node and in all, over the last second and 1, 5 and 15 minutes'))
+      .addOption(new Option('--window <w>', 'the window of the per-node table').choices([...PERFORMANCE_WINDOWS]).default('1m'))
+      .action(
+        action(async (c, g, opts: { window: PerformanceWindow }) => {
+          const p = await c.call('get_service_performance', { window: opts.window });
+          out(g.json ? JSON.stringify(p, null, 2) : formatPerformance(p));
+        }),
+      ),
+    'cps-mysql performance --window 5m',
   );
 
   example(
@@ -128,4 +132,5 @@ export function registerClientVerbs(program: Command): void {
   registerDataVerbs(program);
   registerFailoverVerbs(program);
   registerRouterVerb(program);
+  registerUserVerbs(program);
 }

@@ -1,12 +1,15 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { chown, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { AppError } from '../../util/errors.js';
+import { AppError, isAppError } from '../../util/errors.js';
 import { runAs, type OsUser } from '../../util/os-user.js';
 import { run, spawnOutput } from '../../util/proc.js';
-import { scanDump } from './dump-policy.js';
+import { describeNeutralised, prepareDump, type PreparedDump } from './dump-rewrite.js';
+import { dropDatabase, readStatus, userDatabases } from './statements.js';
+import type { LoadResult } from '../engine.js';
+import type { Connection } from 'mysql2/promise';
 import type { Layout } from './layout.js';
 import { programs } from './programs.js';
 
@@ -90,18 +93,35 @@ export function loadFailure(stderr: string): AppError {
   return new AppError('ENGINE_FAILED', `load_dump failed: ERROR ${code} (${state})${where}: ${what}${before}`, { details: { errno: Number(code), sqlState: state, line: line ? Number(line) : null } });
 }
 
+/** A dump made ready to load: the file to give the client, and what preparing it found. */
+export interface ReadyDump {
+  /** The prepared copy (neutralised statements left out, DEFINERs taken out); removed by the caller. */
+  file: string;
+  /** What preparing found: statements, refusals, what was left out, the schemas it creates or uses. */
+  prepared: PreparedDump;
+}
+
 /**
- * Loads a dump file into the server as `login`, with the client's sandbox on and local files
- * off. The dump is read once first: a dump a rule refuses (docs/security.md) is refused whole,
- * before any statement runs (INVALID_PARAMS naming the lines). Returns how many statements it held.
- * Throws ENGINE_FAILED (code, SQLSTATE and line only) when a statement fails.
+ * Reads an uploaded dump once and writes the copy that will be loaded (dump-rewrite.ts) next to
+ * it. A dump a rule refuses (docs/security.md) is refused whole, before anything runs:
+ * INVALID_PARAMS naming the lines (the copy is removed then).
  */
-export async function loadDumpFile(ctx: ToolContext, file: string, login: Login): Promise<{ statements: number }> {
-  const scan = await scanDump(createReadStream(file));
-  if (scan.refusals.length > 0) {
-    const lines = scan.refusals.map((r) => `line ${r.line}: ${r.reason}`).join('; ');
-    throw new AppError('INVALID_PARAMS', `load_dump: the dump is refused, nothing was loaded: ${lines}`, { details: { refusals: scan.refusals } });
+export async function prepareDumpFile(file: string): Promise<ReadyDump> {
+  const ready = `${file}.load`;
+  const prepared = await prepareDump(createReadStream(file), createWriteStream(ready, { mode: 0o600 }));
+  if (prepared.refusals.length > 0) {
+    await rm(ready, { force: true });
+    const lines = prepared.refusals.map((r) => `line ${r.line}: ${r.reason}`).join('; ');
+    throw new AppError('INVALID_PARAMS', `load_dump: the dump is refused, nothing was loaded: ${lines}`, { details: { refusals: prepared.refusals } });
   }
+  return { file: ready, prepared };
+}
+
+/**
+ * Loads a prepared dump into the server as `login`, with the client's sandbox on and local files
+ * off. Throws ENGINE_FAILED (code, SQLSTATE and line only) when a statement fails.
+ */
+export async function loadDumpFile(ctx: ToolContext, file: string, login: Login): Promise<void> {
   // The login goes in an option file that only the program's user can read, never on its command line.
   const cnf = join(ctx.layout.tmp, `load-${randomBytes(8).toString('hex')}.cnf`);
   const text = ['[client]', `user=${optionFileValue(login.user)}`, `password=${optionFileValue(login.password)}`, `socket=${ctx.layout.socket}`, 'local-infile=0', ''].join('\n');
@@ -116,5 +136,36 @@ export async function loadDumpFile(ctx: ToolContext, file: string, login: Login)
   } finally {
     await rm(cnf, { force: true });
   }
-  return { statements: scan.statements };
+}
+
+/**
+ * Loads an uploaded dump whole (Engine.loadDump): prepares it (refused: INVALID_PARAMS, nothing
+ * loaded), loads it as `login`, and when a statement fails drops the databases the load created
+ * (through the binary log) before throwing. `sql` runs statements as the agent.
+ */
+export async function loadDumpWhole(ctx: ToolContext, file: string, login: Login, sql: <T>(fn: (c: Connection) => Promise<T>) => Promise<T>): Promise<LoadResult> {
+  const ready = await prepareDumpFile(file);
+  try {
+    const before = new Set(await sql(userDatabases));
+    try {
+      await loadDumpFile(ctx, ready.file, login);
+    } catch (err) {
+      const created = ready.prepared.schemas.filter((s) => !before.has(s));
+      const dropped = await sql(async (c) => {
+        const now = new Set(await userDatabases(c));
+        const gone: string[] = [];
+        for (const db of created.filter((d) => now.has(d))) {
+          await dropDatabase(c, db);
+          gone.push(db);
+        }
+        return gone;
+      }).catch(() => [] as string[]);
+      if (isAppError(err) && dropped.length > 0) throw new AppError(err.code, `${err.message}; the databases the load created were dropped: ${dropped.join(', ')}`, { details: err.details ?? {} });
+      throw err;
+    }
+    const st = await sql(readStatus);
+    return { statements: ready.prepared.statements, warnings: ready.prepared.neutralised.map(describeNeutralised), schemas: ready.prepared.schemas, gtid: st.gtid.binlogPos };
+  } finally {
+    await rm(ready.file, { force: true });
+  }
 }

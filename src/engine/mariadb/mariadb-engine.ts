@@ -3,14 +3,19 @@ import { chmod, chown, lchown, lstat, mkdir, readdir, rename, rm, writeFile } fr
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
-import type { Engine, EngineAccounts, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
+import type { Engine, LoadResult, EngineAccounts, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
 import { AppError, isAppError } from '../../util/errors.js';
 import { assertTraversable, currentOsUser, type OsUser } from '../../util/os-user.js';
 import { run, sleep } from '../../util/proc.js';
 import { ensureAccount } from './accounts.js';
+import { leaveMasterRole, takeMasterRole } from './master-role.js';
+import { appUsersOn } from './app-users.js';
+
+/** The server's own accounts (MariaDB's): never an application account. */
+const OWN_ACCOUNTS = ['root', 'mariadb.sys', 'mysql', 'public', 'PUBLIC'];
 import { replicationAccount, serviceAccount, socketAdminAccount } from './grants.js';
 import { layoutOf, type Layout } from './layout.js';
-import { dumpStream, loadDumpFile, type Login, type ToolContext } from './logical.js';
+import { dumpStream, loadDumpWhole, type Login, type ToolContext } from './logical.js';
 import { INSTANCE_CONSTANTS, renderMyCnf } from './my-cnf.js';
 import { MariadbProcess } from './process.js';
 import { programs } from './programs.js';
@@ -249,6 +254,16 @@ export class MariadbEngine implements Engine {
     return this.sql((c) => sql.setReadOnly(c, readOnly));
   }
 
+  readonly appUsers: Engine['appUsers'] = appUsersOn((fn) => this.sql(fn), () => [...OWN_ACCOUNTS, this.dbUser.name, this.adminUser]);
+
+  setMasterRole(master: boolean): Promise<string[]> {
+    return this.sql(async (c) => {
+      if (master) return takeMasterRole(c);
+      await leaveMasterRole(c);
+      return [];
+    });
+  }
+
   ensureServiceUser(user: string, password: string): Promise<void> {
     return this.sql(async (c) => {
       const spec = serviceAccount(user, sql.nativePasswordHash(password), await sql.maxConnections(c));
@@ -309,9 +324,13 @@ export class MariadbEngine implements Engine {
     return dumpStream(this.tools, dbs);
   }
 
-  async loadDump(file: string, login: Login): Promise<{ statements: number }> {
+  async loadDump(file: string, login: Login): Promise<LoadResult> {
     this.requireRunning();
-    return loadDumpFile(this.tools, file, login);
+    return loadDumpWhole(this.tools, file, login, (fn) => this.sql(fn));
+  }
+
+  checksumTables(schemas: readonly string[]): Promise<Record<string, number | null>> {
+    return this.sql((c) => sql.checksumTables(c, schemas));
   }
 }
 

@@ -151,15 +151,53 @@ export async function readCounters(c: Connection, ignoreUsers: readonly string[]
     'SELECT COALESCE(SUM(COUNT_STAR), 0) AS n, COALESCE(SUM(SUM_ERRORS), 0) AS errors, COALESCE(SUM(SUM_TIMER_WAIT), 0) AS latency FROM performance_schema.events_statements_summary_by_user_by_event_name WHERE USER IS NOT NULL AND USER NOT IN (?)',
     [['root', ...ignoreUsers]],
   );
+  const latencyHistogram = await readLatencyHistogram(c);
   return {
     uptimeSeconds: status['Uptime'] ?? 0,
     status,
     statements: { count: Number(s!['n']), errors: Number(s!['errors']), latencyPicoseconds: Number(s!['latency']) },
+    ...(latencyHistogram ? { latencyHistogram } : {}),
   };
+}
+
+/**
+ * The statement latency histogram of the query_response_time plugin (its bucket bounds in
+ * seconds, `TOO LONG` as null, and the statements in each), or undefined when the plugin is not
+ * loaded. It counts every statement, the agent's own included (MariaDB 10.11 has no filter).
+ */
+async function readLatencyHistogram(c: Connection): Promise<Array<{ upperSeconds: number | null; count: number }> | undefined> {
+  try {
+    const rows = await q(c, 'read the latency histogram', 'SELECT TRIM(TIME) AS bound, COUNT AS n FROM information_schema.QUERY_RESPONSE_TIME');
+    return rows.map((r) => {
+      const bound = Number(String(r['bound']));
+      return { upperSeconds: Number.isFinite(bound) ? bound : null, count: Number(r['n']) };
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** The databases that are not the server's own, by name. */
 export async function userDatabases(c: Connection): Promise<string[]> {
   const rows = await q(c, 'list databases', 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?) ORDER BY SCHEMA_NAME', [SYSTEM_SCHEMAS]);
   return rows.map((r) => String(r['name']));
+}
+
+/** Drops an application database, through the binary log (a failed load's leftovers). */
+export async function dropDatabase(c: Connection, name: string): Promise<void> {
+  await q(c, 'drop a database', `DROP DATABASE IF EXISTS \`${name.replace(/`/g, '``')}\``);
+}
+
+/** `CHECKSUM TABLE` of every base table of these databases: `db.table` → checksum (null when the server gives none). */
+export async function checksumTables(c: Connection, schemas: readonly string[]): Promise<Record<string, number | null>> {
+  const out: Record<string, number | null> = {};
+  if (schemas.length === 0) return out;
+  const tables = await q(c, 'list tables', "SELECT TABLE_SCHEMA AS db, TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?) ORDER BY 1, 2", [schemas]);
+  for (const r of tables) {
+    const name = `\`${String(r['db']).replace(/`/g, '``')}\`.\`${String(r['t']).replace(/`/g, '``')}\``;
+    const [row] = await q(c, 'checksum a table', `CHECKSUM TABLE ${name}`);
+    const v = row?.['Checksum'];
+    out[`${String(r['db'])}.${String(r['t'])}`] = v === null || v === undefined ? null : Number(v);
+  }
+  return out;
 }

@@ -6,12 +6,15 @@ export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promot
   fence_replicas: async (ctx, step) => {
     // Each replica that answers in time stops receiving; one that does not is left out of the
     // candidates by the next look (it does not answer), it does not hold the failover up.
-    const replicas = step.ids.map(async (id) => agentOf(ctx, id).call('stop_replica_io', {}, { timeoutMs: ctx.timeouts.fenceMs }));
     // At the same time, where the old master's agent still answers, it fences its server:
     // read-only, or killed when the server does not answer (frozen); it never takes a write again.
+    // (Everything that may throw at once is done before any call starts: no call is left unawaited.)
     const old = step.oldMasterId === null ? null : nodeOf(ctx, step.oldMasterId);
-    const master = old ? ctx.agents.for(old).call('fence', { deadlineMs: ctx.timeouts.fenceMs }, { timeoutMs: ctx.timeouts.fenceMs + 2000 }) : null;
-    await Promise.allSettled([...replicas, ...(master ? [master] : [])]);
+    const calls = [
+      ...step.ids.map(async (id) => agentOf(ctx, id).call('stop_replica_io', {}, { timeoutMs: ctx.timeouts.fenceMs })),
+      ...(old ? [ctx.agents.for(old).call('fence', { deadlineMs: ctx.timeouts.fenceMs }, { timeoutMs: ctx.timeouts.fenceMs + 2000 })] : []),
+    ];
+    await Promise.allSettled(calls);
     if (old) return () => ctx.store.updateNode(old.id, { status: 'failed' });
   },
 
