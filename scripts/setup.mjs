@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // Makes sure this machine has what ConPaaS MySQL runs on: MariaDB 10.11's server, client and
-// backup tools from Debian's packages, and HAProxy (the load balancer the failover tests and
-// `cps-mysql haproxy-config` use). Installs them with apt-get when run as root; otherwise
+// backup tools from Debian's packages, HAProxy (the router's load balancer), and iproute2 and
+// iptables (the static cloud's tests make hosts of network namespaces and cut links between them). Installs them with apt-get when run as root; otherwise
 // prints the exact command and stops. As root it also creates the system user `cps-mysql`
 // that mariadbd and MariaDB's tools run as. The system-wide MariaDB service is never used.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-const PACKAGES = ['mariadb-server', 'mariadb-client', 'mariadb-backup', 'haproxy'];
-const PROGRAMS = ['mariadbd', 'mariadb-install-db', 'mariadb', 'mariadb-dump', 'mariadb-backup', 'mbstream', 'haproxy'];
+const PACKAGES = ['mariadb-server', 'mariadb-client', 'mariadb-backup', 'haproxy', 'iproute2', 'iptables'];
+const PROGRAMS = ['mariadbd', 'mariadb-install-db', 'mariadb', 'mariadb-dump', 'mariadb-backup', 'mbstream', 'haproxy', 'ip', 'iptables'];
 const SEARCH = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
 
 function found(program) {

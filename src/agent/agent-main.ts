@@ -14,6 +14,9 @@ import { PeerGrants } from './peer-grants.js';
 import type { OsUser } from '../util/os-user.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { createHealthServer, HealthView } from './health.js';
+import { IsolationWatch } from './isolation.js';
+import { fenceServer } from './fence.js';
+import { mysqlGreets } from '../util/mysql-greeting.js';
 
 /**
  * Starts an agent from its configuration: finds (or leaves uninitialized) its server, then serves
@@ -32,12 +35,36 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; db
   const peerClient = (host: string, port: number): RpcClient<typeof agentApi> =>
     new RpcClient(agentApi, { url: `${pem ? 'https' : 'http'}://${host}:${port}/`, timeoutMs: config.peerCallTimeoutMs, ...(pem ? { tls: pem } : {}) });
   const view = new HealthView(engine);
-  const handlers = agentHandlers({ engine, state, dir, logger, grants, peerClient, onChange: () => view.invalidate() });
+  // A master cut off from the manager and from every replica fences itself (isolation.ts).
+  const watch = new IsolationWatch({
+    engine,
+    state,
+    logger,
+    greets: mysqlGreets,
+    fence: async (deadlineMs) => {
+      try {
+        return await fenceServer(engine, state, logger, deadlineMs);
+      } finally {
+        view.invalidate();
+      }
+    },
+  });
+  const handlers = agentHandlers({ engine, state, dir, logger, grants, peerClient, onChange: () => view.invalidate(), onLease: (replicas) => watch.leaseRenewed(replicas) });
+  // Every call but a peer's snapshot pull comes from the manager (with TLS, only it may make them).
+  for (const [name, fn] of Object.entries(handlers) as [string, (...a: unknown[]) => unknown][]) {
+    if (name === 'stream_snapshot') continue;
+    (handlers as Record<string, unknown>)[name] = (...a: unknown[]) => {
+      watch.managerSeen();
+      return fn(...a);
+    };
+  }
   const app = await createRpcServer(agentApi, handlers, {
     logger,
     ...(pem
       ? {
           tls: { key: pem.key, cert: pem.cert, clientCa: pem.ca },
+          // A removed host's certificate is still signed by the CA: its serial is refused (set_denied_serials).
+          authenticate: (_headers: unknown, _peer: string | null, subject: Readonly<Record<string, string>> | null) => !state.get().deniedSerials.includes(subject?.['#serial'] ?? ''),
           authorize: (method: string, peer: string | null) => {
             if (peer === MANAGER_PEER) return;
             if (method === 'stream_snapshot' && grants.allows(peer)) return;
@@ -46,9 +73,11 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; db
         }
       : {}),
   });
+  app.addHook('onClose', async () => watch.stop());
   const health = await createHealthServer(view, state);
   await app.listen({ host: config.host, port: config.port });
   await health.listen({ host: config.host, port: config.healthPort });
+  watch.start();
   logger.info({ host: config.host, port: config.port, healthPort: config.healthPort }, 'agent listening');
   return { app, health, engine };
 }

@@ -19,11 +19,13 @@ export interface AgentState {
    * is kept read-only) until the manager makes it a replica or a master again.
    */
   fenced: boolean;
+  /** Certificate serials (hex, upper case) of removed hosts: calls from them are refused. */
+  deniedSerials: string[];
   /** The GTID position of the snapshot this node was restored from, until it is attached. */
   restoredGtid: string | null;
 }
 
-const INITIAL: AgentState = { serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null, fenced: false };
+const INITIAL: AgentState = { serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null, fenced: false, deniedSerials: [] };
 
 /** The agent's state, read once from `<dir>/agent.json` and written back (atomically) on every change. */
 export class AgentStateFile {

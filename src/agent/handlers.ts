@@ -17,6 +17,7 @@ import type { AgentStateFile } from './agent-state.js';
 import type { PeerGrants } from './peer-grants.js';
 import { fenceServer, holdFence } from './fence.js';
 import { userHandlers } from './user-handlers.js';
+import { hostHandlers } from './host-handlers.js';
 
 /** What the agent's handlers work with. */
 export interface AgentDeps {
@@ -32,6 +33,8 @@ export interface AgentDeps {
   grants: PeerGrants;
   /** Called after every change the agent makes to its server (health answers are read afresh). */
   onChange?: () => void;
+  /** The manager renewed its lease, naming where the replicas serve (isolation.ts). */
+  onLease?: (replicas: { host: string; port: number }[]) => void;
   /** How this agent calls a peer agent: scheme and TLS material (its own certificate). */
   peerClient: (host: string, port: number) => RpcClient<AgentApi>;
 }
@@ -80,6 +83,8 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
       serverId: sqlStatus?.serverId ?? st.serverId,
       role: st.role,
       readOnly: sqlStatus?.readOnly ?? null,
+      waitNoSlave: sqlStatus?.waitNoSlave ?? null,
+      fenced: st.fenced,
       gtid: sqlStatus?.gtid ?? null,
       replication: sqlStatus?.replication ? withoutUser(sqlStatus.replication) : null,
       busy: lock.busy,
@@ -132,6 +137,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
 
   return {
     ...userHandlers(engine, state),
+    ...hostHandlers(state, deps.onLease),
 
     check_agent_process: async () => ({ ok: true, pid: process.pid, version: VERSION }),
 
@@ -315,6 +321,19 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
         await rm(spool, { force: true });
       }
     },
+
+    set_wait_no_slave: (params) =>
+      locked('set_wait_no_slave', async () => {
+        requireRunning('set_wait_no_slave');
+        await engine.setWaitNoSlave(params.on);
+      }),
+
+
+    wipe: () =>
+      locked('wipe', async () => {
+        await engine.wipe();
+        await state.update({ serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null, fenced: false });
+      }),
 
     checksum_tables: async (params) => {
       requireRunning('checksum_tables');

@@ -73,6 +73,12 @@ export class ManagerCredentials {
     return out;
   }
 
+  /** The service CA's key and certificate files (for signing a joining host's request). */
+  caFiles(): { key: string; cert: string } {
+    if (!this.ca) throw new Error('credentials not initialised');
+    return this.ca;
+  }
+
   /** The service CA's certificate (what clients' certificates are checked against). */
   caCertificate(): string {
     if (!this.ca) throw new Error('credentials not initialised');

@@ -4,12 +4,19 @@ import type { FastifyInstance } from 'fastify';
 import { multistream, pino } from 'pino';
 import type { CloudDriver } from '../cloud/driver.js';
 import { LocalCloudDriver } from '../cloud/local/local-driver.js';
+import { StaticCloudDriver, type PooledHost } from '../cloud/static/static-driver.js';
+import type { HostStore } from '../store/host-store.js';
+import type { AgentDirectory } from '../manager/agent-port.js';
+import { joinHost, joinRequest } from '../manager/join.js';
+import { parseParams } from '../rpc/params.js';
+import { spkiHash } from '../util/pki.js';
 import type { ManagerConfig } from '../config/manager-config.js';
 import { RpcAgents } from '../manager/agents.js';
 import { managerHandlers } from '../manager/api.js';
 import { systemClock } from '../manager/clock.js';
 import { Executor } from '../manager/execute/executor.js';
 import { ManagerLoop } from '../manager/loop.js';
+import { LeaseKeeper } from '../manager/lease.js';
 import { Observer } from '../manager/observe.js';
 import { managerApi } from '../protocol/manager-api.js';
 import { createRpcServer } from '../rpc/server.js';
@@ -45,13 +52,23 @@ export interface RunningManager {
 /** How much of the log getLog answers with. */
 const LOG_TAIL_BYTES = 64 * 1024;
 
-function makeDriver(config: ManagerConfig, dataDir: string): CloudDriver {
+function makeDriver(config: ManagerConfig, dataDir: string, hosts: HostStore, agents: AgentDirectory): CloudDriver {
   if (config.cloud === 'local') {
     // The local nodes' servers run as the database's OS user: it must reach their directories.
     assertTraversable(dataDir, databaseOsUser(config.dbOsUser));
     return new LocalCloudDriver({ baseDir: join(dataDir, 'nodes') });
   }
-  throw new AppError('INVALID_PARAMS', `unknown cloud '${config.cloud.slice(0, 32)}' (available: local)`);
+  if (config.cloud === 'static') {
+    // Hosts join over the network with a token, pinning the CA: the API must be TLS.
+    if (config.tls.kind === 'off') throw new AppError('INVALID_PARAMS', 'the static cloud needs the API over TLS (--tls): hosts join it over the network');
+    const agentOf = (h: PooledHost) => agents.for({ id: h.address, host: h.address, agentPort: h.agentPort });
+    return new StaticCloudDriver(hosts, {
+      // The ping brings the host's deny list up to date too (a host that joined after a removal, or missed the push).
+      ping: async (h) => void (await agentOf(h).call('set_denied_serials', { serials: hosts.deniedSerials() }, { timeoutMs: 5000 })),
+      wipe: async (h) => void (await agentOf(h).call('wipe', {}, { timeoutMs: 120_000 })),
+    });
+  }
+  throw new AppError('INVALID_PARAMS', `unknown cloud '${config.cloud.slice(0, 32)}' (available: local, static)`);
 }
 
 /** Starts a manager on its data directory: state, cloud driver, loop and API. Throws INVALID_PARAMS for a refused configuration. */
@@ -75,10 +92,11 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
   const creds = new ManagerCredentials(dataDir);
   await creds.init();
   const store = new SqliteStore(join(dataDir, 'state.db'));
-  const driver = makeDriver(config, dataDir);
   const faults = config.faultsFile ? new InjectedFaults(config.faultsFile) : null;
   const realAgents = new RpcAgents(creds.client, config.agentCallTimeoutMs);
   const agents = faults ? faults.agents(realAgents) : realAgents;
+  const driver = makeDriver(config, dataDir, store.hostStore, agents);
+  const hosts = config.cloud === 'static' ? store.hostStore : null;
   const nodeAt = (host: string, port: number): string | null => store.nodes().find((n) => n.host === host && n.mysqlPort === port)?.id ?? null;
   const probe = faults ? faults.probe(mysqlGreets, nodeAt) : mysqlGreets;
   const clock = systemClock;
@@ -98,7 +116,8 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     driver,
     agents,
     timeouts: { switchoverTimeoutSeconds: config.switchoverTimeoutSeconds, drainSeconds: config.drainSeconds, fenceMs: config.fenceMs, snapshotGrantSeconds: config.snapshotGrantSeconds },
-    credentialsFor: (id) => creds.forNode(id, [driver.nodeHost ?? '127.0.0.1']),
+    // Static hosts made their own keys and got their certificates when they joined.
+    credentialsFor: hosts ? null : (id) => creds.forNode(id, [driver.nodeHost ?? '127.0.0.1']),
   });
   const loop = new ManagerLoop({ store, observer, executor, logger, clock }, { intervalMs: config.monitorIntervalMs, retryDelayMs: config.retryDelayMs, suspectRecheckMs: config.suspectRecheckMs });
   const handlers = managerHandlers({
@@ -111,10 +130,13 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     readLog: async () => readTail(logFile, LOG_TAIL_BYTES),
     failoverChecks: config.failoverChecks,
     loopWaitMs: config.loopWaitMs,
+    hosts,
+    join: { managerUrl: `https://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`, caHash: spkiHash(creds.caCertificate()) },
   });
   const apiTls =
     config.tls.kind === 'ca'
-      ? await creds.forApi([config.host])
+      ? // The chain goes with the certificate: a joining host pins the CA by its hash.
+        await creds.forApi([config.host]).then((pem) => ({ ...pem, cert: `${pem.cert.trim()}\n${creds.caCertificate().trim()}\n` }))
       : config.tls.kind === 'files'
         ? { key: readFileSync(config.tls.keyFile, 'utf8'), cert: readFileSync(config.tls.certFile, 'utf8') }
         : null;
@@ -123,6 +145,14 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     // With TLS, a client certificate of the service CA with ConPaaS's user role stands for the token.
     authenticate: (headers, _peer, subject) => creds.checkBearer(headers['authorization']) || ManagerCredentials.certificateAllowed(subject),
     ...(apiTls ? { tls: { key: apiTls.key, cert: apiTls.cert, clientCa: creds.caCertificate(), clientCertOptional: true } } : {}),
+    ...(hosts
+      ? {
+          openRoutes: {
+            // A host joins with its one-time token (its credential); nothing else is served without one.
+            '/join': async (body) => joinHost({ hosts, ca: { ...creds.caFiles(), pem: creds.caCertificate() }, workDir: join(dataDir, 'pki', 'joins'), now: () => clock.now() }, parseParams('join', joinRequest, body)),
+          },
+        }
+      : {}),
   });
   await app.listen({ host: config.host, port: config.port });
   // How clients on this machine find this manager (cps-mysql reads it from its home directory).
@@ -131,12 +161,16 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
   const op = store.operation();
   logger.info({ host: config.host, port: config.port, dataDir, cloud: config.cloud, state: store.service()?.state ?? 'INIT', resuming: op?.kind ?? null }, 'manager listening');
   loop.start();
+  // Renewed twice per monitoring interval, at most every 250 ms: well within the agents' 1 s lease.
+  const lease = new LeaseKeeper({ store, agents, logger }, Math.min(250, Math.max(100, Math.floor(config.monitorIntervalMs / 2))));
+  lease.start();
   return {
     app,
     logger,
     token: creds.token,
     url,
     stop: async () => {
+      lease.stop();
       await app.close();
       await loop.stop();
       store.close();

@@ -5,14 +5,17 @@ import { createLogger } from '../util/logger.js';
 import { messageOf } from '../util/errors.js';
 import { databaseOsUser } from '../util/os-user.js';
 import { portOption } from './options.js';
+import { registerAgentJoinCommands } from './agent-join-command.js';
 
 /** `cps-mysql agent`: one node's agent, configured once (config/agent-config.ts). */
 export function registerAgentCommand(program: Command): void {
-  program
-    .command('agent')
+  const agent = program.command('agent');
+  registerAgentJoinCommands(agent);
+  agent
     .description('run a node agent: one mariadbd under --dir, controlled over JSON-RPC')
-    .requiredOption('--port <port>', 'port of the agent API', portOption)
-    .requiredOption('--dir <dir>', 'directory holding every file of this node (created if missing)')
+    // Not `requiredOption`: `agent join` (a subcommand) reads these too, with defaults of its own.
+    .option('--port <port>', 'port of the agent API (required)', portOption)
+    .option('--dir <dir>', 'directory holding every file of this node, created if missing (required)')
     .option('--host <host>', `address the agent API listens on (default ${AGENT_DEFAULTS.host})`)
     .option('--mysql-host <host>', 'address mariadbd listens on (default: --host)')
     .option('--mysql-port <port>', 'port mariadbd listens on (default: --port + 1)', portOption)
@@ -22,6 +25,10 @@ export function registerAgentCommand(program: Command): void {
     .addHelpText('after', '\nEnvironment: CPS_MYSQL_LOG_LEVEL.\n\nExample:\n  cps-mysql agent --host 127.0.0.1 --port 8101 --dir /tmp/node-1\n')
     .action(async (flags: AgentFlags) => {
       let config: AgentConfig;
+      if (flags.port === undefined || flags.dir === undefined) {
+        process.stderr.write("error: required options '--port <port>' and '--dir <dir>' (or: cps-mysql agent join)\n");
+        process.exit(2);
+      }
       try {
         config = resolveAgentConfig({ env: process.env, flags });
       } catch (err) {

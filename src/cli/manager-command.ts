@@ -53,7 +53,7 @@ export function registerManagerCommand(program: Command): void {
     .option('--data-dir <dir>', 'directory holding the state, the log and (local cloud) the nodes (required, here or in --config)')
     .option('--config <file>', 'a JSON file with any of the settings (flags and the environment win over it)')
     .option('--host <host>', `address the API listens on (default ${d.host})`)
-    .option('--cloud <name>', `cloud driver that creates nodes (default ${d.cloud})`)
+    .option('--cloud <name>', `cloud driver that creates nodes: local (this machine) or static (hosts that joined with cps-mysql join-token; needs --tls) (default ${d.cloud})`)
     .option('--monitor-interval <ms>', `milliseconds between monitoring rounds (default ${d.monitorIntervalMs})`, millis)
     .option('--tls', "serve the API over HTTPS with a certificate from the service's CA (pki/ca.crt in the data directory)")
     .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (with --tls-key)')

@@ -4,6 +4,18 @@
  * (test/contract/cloud-driver.contract.ts) that every implementation runs.
  */
 
+import { AppError } from '../util/errors.js';
+
+/** A node id every driver accepts: 1 to 64 letters, digits, `_`, `.` or `-`, not only dots (it may name a directory). */
+const NODE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Throws INVALID_PARAMS naming the id when it is not one every driver accepts (NODE_ID). */
+export function checkNodeId(id: string): void {
+  if (!NODE_ID.test(id) || /^\.+$/.test(id)) {
+    throw new AppError('INVALID_PARAMS', `invalid node id ${JSON.stringify(id.slice(0, 80))}: use 1 to 64 letters, digits, _ . or -`);
+  }
+}
+
 /** A node as a cloud sees it: a machine running an agent. */
 export interface CloudNode {
   /** The node's id. */
@@ -45,4 +57,8 @@ export interface CloudDriver {
   listNodes(): Promise<CloudNode[]>;
   /** Destroys a node and everything on it. Idempotent: an unknown id is not an error. Throws TIMEOUT when its processes outlive a kill. */
   destroyNode(id: string): Promise<void>;
+  /** The name a node's certificate carries, which its peers authorise (default: its id). */
+  peerName?(id: string): string;
+  /** How many more nodes it can create now (a static cloud's free hosts); absent: as many as asked. */
+  capacity?(): number;
 }

@@ -64,6 +64,8 @@ export interface EngineStatus {
   serverId: number;
   /** Its read_only. */
   readOnly: boolean;
+  /** `rpl_semi_sync_master_wait_no_slave`: a commit waits for a replica's acknowledgement even with none connected. */
+  waitNoSlave: boolean;
   /** `gtid_binlog_pos`, `gtid_slave_pos`, `gtid_current_pos`. */
   gtid: { binlogPos: string; slavePos: string; currentPos: string };
   /** Its replication, when it replicates. */
@@ -115,6 +117,8 @@ export interface Engine {
   stop(): Promise<void>;
   /** False while the server has not answered a status read that missed its deadline (frozen, hung): the agent need not wait on it again. */
   serverAnswers(): boolean;
+  /** Stops the server and deletes its data directory, logs and marker: the node is new again (a host given back to the static cloud's pool). */
+  wipe(): Promise<void>;
   /** SIGKILL now, without a grace period (a frozen or hung server is fenced so): resolves once it is gone. It starts read-only again, after crash recovery. */
   kill(): Promise<void>;
   /** Finds a server left running by an earlier agent on the same directory. */
@@ -123,6 +127,8 @@ export interface Engine {
   process(): EngineProcess;
   /** What the server says of itself, through the agent's kept connection. */
   status(): Promise<EngineStatus>;
+  /** The replicas connected to this server as their master, where their servers serve (host, port). Throws WRONG_STATE when it does not run. */
+  connectedReplicas(): Promise<{ host: string; port: number }[]>;
   /** Creates or resets the replication account (password, privileges), on the binary log. */
   ensureReplicationUser(user: string, password: string): Promise<void>;
   /** Points this server at a master (`MASTER_USE_GTID=slave_pos`) and makes it read-only. */
@@ -133,6 +139,8 @@ export interface Engine {
   promote(): Promise<void>;
   /** Sets read_only. */
   setReadOnly(readOnly: boolean): Promise<void>;
+  /** Sets `rpl_semi_sync_master_wait_no_slave` (docs/failover.md, "A master cut off from its replicas"). */
+  setWaitNoSlave(on: boolean): Promise<void>;
   /**
    * Takes on (`true`) or gives up the server state that belongs to the master role: the event
    * scheduler, and the events a replica holds disabled. Returns the events it enabled (`db.name`).

@@ -14,6 +14,8 @@ import type { Clock } from './clock.js';
 import { liveReplicas, masterOf } from './core/model.js';
 import { planFailover, planRetry, planSwitchover, type Begin } from './api-recovery.js';
 import { userApi } from './api-users.js';
+import { hostApi } from './api-hosts.js';
+import type { HostStore } from '../store/host-store.js';
 import { loadAndVerify } from './api-load.js';
 import { servicePerformance } from './core/performance.js';
 import type { ManagerLoop } from './loop.js';
@@ -41,6 +43,10 @@ export interface ApiDeps {
   failoverChecks: number;
   /** How long (ms) a call that waits for the loop (list_nodes, set_password) waits at most. */
   loopWaitMs: number;
+  /** The static cloud's hosts (null or absent on another cloud). */
+  hosts?: HostStore | null;
+  /** How a joining host reaches this manager: its URL and the service CA's pin. */
+  join?: { managerUrl: string; caHash: string };
 }
 
 function secret(): string {
@@ -99,11 +105,16 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
 
   return {
     ...userApi({ store, agents, readyMaster, requireState }),
+    ...hostApi({ hosts: deps.hosts ?? null, store, agents, clock, join: deps.join ?? { managerUrl: '', caHash: '' } }),
 
     startup: async (p) => {
       requireState('startup');
       requireCloud('startup', p.cloud);
       const slaves = p.slaves ?? 0;
+      const room = driver.capacity?.();
+      if (room !== undefined && slaves + 1 > room) {
+        throw new AppError('WRONG_STATE', `startup: a master and ${slaves} replica${slaves === 1 ? '' : 's'} need ${slaves + 1} hosts, ${room} free; join more hosts first (cps-mysql join-token, then cps-mysql agent join on each)`, { details: { free: room } });
+      }
       if (!store.service()) {
         store.createService({
           state: 'INIT',
@@ -127,6 +138,10 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       requireState('add_nodes');
       requireCloud('add_nodes', p.cloud);
       const count = p.slaves ?? 1;
+      const room = driver.capacity?.();
+      if (room !== undefined && count > room) {
+        throw new AppError('WRONG_STATE', `add_nodes: ${count} more node${count === 1 ? '' : 's'} asked for, ${room} host${room === 1 ? '' : 's'} free; join more hosts first (cps-mysql join-token, then cps-mysql agent join on each)`, { details: { free: room } });
+      }
       return begin('add_nodes', { replacement: false }, 'ADAPTING', { desiredReplicas: service().desiredReplicas + count });
     },
 

@@ -3,6 +3,7 @@ import type { CloudDriver } from '../cloud/driver.js';
 import type { StateStore, NodeRecord } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { messageOf } from '../util/errors.js';
+import { sleep } from '../util/proc.js';
 import type { AgentDirectory } from './agent-port.js';
 import type { Clock } from './clock.js';
 import { formatGtidPosition, laterOf, parseGtidPosition, type GtidPosition } from '../protocol/gtid.js';
@@ -28,6 +29,13 @@ export interface NodeObservation {
 
 /** How long (ms) counter samples are kept: the longest performance window (15 minutes) and a minute more. */
 export const COUNTER_HISTORY_MS = 16 * 60_000;
+
+/**
+ * How long (ms) a look waits on a node that did not answer the previous one (its agent, and the
+ * probe of its server): long enough for a node that is back to answer on a LAN, short enough that
+ * a host that is gone costs each step of a failover little.
+ */
+export const SILENT_NODE_WAIT_MS = 250;
 
 /** Whether a MySQL server answers at an address within a time (ms): the manager's check of a master whose agent is silent. */
 export type LivenessProbe = (host: string, port: number, timeoutMs: number) => Promise<boolean>;
@@ -69,6 +77,8 @@ export class Observer {
   /** GTID texts an agent sent that are not positions, logged once each. */
   private readonly badGtids = new Set<string>();
   private latestSnapshot: Snapshot | null = null;
+  /** Status calls still running, per node: a node that did not answer is not asked twice at once. */
+  private readonly inflight = new Map<string, Promise<{ status: AgentStatus } | { error: string }>>();
 
   constructor(
     private readonly deps: ObserverDeps,
@@ -96,6 +106,28 @@ export class Observer {
     return out;
   }
 
+  /**
+   * Asks a node's agent for its status. A node whose last check failed is waited on at most
+   * `SILENT_NODE_WAIT_MS`: a host that is powered off or cut off answers nothing (no refusal
+   * either), and waiting the whole poll timeout for it on every look would slow every step of the
+   * failover that replaces it. Its call goes on in the background and is used when it ends.
+   * Resolves to the status, an error, or null (no answer within the wait).
+   */
+  private async askStatus(n: NodeRecord, lastFailed: boolean): Promise<{ status: AgentStatus } | { error: string } | null> {
+    let pending = this.inflight.get(n.id);
+    if (!pending) {
+      const call = this.deps.agents
+        .for(n)
+        .call('get_status', {}, { timeoutMs: this.options.pollTimeoutMs })
+        .then((status) => ({ status }), (err: unknown) => ({ error: messageOf(err) }));
+      pending = call;
+      this.inflight.set(n.id, call);
+      void call.then(() => this.inflight.delete(n.id));
+    }
+    if (!lastFailed) return pending;
+    return Promise.race([pending, sleep(SILENT_NODE_WAIT_MS).then(() => null)]);
+  }
+
   /** Polls every node with an address; records what each agent said. */
   async poll(nodes: NodeRecord[], withCounters: boolean): Promise<void> {
     const { agents, store, clock, logger } = this.deps;
@@ -105,13 +137,15 @@ export class Observer {
         .map(async (n) => {
           const o: NodeObservation = this.seen.get(n.id) ?? { status: null, lastSeen: null, error: null, failedChecks: 0, counters: [] };
           const agent = agents.for(n);
-          try {
-            o.status = await agent.call('get_status', {}, { timeoutMs: this.options.pollTimeoutMs });
+          const lastFailed = o.status === null && o.error !== null;
+          const answer = await this.askStatus(n, lastFailed);
+          if (answer !== null && 'status' in answer) {
+            o.status = answer.status;
             o.lastSeen = new Date(clock.now()).toISOString();
             o.error = null;
-          } catch (err) {
+          } else {
             o.status = null;
-            o.error = messageOf(err);
+            o.error = answer === null ? `no answer within ${SILENT_NODE_WAIT_MS} ms (it did not answer the last check either)` : answer.error;
           }
           // Counters are extra: a server that cannot give them (frozen, busy) keeps the status it gave.
           if (withCounters && o.status?.mysqld.state === 'running' && o.status.mysqld.answers !== false) {
@@ -132,7 +166,8 @@ export class Observer {
             // gone, or keeps saying it does not answer, is believed without waiting on a probe again.
             const processGone = o.status !== null && o.status.mysqld.state !== 'running';
             const probe = !agentSaysUp && !processGone && (o.status === null || o.failedChecks === 0) && n.mysqlPort !== null;
-            const up = agentSaysUp || (probe && (await this.deps.probe(n.host!, n.mysqlPort!, this.options.probeTimeoutMs)));
+            const probeMs = lastFailed ? Math.min(SILENT_NODE_WAIT_MS, this.options.probeTimeoutMs) : this.options.probeTimeoutMs;
+            const up = agentSaysUp || (probe && (await this.deps.probe(n.host!, n.mysqlPort!, probeMs)));
             o.failedChecks = up ? 0 : o.failedChecks + 1;
             if (!up) logger.warn({ node: n.id, failedChecks: o.failedChecks, agent: o.error ?? o.status?.mysqld.state }, 'master check failed');
           } else {
@@ -182,6 +217,8 @@ export class Observer {
         reachable: st !== null,
         mysqlRunning: st?.mysqld.state === 'running' && st.mysqld.answers !== false,
         readOnly: st?.readOnly ?? null,
+        waitNoSlave: st?.waitNoSlave ?? null,
+        fenced: st?.fenced ?? null,
         replicatingFrom: r ? (byAddress.get(`${r.masterHost}:${r.masterPort}`) ?? `${r.masterHost}:${r.masterPort}`) : null,
         ioRunning: r?.ioRunning ?? null,
         sqlRunning: r?.sqlRunning ?? null,

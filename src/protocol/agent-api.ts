@@ -106,6 +106,10 @@ export interface AgentStatus {
   role: Role;
   /** The server's read_only; null when it does not run. */
   readOnly: boolean | null;
+  /** `rpl_semi_sync_master_wait_no_slave`, or null when unknown (docs/failover.md). */
+  waitNoSlave?: boolean | null;
+  /** The agent fenced its server (a failover did, or it was cut off from the manager and every replica): `/primary` answers 503 (docs/failover.md). */
+  fenced?: boolean;
   /** `gtid_binlog_pos`, `gtid_slave_pos`, `gtid_current_pos`; null when it does not run. */
   gtid: { binlogPos: string; slavePos: string; currentPos: string } | null;
   /** Its replication when it replicates, else null. */
@@ -222,6 +226,21 @@ export const agentApi = {
     params: z.object({ ignoreUsers: z.array(userName).max(16).optional() }).strict(),
   }),
   stop: method<AgentStatus>()({ verb: 'POST', params: none }),
+  /** Sets `rpl_semi_sync_master_wait_no_slave` on this server: ON while the service has replicas, so a master cut off from them acknowledges nothing they did not receive. */
+  set_wait_no_slave: method<AgentStatus>()({ verb: 'POST', params: z.object({ on: z.boolean() }).strict() }),
+  /**
+   * The manager's lease on a master, renewed several times a second whatever its loop is doing,
+   * with where the service's replicas serve: a master that hears neither the manager nor any of
+   * them fences itself (docs/failover.md, "A master cut off from everyone"). Answers whether it is fenced.
+   */
+  renew_lease: method<{ fenced: boolean }>()({
+    verb: 'POST',
+    params: z.object({ replicas: z.array(z.object({ host: z.string().min(1).max(253), port: z.number().int().min(1).max(65_535) }).strict()).max(64) }).strict(),
+  }),
+  /** The certificate serials (hex) of removed hosts: calls from them are refused from now on, across restarts. */
+  set_denied_serials: method<{ serials: string[] }>()({ verb: 'POST', params: z.object({ serials: z.array(z.string().regex(/^[0-9A-F]{1,64}$/)).max(10_000) }).strict() }),
+  /** Stops the server and deletes its data: the host is free for another node (the static cloud's destroyNode). */
+  wipe: method<AgentStatus>()({ verb: 'POST', params: none }),
   /** Creates an application account on this server (the master), through its binary log; `reserved`: the product's account names it must refuse (replication, service user). */
   create_user: method<{ user: string; host: string }>()({
     verb: 'POST',

@@ -148,6 +148,24 @@ export interface PerformanceFigures {
   response_time: number;
 }
 
+/** A host of the static cloud as list_hosts shows it. */
+export interface HostInfo {
+  /** Its address. */
+  address: string;
+  /** `free`, the node it holds (`node-3`), or `unreachable` (its agent did not answer now). */
+  state: string;
+  /** The node it holds, or null. */
+  node: string | null;
+  /** Its agent's port. */
+  agentPort: number;
+  /** Its mariadbd's port. */
+  mysqlPort: number;
+  /** When its agent last answered (ISO time), or null. */
+  lastSeen: string | null;
+  /** Its agent's version. */
+  agentVersion: string;
+}
+
 /** What load_dump answers: the seed's `bytes`, and what was loaded, left out and checked. */
 export interface LoadReport {
   /** Bytes received. */
@@ -270,6 +288,19 @@ export const managerApi = {
   }),
   /** Drops an application account; NOT_FOUND when there is none. */
   drop_user: method<{ user: string; host: string }>()({ verb: 'POST', params: z.object({ user: appUserName, host: appUserHost.optional() }).strict() }),
+  /**
+   * A one-time token for a host to join the static cloud (`ID.SECRET`, shown once; its secret is
+   * stored only as a hash), valid `ttlSeconds` (default 3600), bound to `address` when given; with
+   * the command the host's operator runs.
+   */
+  create_join_token: method<{ token: string; expiresAt: string; caHash: string; command: string }>()({
+    verb: 'POST',
+    params: z.object({ ttlSeconds: z.number().int().min(60).max(7 * 86400).optional(), address: z.string().min(1).max(64).regex(/^[0-9A-Fa-f.:]+$/, 'must be an IP address').optional() }).strict(),
+  }),
+  /** The hosts that joined (static cloud): address, free / the node it holds / unreachable, last seen, agent version. */
+  list_hosts: method<{ hosts: HostInfo[] }>()({ verb: 'GET', params: none }),
+  /** Removes a free host: its certificate goes on the deny list every agent checks. */
+  remove_host: method<{ address: string; deniedSerial: string }>()({ verb: 'POST', params: z.object({ address: z.string().min(1).max(64) }).strict() }),
   /** Begins again the last operation that was abandoned (failover, switchover, attach, remove_nodes, shutdown). */
   retry: method<{ state: ServiceState; kind: string }>()({ verb: 'POST', params: none }),
   /** Switches automatic failover on or off. */

@@ -66,6 +66,11 @@ export interface RpcServerOptions {
   maxConcurrentUploads?: number;
   /** Connections held at once; more are closed at once until one ends. */
   maxConnections?: number;
+  /**
+   * Paths served besides `/`, before authentication (their handler checks its own credential,
+   * e.g. a host's join token): `POST <path>` with a JSON body, answered `{result, error, id: null}`.
+   */
+  openRoutes?: Record<string, (body: unknown, ctx: { remoteAddress: string }) => Promise<unknown>>;
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -128,7 +133,9 @@ export async function createRpcServer<M extends MethodMap>(
   if (options.authenticate) {
     const authenticate = options.authenticate;
     const refusals = new RefusalLog(log);
+    const open = new Set(Object.keys(options.openRoutes ?? {}));
     app.addHook('onRequest', async (req, reply) => {
+      if (open.has(req.url.split('?')[0]!)) return;
       if (!authenticate(req.headers, peerOf(req), peerSubjectOf(req))) {
         refusals.refused({ code: 'UNAUTHORIZED', url: req.url.slice(0, 64) });
         // The body of a caller without credentials is never read: the connection closes with the answer.
@@ -194,6 +201,18 @@ export async function createRpcServer<M extends MethodMap>(
     remoteAddress: req.ip,
     peer: peerOf(req),
   });
+
+  for (const [path, handler] of Object.entries(options.openRoutes ?? {})) {
+    app.post(path, async (req, reply) => {
+      const framing: Framing = { id: null, v2: false };
+      try {
+        const result = await handler(req.body, { remoteAddress: req.ip });
+        void reply.code(200).type('application/json').send(okBody(framing, result));
+      } catch (err) {
+        fail(reply, framing, err, path);
+      }
+    });
+  }
 
   /** Multipart: fields first (`method`, optional `id`), then the file, streamed to the handler. */
   const handleUpload = uploadHandler({ methods, dispatch, fail, ctxOf, maxUploads: options.maxConcurrentUploads ?? DEFAULT_MAX_UPLOADS });

@@ -21,14 +21,15 @@ export function streamResult(stream: Readable, options?: { contentType?: string;
   return { kind: 'stream', stream, ...options };
 }
 
-/** The subject of the caller's verified TLS client certificate (short names: CN, role, UID…), or null. */
+/** The subject of the caller's verified TLS client certificate (short names: CN, role, UID…; its serial as `#serial`), or null. */
 export function peerSubjectOf(req: FastifyRequest): Readonly<Record<string, string>> | null {
   const socket = req.raw.socket as TLSSocket;
   if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return null;
-  const subject = socket.getPeerCertificate().subject as unknown as Record<string, string | string[]> | undefined;
+  const cert = socket.getPeerCertificate();
+  const subject = cert.subject as unknown as Record<string, string | string[]> | undefined;
   if (!subject) return null;
-  // A name given twice comes as a list: the first one counts.
-  return Object.fromEntries(Object.entries(subject).map(([k, v]) => [k, Array.isArray(v) ? String(v[0]) : String(v)]));
+  // A name given twice comes as a list: the first one counts. The serial (hex, upper case) comes as `#serial`.
+  return { ...Object.fromEntries(Object.entries(subject).map(([k, v]) => [k, Array.isArray(v) ? String(v[0]) : String(v)])), '#serial': String(cert.serialNumber ?? '').toUpperCase() };
 }
 
 /** The common name of the caller's verified TLS client certificate, or null. */

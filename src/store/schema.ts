@@ -89,4 +89,32 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE service ADD COLUMN last_master_gtid TEXT;
   ALTER TABLE service ADD COLUMN outage_since TEXT;
   `,
+  // Hosts that joined the manager (the static cloud), the one-time tokens they join with, and the
+  // certificate serials of removed hosts (a deny list every agent and the manager check).
+  `
+  CREATE TABLE hosts (
+    address TEXT PRIMARY KEY,
+    agent_port INTEGER NOT NULL,
+    mysql_port INTEGER NOT NULL,
+    health_port INTEGER NOT NULL,
+    cert_serial TEXT NOT NULL,
+    node_id TEXT UNIQUE,
+    agent_version TEXT NOT NULL,
+    joined_at TEXT NOT NULL,
+    last_seen TEXT
+  );
+  CREATE TABLE join_tokens (
+    id TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL,
+    address TEXT,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE denied_serials (
+    serial TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    denied_at TEXT NOT NULL
+  );
+  `,
 ];

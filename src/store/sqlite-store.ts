@@ -4,6 +4,7 @@ import type { NodeRole, NodeStatus, ServiceEvent } from '../protocol/manager-api
 import { parseOperation, type OperationKind, type ParamsByKind } from '../protocol/operations.js';
 import type { ServiceState } from '../protocol/service-states.js';
 import { MIGRATIONS } from './schema.js';
+import { HostStore } from './host-store.js';
 import type { EndedOperation, NewNodeRecord, NewServiceRecord, NodeRecord, OperationPatch, OperationRecord, ServiceRecord, StateStore } from './store.js';
 
 type Row = Record<string, unknown>;
@@ -11,6 +12,8 @@ type Row = Record<string, unknown>;
 /** The state store in one SQLite file (WAL, synchronous=FULL), readable by its owner only. */
 export class SqliteStore implements StateStore {
   private readonly db: Database.Database;
+  /** The static cloud's hosts, tokens and deny list, in the same file. */
+  readonly hostStore: HostStore;
 
   /** Opens (or creates) the store at `path` and brings its schema up to date. */
   constructor(path: string) {
@@ -21,6 +24,7 @@ export class SqliteStore implements StateStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
+    this.hostStore = new HostStore(this.db);
   }
 
   private migrate(): void {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { run } from './proc.js';
 import { which } from './which.js';
@@ -103,4 +103,43 @@ export async function issueCertificate(
   const caCopy = join(outDir, 'ca.crt');
   await writeFile(caCopy, readFileSync(ca.cert, 'utf8'), { mode: 0o644 });
   return { ca: caCopy, cert, key };
+}
+
+/** `sha256:<hex>` of a certificate's SubjectPublicKeyInfo: how a joining host pins the service CA (kubeadm's `--discovery-token-ca-cert-hash` form). */
+export function spkiHash(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+}
+
+/**
+ * Signs a host's certificate request with the CA: checks that the request is well formed, signed
+ * by its own key, and names exactly `commonName` (INVALID_PARAMS otherwise, naming what is
+ * wrong), then issues a certificate for `commonName` and `hosts`, good for TLS servers and
+ * clients. The private key never leaves the host: only its request comes here. Returns the
+ * certificate (PEM) and its serial (hex, upper case).
+ */
+export async function signRequest(ca: { key: string; cert: string }, csrPem: string, commonName: string, hosts: readonly string[], workDir: string): Promise<{ cert: string; serial: string }> {
+  checkCertificateNames(commonName, hosts);
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
+  const tag = randomBytes(8).toString('hex');
+  const csr = join(workDir, `${tag}.csr`);
+  const ext = join(workDir, `${tag}.ext`);
+  const cert = join(workDir, `${tag}.crt`);
+  try {
+    await writeFile(csr, csrPem, { mode: 0o600 });
+    let subject: string;
+    try {
+      subject = (await run(openssl(), ['req', '-in', csr, '-noout', '-verify', '-subject', '-nameopt', 'RFC2253'])).stdout.trim();
+    } catch {
+      throw new AppError('INVALID_PARAMS', 'csr: not a certificate request signed by its own key (PEM, PKCS#10)');
+    }
+    if (subject !== `subject=CN=${commonName}`) throw new AppError('INVALID_PARAMS', `csr: the request names ${JSON.stringify(subject.replace(/^subject=/, '').slice(0, 100))}; it must name exactly CN=${commonName}, the host's address`);
+    const sans = [...new Set(hosts)].map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+    await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${sans}\n`, { mode: 0o600 });
+    const serial = randomBytes(16).toString('hex').toUpperCase().replace(/^0+/, '');
+    await run(openssl(), ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${serial}`, '-days', '825', '-sha256', '-extfile', ext, '-out', cert]);
+    return { cert: readFileSync(cert, 'utf8'), serial: new X509Certificate(readFileSync(cert, 'utf8')).serialNumber.toUpperCase() };
+  } finally {
+    for (const f of [csr, ext, cert]) await rm(f, { force: true });
+  }
 }

@@ -5,7 +5,7 @@ export interface CloudDriverHarness {
   driver: CloudDriver;
   /** Stops by pid everything the driver started, and removes what it wrote. */
   cleanup: () => Promise<void>;
-  /** The node disappears from outside the driver, as if its machine died. */
+  /** The node disappears from outside the driver, as if its machine were taken out of the cloud. */
   vanish: (id: string) => Promise<void>;
 }
 
@@ -42,11 +42,11 @@ export function cloudDriverContract(name: string, make: () => Promise<CloudDrive
       expect(node.agentPort).not.toBe(node.mysqlPort);
     });
 
-    it('gives nodes created side by side ports that no other node uses', async () => {
+    it('gives nodes created side by side endpoints (address and port) that no other node uses', async () => {
       const nodes = await Promise.all(['ports-1', 'ports-2', 'ports-3'].map((id) => h.driver.createNode(id)));
       const others = (await h.driver.listNodes()).filter((n) => !n.id.startsWith('ports-'));
-      const ports = [...nodes, ...others].flatMap((n) => [n.agentPort, n.mysqlPort]);
-      expect(new Set(ports).size).toBe(ports.length);
+      const endpoints = [...nodes, ...others].flatMap((n) => [`${n.host}:${n.agentPort}`, `${n.host}:${n.mysqlPort}`]);
+      expect(new Set(endpoints).size).toBe(endpoints.length);
     });
 
     it('returns the same node when the same id is created again, in turn or at once', async () => {

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ServiceInfo } from '../../src/protocol/manager-api.js';
@@ -147,6 +147,8 @@ describe('automatic failover: no acknowledged write lost, clients routed by the 
     expect((await m.client.call('list_nodes', {})).masters).toEqual(['node-1']);
     expect(still.events.some((e) => e.message.includes('failing over'))).toBe(false);
     writeFileSync(faults, '{"unreachable": []}');
+    await m.cleanup();
+    rmSync(faults, { force: true });
   });
 
   it('keeps an old master read-only when it comes back, and re-attaches it as a replica', async () => {

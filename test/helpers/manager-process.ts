@@ -56,7 +56,13 @@ export class ManagerProcess {
 
   /** The API's URL. */
   get url(): string {
-    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}/`;
+    return `${this.tls ? 'https' : 'http'}://${this.host}:${this.port}/`;
+  }
+
+  /** The address the API listens on (`--host`, default 127.0.0.1). */
+  get host(): string {
+    const i = this.extraArgs.indexOf('--host');
+    return i >= 0 ? this.extraArgs[i + 1]! : '127.0.0.1';
   }
 
   /** The service CA's certificate (once the manager made it), or null. */

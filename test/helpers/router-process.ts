@@ -27,8 +27,13 @@ export class RouterProcess {
     const writePort = await freePort();
     let readPort = await freePort();
     while (readPort === writePort) readPort = await freePort();
-    const args = [CLI, '--manager', `http://127.0.0.1:${m.port}/`, '--token-file', tokenFile, 'router', '--json', '--write-port', String(writePort), '--read-port', String(readPort), '--poll-ms', '250', ...extra];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [CLI, '--manager', m.url, '--token-file', tokenFile, 'router', '--json', '--write-port', String(writePort), '--read-port', String(readPort), '--poll-ms', '250', ...extra];
+    const env = { ...process.env };
+    if (m.ca) {
+      writeFileSync(join(dir, 'ca.crt'), m.ca);
+      env['CPS_MYSQL_CA'] = join(dir, 'ca.crt');
+    }
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let output = '';
     child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (output += c.toString()));

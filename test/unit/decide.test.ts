@@ -662,6 +662,7 @@ function idsOf(step: Step): string[] {
       return [step.id, step.masterId];
     case 'replace_replica':
     case 'mark_healthy':
+    case 'set_wait_no_slave':
     case 'reject_candidate':
       return [step.id];
     case 'choose_candidate':
@@ -671,6 +672,7 @@ function idsOf(step: Step): string[] {
       return [];
     case 'restart_master':
     case 'restore_master':
+    case 'unfence_master':
     case 'restart_mysqld':
     case 'mark_ready':
       return [step.id];
@@ -730,13 +732,15 @@ describe('decide: properties over random snapshots', () => {
     fc.assert(
       fc.property(arbSnapshot, (s) => {
         const step = decide({ ...s, operation: null }).step;
-        const allowed = ['destroy_unknown', 'forget_nodes', 'finish', 'begin_failover', 'restart_master', 'restore_master', 'restart_mysqld', 'rejoin', 'mark_ready', 'destroy_nodes', 'begin_replacement'];
-        const repairs = ['repair_replica', 'replace_replica', 'mark_healthy', 'record_outage', 'clear_outage'];
+        const allowed = ['destroy_unknown', 'forget_nodes', 'finish', 'begin_failover', 'restart_master', 'restore_master', 'unfence_master', 'restart_mysqld', 'rejoin', 'mark_ready', 'destroy_nodes', 'begin_replacement'];
+        const repairs = ['repair_replica', 'replace_replica', 'mark_healthy', 'set_wait_no_slave', 'record_outage', 'clear_outage'];
         if (step) expect([...allowed, ...repairs]).toContain(step.kind);
         // ERROR ends on its own only when a master serves again.
         if (step?.kind === 'finish') expect(step.state === 'ERROR' || (s.state === 'ERROR' && diagnoseMaster(s).name === 'MasterHealthy')).toBe(true);
         // Only a replica in service is repaired or replaced, never the master.
         if (step?.kind === 'repair_replica' || step?.kind === 'replace_replica') expect(s.nodes.find((n) => n.id === step.id)).toMatchObject({ role: 'replica', status: 'ready' });
+        // Only the registry's master in service is unfenced, and only while its agent says it is fenced.
+        if (step?.kind === 'unfence_master') expect(s.nodes.find((n) => n.id === step.id)).toMatchObject({ role: 'master', status: 'ready', fenced: true });
         // Without an operation, only a former master that cannot rejoin is destroyed.
         if (step?.kind === 'destroy_nodes') for (const id of step.ids) expect(s.nodes.find((n) => n.id === id)?.status).toBe('rejoining');
       }),

@@ -144,7 +144,7 @@ describe('the failover operation, phase by phase', () => {
     {
       name: 'fence first: the replicas stop receiving from the old master',
       snapshot: snapshot({ state: 'ADAPTING', operation: failover(null), nodes: [deadMaster(), orphan('node-2'), orphan('node-3')] }),
-      step: { kind: 'fence_replicas', oldMasterId: 'node-1', ids: ['node-2', 'node-3'] },
+      step: { kind: 'fence_replicas', oldMasterId: 'node-1', ids: ['node-2', 'node-3'], oldMasterAnswers: false },
       reason: 'failover: fencing node-1: node-2 and node-3 stop receiving from it',
     },
     {
@@ -318,6 +318,42 @@ describe('after a failover: the former master and the size of the service', () =
   const m3 = node('node-3', 'master', { readOnly: false });
   const r2 = node('node-2', 'replica', { replicatingFrom: 'node-3' });
   runCases([
+    {
+      name: 'a master that fenced itself while cut off, and is still the master (no failover happened): it takes writes again',
+      snapshot: snapshot({ nodes: [node('node-1', 'master', { readOnly: true, fenced: true, waitNoSlave: true }), node('node-2', 'replica'), node('node-3', 'replica')] }),
+      step: { kind: 'unfence_master', id: 'node-1' },
+      reason: 'master node-1 was fenced (cut off from the manager and its replicas) and is still the master: it takes writes again',
+    },
+    {
+      name: 'a fenced master that fails its checks is not unfenced: it is watched (and failed over)',
+      snapshot: snapshot({ nodes: [node('node-1', 'master', { readOnly: true, fenced: true, reachable: false, mysqlRunning: false, failedChecks: 1 }), node('node-2', 'replica'), node('node-3', 'replica')] }),
+      step: null,
+      reason: 'master node-1 failed 1 of 2 checks: watching it',
+    },
+    {
+      name: 'replicas receive from the master: it waits for an acknowledgement even when cut off from all of them',
+      snapshot: snapshot({ desiredReplicas: 2, nodes: [node('node-1', 'master', { waitNoSlave: false }), node('node-2', 'replica', { ioRunning: 'No' }), node('node-3', 'replica', { ioRunning: 'Connecting' })] }),
+      step: { kind: 'set_wait_no_slave', id: 'node-1', on: true },
+      reason: 'node-3 receives from node-1: it acknowledges no commit that no replica received, even cut off from all of them (rpl_semi_sync_master_wait_no_slave=ON)',
+    },
+    {
+      name: 'no replica can receive (one stopped, one out of sight): the master, which the manager sees, commits alone',
+      snapshot: snapshot({ desiredReplicas: 2, nodes: [node('node-1', 'master', { waitNoSlave: true }), node('node-2', 'replica', { ioRunning: 'No' }), node('node-3', 'replica', { reachable: false, failedChecks: 2 })] }),
+      step: { kind: 'set_wait_no_slave', id: 'node-1', on: false },
+      reason: 'no replica receives from it: node-1 commits alone (rpl_semi_sync_master_wait_no_slave=OFF)',
+    },
+    {
+      name: 'a service with no replica: the master commits alone',
+      snapshot: snapshot({ desiredReplicas: 0, nodes: [node('node-1', 'master', { waitNoSlave: true })] }),
+      step: { kind: 'set_wait_no_slave', id: 'node-1', on: false },
+      reason: 'the service has no replica: node-1 commits alone (rpl_semi_sync_master_wait_no_slave=OFF)',
+    },
+    {
+      name: 'a replica that still waits for acknowledgements (a demoted master): it stops, or its SQL thread would stall on its own binary log',
+      snapshot: snapshot({ nodes: [m3, node('node-1', 'replica', { replicatingFrom: 'node-3', waitNoSlave: true }), r2] }),
+      step: { kind: 'set_wait_no_slave', id: 'node-1', on: false },
+      reason: 'node-1 is a replica: it waits for no acknowledgement (rpl_semi_sync_master_wait_no_slave=OFF)',
+    },
     {
       name: 'a former master whose server is down: restart it (it comes back read-only)',
       snapshot: snapshot({ nodes: [node('node-1', 'replica', { status: 'failed', mysqlRunning: false, ioRunning: null, sqlRunning: null, replicatingFrom: null }), r2, m3] }),

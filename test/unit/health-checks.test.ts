@@ -21,6 +21,7 @@ describe('health checks', () => {
     const status: EngineStatus = {
       serverId: 1,
       readOnly: server.readOnly,
+      waitNoSlave: false,
       gtid: { binlogPos: '', slavePos: '', currentPos: '' },
       replication:
         agent.role === 'replica'

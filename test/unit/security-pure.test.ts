@@ -89,7 +89,7 @@ describe('health checks read the server at most once a second, however many arri
       status: async (): Promise<EngineStatus> => {
         reads++;
         await new Promise((r) => setTimeout(r, 5));
-        return { serverId: 1, readOnly, gtid: { binlogPos: '', slavePos: '', currentPos: '' }, replication: null };
+        return { serverId: 1, readOnly, waitNoSlave: false, gtid: { binlogPos: '', slavePos: '', currentPos: '' }, replication: null };
       },
     } as unknown as Engine;
     return { engine, reads: () => reads, setReadOnly: (v) => (readOnly = v) };

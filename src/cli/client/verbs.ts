@@ -8,6 +8,7 @@ import { registerDataVerbs } from './verbs-data.js';
 import { registerFailoverVerbs } from './verbs-failover.js';
 import { registerRouterVerb } from './verbs-router.js';
 import { registerUserVerbs } from './verbs-users.js';
+import { registerHostVerbs } from './verbs-hosts.js';
 
 /** The client verbs: they talk to a manager over the wire protocol, like any ConPaaS client. */
 export function registerClientVerbs(program: Command): void {
@@ -133,4 +134,5 @@ export function registerClientVerbs(program: Command): void {
   registerFailoverVerbs(program);
   registerRouterVerb(program);
   registerUserVerbs(program);
+  registerHostVerbs(program);
 }

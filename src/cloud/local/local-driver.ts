@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CloudDriver, CloudNode, NodeCredentials } from '../driver.js';
+import { checkNodeId, type CloudDriver, type CloudNode, type NodeCredentials } from '../driver.js';
 import { AppError } from '../../util/errors.js';
 import { Mutex } from '../../util/mutex.js';
 import { cmdlineOf, isAlive, sleep } from '../../util/proc.js';
@@ -49,12 +49,8 @@ async function writeCredentials(dir: string, c: NodeCredentials): Promise<void> 
   await writeFile(join(tls, 'agent.key'), c.key, { mode: 0o600 });
 }
 
-function checkId(id: string): void {
-  // '.' and '..' match the pattern but name no directory of a node.
-  if (!ID_PATTERN.test(id) || /^\.+$/.test(id)) {
-    throw new AppError('INVALID_PARAMS', `invalid node id ${JSON.stringify(id.slice(0, 80))}: use 1 to 64 letters, digits, _ . or -`);
-  }
-}
+/** The drivers' id check ('.' and '..' match the pattern but name no directory of a node). */
+const checkId = checkNodeId;
 
 function toNode(r: LocalNodeFile): CloudNode {
   return { id: r.id, host: r.host, agentPort: r.agentPort, mysqlPort: r.mysqlPort, healthPort: r.healthPort };

@@ -191,6 +191,11 @@ export class MariadbEngine implements Engine {
     await this.proc.stop(this.stopTimeoutMs);
   }
 
+  async wipe(): Promise<void> {
+    await this.stop();
+    for (const path of [this.marker, this.layout.data, join(this.layout.root, 'log'), this.layout.tmp]) await rm(path, { recursive: true, force: true });
+  }
+
   serverAnswers(): boolean {
     return this.statusConn.answering;
   }
@@ -222,6 +227,9 @@ export class MariadbEngine implements Engine {
   async configureReplica(source: ReplicaSource, gtidSlavePos?: string): Promise<void> {
     await this.sql(async (c) => {
       const now = await sql.readStatus(c);
+      // A replica writes what it applies to its own binary log; were it to wait for an
+      // acknowledgement of that (it has no replica of its own), its SQL thread would stop there.
+      if (now.waitNoSlave) await sql.setWaitNoSlave(c, false);
       const r = now.replication;
       const same =
         gtidSlavePos === undefined &&
@@ -255,6 +263,15 @@ export class MariadbEngine implements Engine {
   }
 
   readonly appUsers: Engine['appUsers'] = appUsersOn((fn) => this.sql(fn), () => [...OWN_ACCOUNTS, this.dbUser.name, this.adminUser]);
+
+  connectedReplicas(): Promise<{ host: string; port: number }[]> {
+    this.requireRunning();
+    return this.statusConn.run(sql.connectedReplicas);
+  }
+
+  setWaitNoSlave(on: boolean): Promise<void> {
+    return this.sql((c) => sql.setWaitNoSlave(c, on));
+  }
 
   setMasterRole(master: boolean): Promise<string[]> {
     return this.sql(async (c) => {
@@ -297,7 +314,7 @@ export class MariadbEngine implements Engine {
 
   counters(ignoreUsers: readonly string[]): Promise<EngineCounters> {
     this.requireRunning();
-    return this.statusConn.run((c) => sql.readCounters(c, ignoreUsers));
+    return this.statusConn.run((c) => sql.readCounters(c, [...ignoreUsers, this.dbUser.name])); // the database OS user's work (backup, dump) is the service's, not a client's
   }
 
   snapshotStream(): Readable {

@@ -46,12 +46,13 @@ export async function readStatus(c: Connection): Promise<EngineStatus> {
   const [v] = await q(
     c,
     'read status',
-    'SELECT @@server_id AS serverId, @@read_only AS readOnly, @@gtid_binlog_pos AS binlogPos, @@gtid_slave_pos AS slavePos, @@gtid_current_pos AS currentPos',
+    'SELECT @@server_id AS serverId, @@read_only AS readOnly, @@gtid_binlog_pos AS binlogPos, @@gtid_slave_pos AS slavePos, @@gtid_current_pos AS currentPos, @@rpl_semi_sync_master_wait_no_slave AS waitNoSlave',
   );
   const rows = await q(c, 'read replication status', 'SHOW SLAVE STATUS');
   return {
     serverId: Number(v!['serverId']),
     readOnly: Number(v!['readOnly']) === 1,
+    waitNoSlave: Number(v!['waitNoSlave']) === 1,
     gtid: { binlogPos: String(v!['binlogPos']), slavePos: String(v!['slavePos']), currentPos: String(v!['currentPos']) },
     replication: rows[0] ? replicationOf(rows[0]) : null,
   };
@@ -72,6 +73,25 @@ function replicationOf(r: RowDataPacket): EngineReplication {
     lastSqlError: String(r['Last_SQL_Error'] ?? ''),
     lastSqlErrno: Number(r['Last_SQL_Errno'] ?? 0),
   };
+}
+
+/** The replicas connected to this master, where they serve (`SHOW SLAVE HOSTS`, from their report_host and report_port); those that report no address are left out. */
+export async function connectedReplicas(c: Connection): Promise<{ host: string; port: number }[]> {
+  const rows = await q(c, 'list connected replicas', 'SHOW SLAVE HOSTS');
+  return rows.map((r) => ({ host: String(r['Host'] ?? ''), port: Number(r['Port'] ?? 0) })).filter((r) => r.host !== '' && r.port > 0);
+}
+
+/** `SET GLOBAL rpl_semi_sync_master_wait_no_slave`: whether commits wait for a replica's acknowledgement even when none is connected. */
+export async function setWaitNoSlave(c: Connection, on: boolean): Promise<void> {
+  await q(c, 'set rpl_semi_sync_master_wait_no_slave', on ? 'SET GLOBAL rpl_semi_sync_master_wait_no_slave = ON' : 'SET GLOBAL rpl_semi_sync_master_wait_no_slave = OFF');
+  if (on) return;
+  // Commits already waiting for an acknowledgement keep waiting (up to rpl_semi_sync_master_timeout)
+  // after wait_no_slave goes OFF; switching semi-sync off and on again releases them (measured on
+  // 10.11: they complete at once). Only with no replica connected: none could acknowledge them.
+  const [clients] = await q(c, 'count semi-sync replicas', "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'");
+  if (Number(clients?.['Value'] ?? 0) > 0) return;
+  await q(c, 'release waiting commits', 'SET GLOBAL rpl_semi_sync_master_enabled = OFF');
+  await q(c, 'enable semi-sync again', 'SET GLOBAL rpl_semi_sync_master_enabled = ON');
 }
 
 /** The server's `max_connections`. */

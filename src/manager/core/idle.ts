@@ -66,6 +66,29 @@ export function decideIdle(s: Snapshot): Decision {
   const master = d.master;
   if (s.outageSince !== null && s.outageSince !== undefined) return { reason: `master ${master.id} serves again: the outage is over`, step: { kind: 'clear_outage' } };
   if (s.state === 'ERROR') return { reason: `master ${master.id} serves: the service is RUNNING again`, step: { kind: 'finish', state: 'RUNNING', error: null } };
+  // A master that fenced itself while cut off (or whose failover came to nothing) and is still the
+  // master: no other node was promoted (only the manager promotes), so it takes writes again.
+  if (master.fenced === true && s.state === 'RUNNING') {
+    return { reason: `master ${master.id} was fenced (cut off from the manager and its replicas) and is still the master: it takes writes again`, step: { kind: 'unfence_master', id: master.id }, notable: true };
+  }
+  // While a replica receives from it, the master acknowledges nothing no replica received, even
+  // cut off from all of them. When none can (none in the service, or every one stopped, down or
+  // out of the manager's sight), the manager, which sees the master, lets it commit alone: the
+  // service keeps taking writes, and a failover that would lose them is refused (lastMasterPosition).
+  const receiving = liveReplicas(s.nodes).filter((r) => r.reachable && r.replicatingFrom === master.id && r.ioRunning !== null && r.ioRunning !== 'No');
+  const wantWait = s.desiredReplicas > 0 && receiving.length > 0;
+  if (master.waitNoSlave !== null && master.waitNoSlave !== undefined && master.waitNoSlave !== wantWait) {
+    return wantWait
+      ? { reason: `${list(receiving.map((r) => r.id))} ${receiving.length === 1 ? 'receives' : 'receive'} from ${master.id}: it acknowledges no commit that no replica received, even cut off from all of them (rpl_semi_sync_master_wait_no_slave=ON)`, step: { kind: 'set_wait_no_slave', id: master.id, on: true } }
+      : {
+          reason: `${s.desiredReplicas === 0 ? 'the service has no replica' : 'no replica receives from it'}: ${master.id} commits alone (rpl_semi_sync_master_wait_no_slave=OFF)`,
+          step: { kind: 'set_wait_no_slave', id: master.id, on: false },
+          notable: s.desiredReplicas > 0,
+        };
+  }
+  // A replica never waits for acknowledgements of what it applies (a demoted master may still say so).
+  const waiting = s.nodes.find((n) => n.role === 'replica' && n.status === 'ready' && n.waitNoSlave === true);
+  if (waiting) return { reason: `${waiting.id} is a replica: it waits for no acknowledgement (rpl_semi_sync_master_wait_no_slave=OFF)`, step: { kind: 'set_wait_no_slave', id: waiting.id, on: false } };
   if (s.passwordPending && s.state === 'RUNNING') return { reason: 'a new password for the service user is waiting: setting it', step: { kind: 'begin_set_password' } };
   const notes: string[] = [];
   // The replicas that serve or are on their way back; a former master silent for longer than the

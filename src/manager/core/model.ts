@@ -23,6 +23,10 @@ export interface NodeView {
   mysqlRunning: boolean;
   /** Its server's read_only; null when unknown. */
   readOnly: boolean | null;
+  /** Its server's `rpl_semi_sync_master_wait_no_slave`; null or absent when unknown. */
+  waitNoSlave?: boolean | null;
+  /** Its agent holds its server fenced; null or absent when unknown. */
+  fenced?: boolean | null;
   /** The node replicates from this node id (resolved from host:port), when it replicates. */
   replicatingFrom: string | null;
   /** Replication threads as the agent reports them (`Yes`, `No`, `Connecting`), null when not a replica. */
@@ -127,11 +131,12 @@ export type Step =
   | { kind: 'finish'; state: ServiceState; error: string | null }
   // failover and recovery
   | { kind: 'begin_failover'; oldMasterId: string | null }
-  | { kind: 'fence_replicas'; oldMasterId: string | null; ids: string[] }
+  | { kind: 'fence_replicas'; oldMasterId: string | null; ids: string[]; /** The old master's agent answered the last look (its fence is worth waiting for). */ oldMasterAnswers: boolean }
   | { kind: 'drain'; ids: string[] }
   | { kind: 'promote_failover'; candidateId: string; oldMasterId: string | null; gtid: string }
   | { kind: 'restart_master'; id: string; recreate: boolean }
   | { kind: 'restore_master'; id: string }
+  | { kind: 'unfence_master'; id: string }
   | { kind: 'restart_mysqld'; id: string }
   | { kind: 'rejoin'; id: string; masterId: string }
   | { kind: 'mark_ready'; id: string }
@@ -143,6 +148,7 @@ export type Step =
   | { kind: 'repair_replica'; id: string; masterId: string; how: 'restart_server' | 'restart_replication' | 'repoint' }
   | { kind: 'replace_replica'; id: string }
   | { kind: 'mark_healthy'; id: string }
+  | { kind: 'set_wait_no_slave'; id: string; on: boolean }
   // a failover's candidate
   | { kind: 'choose_candidate'; candidateId: string; lost: string | null }
   | { kind: 'reject_candidate'; id: string }

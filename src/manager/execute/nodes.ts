@@ -33,11 +33,12 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
       const n = nodeOf(ctx, id);
       // The master's agent streams its snapshot to this node only because the manager says so,
       // and only until this provisioning ends.
-      await masterAgent.call('authorize_peer', { peer: id, ttlSeconds: ctx.timeouts.snapshotGrantSeconds });
+      const peer = ctx.driver.peerName?.(id) ?? id;
+      await masterAgent.call('authorize_peer', { peer, ttlSeconds: ctx.timeouts.snapshotGrantSeconds });
       try {
         await ctx.agents.for(n).call('provision_from', { source: { host: master.host!, port: master.agentPort! }, master: source, serverId: n.serverId });
       } finally {
-        await masterAgent.call('revoke_peer', { peer: id }).catch(() => undefined);
+        await masterAgent.call('revoke_peer', { peer }).catch(() => undefined);
       }
       await ensureAccounts(ctx, id, false);
       ctx.store.updateNode(id, { status: 'ready' });

@@ -1,8 +1,9 @@
 import { AppError } from '../../util/errors.js';
+import { sleep } from '../../util/proc.js';
 import { agentOf, ensureAccounts, nodeOf, promoteNode, settleEach, sourceOf, type HandlerTable } from './context.js';
 
 /** Steps of a failover, and of bringing a lost or former master back. */
-export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promote_failover' | 'choose_candidate' | 'reject_candidate' | 'restart_master' | 'restore_master' | 'restart_mysqld' | 'rejoin' | 'mark_ready'> = {
+export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promote_failover' | 'choose_candidate' | 'reject_candidate' | 'restart_master' | 'restore_master' | 'unfence_master' | 'restart_mysqld' | 'rejoin' | 'mark_ready'> = {
   fence_replicas: async (ctx, step) => {
     // Each replica that answers in time stops receiving; one that does not is left out of the
     // candidates by the next look (it does not answer), it does not hold the failover up.
@@ -10,11 +11,14 @@ export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promot
     // read-only, or killed when the server does not answer (frozen); it never takes a write again.
     // (Everything that may throw at once is done before any call starts: no call is left unawaited.)
     const old = step.oldMasterId === null ? null : nodeOf(ctx, step.oldMasterId);
-    const calls = [
-      ...step.ids.map(async (id) => agentOf(ctx, id).call('stop_replica_io', {}, { timeoutMs: ctx.timeouts.fenceMs })),
-      ...(old ? [ctx.agents.for(old).call('fence', { deadlineMs: ctx.timeouts.fenceMs }, { timeoutMs: ctx.timeouts.fenceMs + 2000 })] : []),
-    ];
-    await Promise.allSettled(calls);
+    // The old master's fence is waited on at most fenceMs: once the replicas stopped receiving, it
+    // can acknowledge no commit (semi-sync, wait_no_slave=ON), and a host that is powered off or cut
+    // off never answers; its call goes on in the background (settled, never unhandled).
+    const replicaCalls = step.ids.map(async (id) => agentOf(ctx, id).call('stop_replica_io', {}, { timeoutMs: ctx.timeouts.fenceMs }));
+    const oldCall = old ? ctx.agents.for(old).call('fence', { deadlineMs: ctx.timeouts.fenceMs }, { timeoutMs: ctx.timeouts.fenceMs + 2000 }).catch(() => undefined) : Promise.resolve();
+    // An old master whose agent did not answer the last look is not waited on at all.
+    const oldWait = step.oldMasterAnswers ? Promise.race([oldCall, sleep(ctx.timeouts.fenceMs)]) : Promise.resolve();
+    await Promise.all([Promise.allSettled(replicaCalls), oldWait]);
     if (old) return () => ctx.store.updateNode(old.id, { status: 'failed' });
   },
 
@@ -64,6 +68,11 @@ export const recoveryHandlers: HandlerTable<'fence_replicas' | 'drain' | 'promot
     await agent.call('init_server', { serverId: n.serverId });
     await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
     await ensureAccounts(ctx, n.id, true);
+  },
+
+  unfence_master: async (ctx, step) => {
+    // The master is writable again; its agent's fence mark is cleared with it.
+    await promoteNode(ctx, step.id);
   },
 
   restore_master: async (ctx, step) => {

@@ -1,7 +1,7 @@
 import { agentOf, ensureAccounts, nodeOf, sourceOf, type HandlerTable } from './context.js';
 
 /** Steps that keep every replica healthy, and what a total outage leaves recorded. */
-export const repairHandlers: HandlerTable<'repair_replica' | 'replace_replica' | 'mark_healthy' | 'record_outage' | 'clear_outage'> = {
+export const repairHandlers: HandlerTable<'repair_replica' | 'replace_replica' | 'mark_healthy' | 'set_wait_no_slave' | 'record_outage' | 'clear_outage'> = {
   repair_replica: async (ctx, step) => {
     const n = nodeOf(ctx, step.id);
     const agent = agentOf(ctx, step.id);
@@ -24,6 +24,10 @@ export const repairHandlers: HandlerTable<'repair_replica' | 'replace_replica' |
   },
 
   mark_healthy: async (ctx, step) => () => ctx.store.updateNode(step.id, { repairs: 0 }),
+
+  set_wait_no_slave: async (ctx, step) => {
+    await agentOf(ctx, step.id).call('set_wait_no_slave', { on: step.on });
+  },
 
   record_outage: async (ctx, step) => () => ctx.store.updateService({ outageSince: new Date(step.at).toISOString() }),
 

@@ -95,7 +95,7 @@ export const failover: OperationSpec<'failover'> = {
         const oldMasterId = op.params.oldMasterId;
         return {
           reason: `failover: fencing ${oldMasterId ?? 'the lost master'}: ${list(ids) || 'no replica'} stop${ids.length === 1 ? 's' : ''} receiving from it`,
-          step: { kind: 'fence_replicas', oldMasterId, ids },
+          step: { kind: 'fence_replicas', oldMasterId, ids, oldMasterAnswers: s.nodes.some((n) => n.id === oldMasterId && n.reachable) },
         };
       },
     },
