@@ -14,20 +14,22 @@ import { setUpBigService, type BigService } from './items/big-service.js';
 import { coldStartRound } from './items/cold-start.js';
 import { controlPlaneRound } from './items/control-plane.js';
 import { failoverRound, setUpFailoverService, type FailoverService } from './items/failover.js';
+import { hostsRound, setUpHostsService, tearDownHosts, type HostsService } from './items/hosts.js';
 import { monitoringNoise, monitoringRound, prepareMonitoring } from './items/monitoring.js';
 import { parallelRound } from './items/parallel.js';
 import { provisionRound } from './items/provision.js';
 import { switchoverRound } from './items/switchover.js';
 
-const ITEMS = [1, 2, 3, 4, 5, 6, 7];
+const ITEMS = [1, 2, 3, 4, 5, 6, 7, 8];
 
-const USAGE = `usage: npm run bench [-- [--quick] [--runs N] [--only 1,2,3,4,5,6,7] [--keep] [--no-write]]
+const USAGE = `usage: npm run bench [-- [--quick] [--runs N] [--only 1,2,3,4,5,6,7,8] [--keep] [--no-write]]
 
   --quick      a small data set (~75 MiB of tables) and 1 run per item: a few minutes
   (default)    ~1 GiB on the provisioning master and 3 runs per item: ~20 minutes
   --runs N     runs per item (rounds), overriding the mode's
   --only LIST  items to run: 1 provisioning (a–d), 2 parallel provisioning, 3 cold start,
-               4 switchover, 5 control plane, 6 monitoring overhead, 7 automatic failover
+               4 switchover, 5 control plane, 6 monitoring overhead, 7 automatic failover,
+               8 hosts (static cloud in network namespaces, root only)
                (results of a subset go to <date>-<mode>-item(s)-<list>.md)
   --keep       leave the temporary directory (processes are stopped all the same)
   --no-write   print the tables only, do not write bench/results/
@@ -193,6 +195,24 @@ async function main(): Promise<number> {
           await attempt(`item 7 run ${round + 1}`, () => failoverRound(ctx, f, round));
         }
         if (!interrupted) await f.mgr.destroy();
+      }
+    }
+    if (want(8)) {
+      let hs: HostsService | null = null;
+      log('item 8, hosts: 3 hosts in network namespaces joined to a manager of the static cloud');
+      await attempt('item 8 service', async () => {
+        hs = await setUpHostsService(ctx);
+      });
+      const h = hs as HostsService | null;
+      if (h) {
+        try {
+          for (let round = 0; round < config.runs; round++) {
+            log(`item 8, hosts, run ${round + 1}/${config.runs}`);
+            await attempt(`item 8 run ${round + 1}`, () => hostsRound(ctx, h, round));
+          }
+        } finally {
+          if (!interrupted) await tearDownHosts(h);
+        }
       }
     }
   } finally {

@@ -24,8 +24,8 @@ const STOP_GRACE_MS = 5000;
  * Debian's `haproxy` as a child process in master-worker mode (`-W`), in the foreground (`-db`),
  * on one configuration file in `dir`. A new configuration is checked (`haproxy -c`) before it
  * replaces the file, then loaded with SIGUSR2: the master starts new workers on it, and the old
- * workers finish the sessions they hold (HAProxy's seamless reload), so a reload drops no
- * established session. Stopped by its PID.
+ * workers finish the sessions they hold for OLD_WORKER_SECONDS at most (haproxy-config.ts:
+ * they check no server). Stopped by its PID.
  */
 export class HaproxyProcess {
   private child: ChildProcess | null = null;
@@ -86,7 +86,7 @@ export class HaproxyProcess {
     }
   }
 
-  /** Loads `config` without dropping established sessions (SIGUSR2 to the master); ENGINE_FAILED when it is refused or HAProxy is not running. */
+  /** Loads `config` (SIGUSR2 to the master): new sessions use it, the old ones last OLD_WORKER_SECONDS at most; ENGINE_FAILED when it is refused or HAProxy is not running. */
   async reload(config: string): Promise<void> {
     const child = this.child;
     if (!child || child.pid === undefined) throw new AppError('ENGINE_FAILED', `haproxy is not running: ${lastLines(this.stderr.text(), 5)}`);

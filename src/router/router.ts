@@ -34,7 +34,7 @@ export interface RouterChange {
 /**
  * Keeps an HAProxy following the service: it asks the manager every `pollMs`, and when what the
  * configuration would say changes (a node added, removed or replaced, a new master after a
- * switchover or failover) it loads the new configuration without dropping established sessions.
+ * switchover or failover) it loads the new configuration; sessions of the old one last 5 s at most (haproxy-config.ts).
  * Between two looks, HAProxy's own checks on the agents (`/primary`, `/replica?lag=`) already move
  * writes to a promoted replica and take broken replicas out of reads. A manager that does not
  * answer changes nothing: HAProxy keeps routing on its checks.

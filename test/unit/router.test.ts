@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ServiceInfo, ServiceNodeInfo } from '../../src/protocol/manager-api.js';
-import { haproxyConfig } from '../../src/router/haproxy-config.js';
+import { haproxyConfig, OLD_WORKER_SECONDS } from '../../src/router/haproxy-config.js';
 import { Router } from '../../src/router/router.js';
 import { AppError } from '../../src/util/errors.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -45,6 +45,8 @@ const serverLines = (cfg: string, listen: string): string[] =>
 describe('the router\'s HAProxy configuration', () => {
   it('writes: the master first, the other ready nodes as backups; reads: the ready replicas; all checked on the agents', () => {
     const cfg = haproxyConfig(info([node('node-2', 'replica'), node('node-1', 'master'), node('node-3', 'replica')]), OPTS);
+    // Old workers (after a reload) check no server: their sessions are bounded (bench item 8).
+    expect(cfg.split('\n\n')[0]).toContain(`hard-stop-after ${OLD_WORKER_SECONDS}s`);
     expect(serverLines(cfg, 'mysql-write')).toEqual([
       'server node-1 127.0.0.1:20010 check port 20012',
       'server node-2 127.0.0.1:20020 check port 20022 backup',
