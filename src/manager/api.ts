@@ -218,7 +218,8 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       // Recorded for the loop, which sets it on the master when no other operation is under way.
       store.updateService({ pendingPassword: p.password });
       const deadline = clock.now() + deps.loopWaitMs;
-      while (store.service()!.pendingPassword === p.password) {
+      // Answered once the password is set and its operation ended, so a call that follows finds the service RUNNING.
+      while (store.service()!.pendingPassword === p.password || store.operation()?.kind === 'set_password') {
         if (clock.now() >= deadline) {
           const op = store.operation();
           throw new AppError('TIMEOUT', `set_password: the new password is recorded and will be set ${op && op.kind !== 'set_password' ? `when ${op.kind} ends` : 'once the master answers'}; get_password answers the password in force`);

@@ -42,6 +42,8 @@ export interface RouterChange {
 export class Router {
   private config: string | null = null;
   private stopped = false;
+  /** Ends the current pause between two looks (set while following). */
+  private wake: (() => void) | null = null;
   private running: Promise<void> | null = null;
   /** Every configuration change, oldest first (what tests and the bench look at). */
   readonly changes: RouterChange[] = [];
@@ -101,14 +103,23 @@ export class Router {
 
   private async follow(): Promise<void> {
     while (!this.stopped) {
-      await sleep(this.options.pollMs);
+      // A pause that stop() cuts short: stopping never waits a whole poll interval.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
       if (!this.stopped) await this.refresh();
     }
   }
 
-  /** Stops following, then stops HAProxy. */
+  /** Stops following (at once, not at the end of the poll interval), then stops HAProxy. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.wake?.();
     await this.running;
     await this.deps.haproxy.stop();
   }
