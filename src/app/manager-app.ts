@@ -17,6 +17,8 @@ import { systemClock } from '../manager/clock.js';
 import { Executor } from '../manager/execute/executor.js';
 import { ManagerLoop } from '../manager/loop.js';
 import { LeaseKeeper } from '../manager/lease.js';
+import { serviceMetrics } from '../manager/metrics.js';
+import { VERSION } from '../version.js';
 import { Observer } from '../manager/observe.js';
 import { managerApi } from '../protocol/manager-api.js';
 import { createRpcServer } from '../rpc/server.js';
@@ -154,6 +156,9 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
         }
       : {}),
   });
+  // Prometheus metrics, behind the same credentials as the API (docs/metrics.md, "Prometheus").
+  const metrics = serviceMetrics({ store, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), checks: () => observer.checks, version: VERSION, service: 'mysql' });
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
   await app.listen({ host: config.host, port: config.port });
   // How clients on this machine find this manager (cps-mysql reads it from its home directory).
   const url = `${apiTls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}/`;

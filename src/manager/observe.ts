@@ -77,6 +77,8 @@ export class Observer {
   /** GTID texts an agent sent that are not positions, logged once each. */
   private readonly badGtids = new Set<string>();
   private latestSnapshot: Snapshot | null = null;
+  /** Looks taken (snapshots) and agent polls that failed, since the manager started (the metrics' counters). */
+  readonly checks = { looks: 0, pollErrors: 0 };
   /** Status calls still running, per node: a node that did not answer is not asked twice at once. */
   private readonly inflight = new Map<string, Promise<{ status: AgentStatus } | { error: string }>>();
 
@@ -144,6 +146,7 @@ export class Observer {
             o.lastSeen = new Date(clock.now()).toISOString();
             o.error = null;
           } else {
+            this.checks.pollErrors += 1;
             o.status = null;
             o.error = answer === null ? `no answer within ${SILENT_NODE_WAIT_MS} ms (it did not answer the last check either)` : answer.error;
           }
@@ -263,6 +266,7 @@ export class Observer {
     };
     this.countTrouble(snapshot);
     this.latestSnapshot = snapshot;
+    this.checks.looks += 1;
     return snapshot;
   }
 

@@ -145,6 +145,15 @@ export class SqliteStore implements StateStore {
     return { ...operationOf(r), outcome: r['outcome'] === 'done' ? 'done' : 'failed', error: (r['error'] as string | null) ?? null };
   }
 
+  endedOperations(): { kind: OperationKind; outcome: 'done' | 'failed'; seconds: number }[] {
+    const rows = this.db.prepare('SELECT kind, outcome, started_at, ended_at FROM operations WHERE outcome IS NOT NULL ORDER BY id').all() as Row[];
+    return rows.map((r) => ({
+      kind: r['kind'] as OperationKind,
+      outcome: r['outcome'] === 'done' ? 'done' : 'failed',
+      seconds: Math.max(0, (Date.parse(String(r['ended_at'] ?? r['started_at'])) - Date.parse(String(r['started_at']))) / 1000),
+    }));
+  }
+
   endOperation(outcome: 'done' | 'failed', error?: string): void {
     this.db.prepare('UPDATE operations SET outcome = ?, error = ?, ended_at = ? WHERE outcome IS NULL').run(outcome, error ?? null, now());
   }

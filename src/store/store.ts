@@ -114,6 +114,8 @@ export interface StateStore {
   endOperation(outcome: 'done' | 'failed', error?: string): void;
   /** The operation that ended last, with its outcome and error; null when none ended yet. */
   lastEndedOperation(): EndedOperation | null;
+  /** Every ended operation, oldest first: its kind, outcome and how long it took, in seconds (the metrics' counters and histogram). */
+  endedOperations(): { kind: OperationKind; outcome: 'done' | 'failed'; seconds: number }[];
   /** Records a step before it runs; returns its id for `journalOutcome`. */
   journal(step: string, detail: Record<string, unknown>): number;
   /** Records how a journaled step ended (`done`, `failed: …`). */

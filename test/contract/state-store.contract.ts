@@ -210,6 +210,21 @@ export function stateStoreContract(name: string, make: () => StateStoreHarness, 
       expect(again().lastEndedOperation()).toMatchObject({ kind: 'attach', params: { id: 'node-2' }, outcome: 'done', error: null });
     });
 
+    it('lists every ended operation with its kind, outcome and duration, oldest first; not the one under way', () => {
+      expect(again().endedOperations()).toEqual([]);
+      store.beginOperation('startup', {});
+      store.endOperation('done');
+      store.beginOperation('failover', { oldMasterId: 'node-1', automatic: true });
+      store.endOperation('failed', 'no candidate');
+      store.beginOperation('attach', { id: 'node-2' });
+      const ended = again().endedOperations();
+      expect(ended.map((o) => [o.kind, o.outcome])).toEqual([
+        ['startup', 'done'],
+        ['failover', 'failed'],
+      ]);
+      for (const o of ended) expect(o.seconds).toBeGreaterThanOrEqual(0);
+    });
+
     it('journals steps before they run and records their outcome', () => {
       const outside = store.journal('destroy_unknown', { kind: 'destroy_unknown', ids: ['node-9'] });
       const op = store.beginOperation('startup', {});

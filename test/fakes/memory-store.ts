@@ -15,6 +15,7 @@ export interface JournalEntry {
 export type OperationHistory = OperationRecord & {
   outcome: 'done' | 'failed' | null;
   error: string | null;
+  endedAt?: string;
 };
 
 interface State {
@@ -138,7 +139,7 @@ export class MemoryStore implements StateStore {
   lastEndedOperation(): EndedOperation | null {
     const o = [...this.open().operations].reverse().find((x) => x.outcome !== null);
     if (!o) return null;
-    const { outcome, error, id, startedAt, ...op } = structuredClone(o);
+    const { outcome, error, id, startedAt, endedAt: _endedAt, ...op } = structuredClone(o);
     return { ...parseOperation(op), id, startedAt, outcome: outcome!, error };
   }
 
@@ -147,6 +148,13 @@ export class MemoryStore implements StateStore {
     if (!o) return;
     o.outcome = outcome;
     o.error = error ?? null;
+    o.endedAt = this.now();
+  }
+
+  endedOperations(): { kind: OperationKind; outcome: 'done' | 'failed'; seconds: number }[] {
+    return this.open()
+      .operations.filter((o) => o.outcome !== null)
+      .map((o) => ({ kind: o.kind, outcome: o.outcome!, seconds: Math.max(0, (Date.parse(o.endedAt ?? o.startedAt) - Date.parse(o.startedAt)) / 1000) }));
   }
 
   journal(step: string, detail: Record<string, unknown>): number {

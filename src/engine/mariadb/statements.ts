@@ -25,6 +25,7 @@ const STATUS_VARIABLES = [
   'Threads_connected', 'Threads_running', 'Connections', 'Aborted_connects', 'Bytes_received',
   'Bytes_sent', 'Slow_queries', 'Innodb_rows_inserted', 'Innodb_rows_read', 'Innodb_rows_updated',
   'Innodb_rows_deleted', 'Uptime', 'Rpl_semi_sync_master_yes_tx', 'Rpl_semi_sync_master_no_tx',
+  'Rpl_semi_sync_master_clients', 'Max_used_connections',
 ];
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
