@@ -130,8 +130,7 @@ export class IsolationWatch {
       if (isolationVerdict(facts) === 'keep') return 'keep';
       // Those the manager named (a replica whose replication is stopped is not connected, but
       // still shows that this side of the network is not cut off), and those connected.
-      const seen = new Set<string>();
-      replicas = [...this.knownReplicas, ...replicas].filter((r) => !seen.has(`${r.host}:${r.port}`) && seen.add(`${r.host}:${r.port}`) !== undefined);
+      replicas = [...new Map([...this.knownReplicas, ...replicas].map((r) => [`${r.host}:${r.port}`, r])).values()];
       const answers = await Promise.all(replicas.map((r) => this.deps.greets(r.host, r.port, this.options.probeMs)));
       facts.replicasAnswering = answers.filter(Boolean).length;
       facts.sinceManagerMs = Date.now() - this.lastManager;

@@ -102,7 +102,10 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
   perNode('conpaas_replication_io_running', 'Whether the replica\'s IO thread runs (1: Yes; 0: No or Connecting).', (n) => (n.ioRunning === null ? null : n.ioRunning === 'Yes' ? 1 : 0), true);
   perNode('conpaas_replication_sql_running', 'Whether the replica\'s SQL thread runs (1) or not (0).', (n) => (n.sqlRunning === null ? null : n.sqlRunning === 'Yes' ? 1 : 0), true);
 
-  const ended = (kind: string): number => src.store.endedOperations().filter((o) => o.kind === kind && o.outcome === 'done').length;
+  // Read once per scrape (text() below), for the counters, the histogram and the four figures.
+  let history: ReturnType<StateStore['endedOperations']> = [];
+  let performance: ReturnType<typeof servicePerformance> | null = null;
+  const ended = (kind: string): number => history.filter((o) => o.kind === kind && o.outcome === 'done').length;
   new Counter({ name: 'conpaas_failovers_total', help: 'Failovers completed (automatic or asked for), since the service began.', registers, collect() {
     this.reset();
     this.inc(ended('failover'));
@@ -113,7 +116,7 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
   } });
   new Histogram({ name: 'conpaas_operation_duration_seconds', help: 'How long ended operations took, by operation (startup, add_nodes, failover, …) and result (done, failed).', labelNames: ['operation', 'result'], buckets: DURATION_BUCKETS, registers, collect() {
     this.reset();
-    for (const o of src.store.endedOperations()) this.observe({ operation: o.kind, result: o.outcome }, o.seconds);
+    for (const o of history) this.observe({ operation: o.kind, result: o.outcome }, o.seconds);
   } });
   new Counter({ name: 'conpaas_checks_total', help: 'Looks the manager\'s loop took at the service since the manager started.', registers, collect() {
     this.reset();
@@ -126,7 +129,7 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
   // The seed's four figures, over the last minute (get_service_performance's default window).
   const perf = (name: string, help: string, pick: (p: ReturnType<typeof servicePerformance>) => number): void => {
     new Gauge({ name, help, registers, collect() {
-      this.set(pick(servicePerformance(src.counterHistory(), '1m')));
+      if (performance) this.set(pick(performance));
     } });
   };
   perf('conpaas_request_rate', 'Client statements per second over the last minute, every node (the seed\'s request_rate).', (p) => p.request_rate);
@@ -160,6 +163,8 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
     registry,
     contentType: registry.contentType,
     text: async () => {
+      history = src.store.endedOperations();
+      performance = servicePerformance(src.counterHistory(), '1m');
       semiSync.reset();
       refreshMysql();
       return registry.metrics();

@@ -1,9 +1,21 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { isAlive, sleep } from '../../src/util/proc.js';
 
 /** Runs `ip …` (or another program) and returns its output; throws with its stderr. */
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** SIGKILL to each PID; those that ended already are skipped. */
+function sigkill(pids: number[]): void {
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // ended already
+    }
+  }
 }
 
 /** One host: a network namespace with its address on the test's bridge. */
@@ -90,13 +102,7 @@ export class NetnsHosts {
    */
   powerOff(i: number): void {
     this.link(i, false);
-    for (const p of this.pids(i)) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        // ended already
-      }
-    }
+    sigkill(this.pids(i));
   }
 
   /** Cuts host `i` from these addresses, both ways (iptables inside its namespace). */
@@ -126,23 +132,9 @@ export class NetnsHosts {
         return [];
       }
     });
-    for (const p of pids) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        // ended already
-      }
-    }
-    const alive = (p: number): boolean => {
-      try {
-        process.kill(p, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    sigkill(pids);
     const deadline = Date.now() + 10_000;
-    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (pids.some(isAlive) && Date.now() < deadline) await sleep(20);
   }
 
   /** Removes every namespace (their rules go with them), link and the bridge; never throws. Call killAll first. */
@@ -215,7 +207,7 @@ export class NsClient {
     const deadline = Date.now() + timeoutMs;
     while (this.acks.length < target) {
       if (Date.now() > deadline) throw new Error(`only ${this.acks.length} of ${target} writes acknowledged inside the namespace`);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   }
 
