@@ -346,9 +346,9 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
       return { at: new Date().toISOString(), ...c };
     },
 
-    stop: () =>
+    stop: ({ graceMs }) =>
       locked('stop', async () => {
-        await engine.stop();
+        await engine.stop(graceMs);
       }),
   };
 }

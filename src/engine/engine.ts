@@ -113,8 +113,11 @@ export interface Engine {
   initialize(settings: EngineSettings): Promise<void>;
   /** Starts the server (rewriting its option file) and waits until it accepts connections; WRONG_STATE before initialize, TIMEOUT or ENGINE_FAILED when it does not come up. */
   start(settings: EngineSettings): Promise<void>;
-  /** Stops the server: SIGTERM, then SIGKILL after the stop timeout. Resolves once it is gone. */
-  stop(): Promise<void>;
+  /**
+   * Stops the server: SIGTERM (and SIGCONT, so a stopped process heeds it), then SIGKILL after
+   * `graceMs` (default: the engine's stop timeout; 0 kills at once). Resolves once it is gone.
+   */
+  stop(graceMs?: number): Promise<void>;
   /** False while the server has not answered a status read that missed its deadline (frozen, hung): the agent need not wait on it again. */
   serverAnswers(): boolean;
   /** Stops the server and deletes its data directory, logs and marker: the node is new again (a host given back to the static cloud's pool). */

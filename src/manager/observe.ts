@@ -219,6 +219,7 @@ export class Observer {
         alive: liveIds.has(n.id),
         reachable: st !== null,
         mysqlRunning: st?.mysqld.state === 'running' && st.mysqld.answers !== false,
+        mysqlSilent: st?.mysqld.state === 'running' && st.mysqld.answers === false,
         readOnly: st?.readOnly ?? null,
         waitNoSlave: st?.waitNoSlave ?? null,
         fenced: st?.fenced ?? null,

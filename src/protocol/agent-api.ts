@@ -225,7 +225,11 @@ export const agentApi = {
     /** Accounts whose statements are not the clients' (e.g. the replication user); root is always left out. */
     params: z.object({ ignoreUsers: z.array(userName).max(16).optional() }).strict(),
   }),
-  stop: method<AgentStatus>()({ verb: 'POST', params: none }),
+  /**
+   * Stops the server: SIGTERM, then SIGKILL past `graceMs` (ms; default the agent's stop timeout,
+   * 60 s; 0 kills at once, which a replica's crash-safe replication survives).
+   */
+  stop: method<AgentStatus>()({ verb: 'POST', params: z.object({ graceMs: z.number().int().min(0).max(120_000).optional() }).strict() }),
   /** Sets `rpl_semi_sync_master_wait_no_slave` on this server: ON while the service has replicas, so a master cut off from them acknowledges nothing they did not receive. */
   set_wait_no_slave: method<AgentStatus>()({ verb: 'POST', params: z.object({ on: z.boolean() }).strict() }),
   /**

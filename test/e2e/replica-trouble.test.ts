@@ -17,7 +17,12 @@ describe('replicas watched, planned operations checked (real mariadbd)', () => {
   let m: ManagerProcess;
   let password: string;
   const messages = async (): Promise<string[]> => (await m.info()).events.map((e) => e.message);
-  const nodeOf = (info: ServiceInfo, id: string) => info.nodes.find((n) => n.id === id)!;
+  /** The node in `info`; a node that left the service fails the test naming what the manager did. */
+  const nodeOf = (info: ServiceInfo, id: string) => {
+    const n = info.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`${id} is no longer in the service; events: ${info.events.map((e) => e.message).join(' | ')}`);
+    return n;
+  };
   const onMaster = async (sql: string, values?: unknown[]): Promise<void> => {
     const info = await m.info();
     const [h, p] = info.master!.split(':');
@@ -65,6 +70,33 @@ describe('replicas watched, planned operations checked (real mariadbd)', () => {
     expect(await eventually(() => rowsOn(back, 'node-2'), (c) => c === 5, 10_000)).toBe(5);
     expect(await messages()).toContain("node-2's mariadbd is down: restarting it, read-only");
     process.stdout.write(`replica mariadbd killed → serving reads again: ${recovered} ms\n`);
+  });
+
+  it('a replica whose mariadbd is frozen (SIGSTOP) takes no reads, is left alone a few checks, then is stopped and started again, read-only', async () => {
+    await m.waitFor('RUNNING');
+    await eventually(() => m.info(), (i) => nodeOf(i, 'node-2').servesReads === true, 20_000);
+    const frozen = pidsOf(m, 'node-2').mysqld;
+    process.kill(frozen, 'SIGSTOP');
+    const frozenAt = Date.now();
+    try {
+      const silent = await eventually(() => m.info(), (i) => nodeOf(i, 'node-2').servesReads === false, 10_000);
+      const n2 = nodeOf(silent, 'node-2');
+      expect(silent.slaves).not.toContain(`${n2.ip}:${n2.port}`);
+      // While silent it is watched, not restarted: a busy server answers again by itself.
+      await sleep(1500);
+      expect(await messages()).not.toContain("node-2's mariadbd runs but does not answer: stopping and restarting it, read-only");
+      const back = await eventually(() => m.info(), (i) => nodeOf(i, 'node-2').servesReads && i.slaves.includes(`${n2.ip}:${n2.port}`), 40_000);
+      expect(nodeOf(back, 'node-2')).toMatchObject({ readOnly: true, isRunningMySQL: true, diagnosis: 'node-2 replicates' });
+      expect(await messages()).toContain("node-2's mariadbd runs but does not answer: stopping and restarting it, read-only");
+      expect(pidsOf(m, 'node-2').mysqld).not.toBe(frozen);
+      process.stdout.write(`replica mariadbd frozen → serving reads again: ${Date.now() - frozenAt} ms\n`);
+    } finally {
+      try {
+        process.kill(frozen, 'SIGCONT');
+      } catch {
+        // gone: it was stopped
+      }
+    }
   });
 
   it('a replica whose SQL thread was stopped by hand is re-pointed and replicates again', async () => {

@@ -150,7 +150,7 @@ export class ManagerProcess {
     await exited;
   }
 
-  /** Stops the manager, then every node process left under its directory, by pid, and removes it. */
+  /** Stops the manager, then every node process left under its directory, by pid, and removes it (kept, and named, when CPS_TEST_KEEP is set: for a post-mortem). */
   async cleanup(): Promise<void> {
     await this.kill('SIGTERM');
     for (const pid of processesUnder(this.dataDir)) {
@@ -161,6 +161,7 @@ export class ManagerProcess {
       }
     }
     for (const pid of processesUnder(this.dataDir)) while (isAlive(pid)) await sleep(20);
-    await rm(this.dataDir, { recursive: true, force: true });
+    if (process.env.CPS_TEST_KEEP) process.stdout.write(`kept ${this.dataDir}\n`);
+    else await rm(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -34,6 +34,7 @@ export function node(id: string, role: NodeRole, over: NodeOverrides = {}): Node
     alive: true,
     reachable: true,
     mysqlRunning: true,
+    mysqlSilent: false,
     readOnly: role === 'replica',
     replicatingFrom: role === 'replica' ? 'node-1' : null,
     ioRunning: role === 'replica' ? 'Yes' : null,

@@ -536,6 +536,7 @@ const nodeFlags = fc.record({
   alive: fc.boolean(),
   reachable: fc.boolean(),
   mysqlRunning: fc.boolean(),
+  silent: fc.boolean(),
   readOnly: fc.constantFrom(true, false, null),
   ioRunning: fc.constantFrom('Yes', 'No', 'Connecting', null),
   sqlRunning: fc.constantFrom('Yes', 'No', null),
@@ -575,10 +576,13 @@ const arbSnapshot: fc.Arbitrary<Snapshot> = fc
     const nodes: NodeView[] = seqs.map((seq, i) => {
       const f = r.flags[i]!;
       const from = r.replicatingPick[i];
+      const { silent, ...flags } = f;
       return {
         id: `node-${seq}`,
         serverId: seq,
-        ...f,
+        ...flags,
+        // A silent server is one whose process runs: never also up.
+        mysqlSilent: silent && !f.mysqlRunning,
         gtidApplied: f.gtidApplied === null ? null : gtid(f.gtidApplied),
         gtidReceived: f.gtidReceived === null ? null : gtid(f.gtidReceived),
         gtidBinlog: f.gtidApplied === null ? null : gtid(f.gtidApplied),

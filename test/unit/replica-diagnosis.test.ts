@@ -47,6 +47,24 @@ const CASES: Case[] = [
     step: { kind: 'replace_replica', id: 'node-2' },
   },
   {
+    name: 'server runs but stays silent (frozen): stopped and started again',
+    replica: { mysqlRunning: false, mysqlSilent: true },
+    diagnosis: 'ReplicaServerSilent',
+    said: "node-2's mariadbd runs but does not answer",
+    reads: false,
+    promotable: false,
+    step: { kind: 'repair_replica', id: 'node-2', masterId: 'node-1', how: 'stop_and_restart_server' },
+  },
+  {
+    name: 'server silent after three restarts: replaced',
+    replica: { mysqlRunning: false, mysqlSilent: true, repairs: 3 },
+    diagnosis: 'ReplicaServerSilent',
+    said: "node-2's mariadbd runs but does not answer",
+    reads: false,
+    promotable: false,
+    step: { kind: 'replace_replica', id: 'node-2' },
+  },
+  {
     name: 'SQL thread stopped by hand: re-pointed',
     replica: { sqlRunning: 'No' },
     diagnosis: 'ReplicaNotReplicating',
@@ -127,6 +145,15 @@ describe('replica diagnoses, one named case each, and their repairs', () => {
       expect(fresh.step).toBeNull();
       expect(fresh.reason).toContain(c.said);
       expect(fresh.reason).toContain(`: it will be replaced by a fresh copy of node-1 unless it recovers (check 1 of ${REPLACE_AFTER_CHECKS})`);
+    }
+  });
+
+  it('a silent server is left alone at first: a busy or recovering server answers again by itself, and restarting it would start its recovery over', () => {
+    for (let checks = 1; checks < REPLACE_AFTER_CHECKS; checks++) {
+      const silent = r({ mysqlRunning: false, mysqlSilent: true, troubleChecks: checks });
+      const d = decide(snapshot({ nodes: [node('node-1', 'master'), silent, node('node-3', 'replica')] }));
+      expect(d.step).toBeNull();
+      expect(d.reason).toContain(`node-2's mariadbd runs but does not answer: it takes no reads; it is restarted if it stays silent (check ${checks} of ${REPLACE_AFTER_CHECKS})`);
     }
   });
 

@@ -186,9 +186,9 @@ export class MariadbEngine implements Engine {
     if (this.dbUser.name !== this.adminUser) await this.sql((c) => ensureAccount(c, socketAdminAccount(this.dbUser.name), { binlog: false }));
   }
 
-  async stop(): Promise<void> {
+  async stop(graceMs = this.stopTimeoutMs): Promise<void> {
     this.statusConn.reset();
-    await this.proc.stop(this.stopTimeoutMs);
+    await this.proc.stop(graceMs);
   }
 
   async wipe(): Promise<void> {

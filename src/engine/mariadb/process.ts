@@ -136,6 +136,8 @@ export class MariadbProcess {
     this.state = 'stopping';
     this.expectingExit = true;
     signal(pid, 'SIGTERM');
+    // A process stopped by SIGSTOP (frozen on purpose or by a debugger) acts on SIGTERM once continued.
+    signal(pid, 'SIGCONT');
     const deadline = Date.now() + timeoutMs;
     while (this.pid !== null && Date.now() < deadline) await sleep(50);
     if (this.pid !== null) {

@@ -152,6 +152,16 @@ function repairOf(n: NodeView, masterId: string, notes: string[]): Decision | nu
     case 'ReplicationBroken':
       if (!d.transient || tried) return replace(`${said}${tried ? `, still after ${n.repairs} repairs` : ''}`);
       return { reason: `${said}: starting it again`, step: { kind: 'repair_replica', id: n.id, masterId, how: 'restart_replication' } };
+    case 'ReplicaServerSilent':
+      // A server busy recovering or overloaded answers again by itself: restarting it would only
+      // start its recovery over. One silent for REPLACE_AFTER_CHECKS checks is frozen: stopped
+      // (SIGKILL when SIGTERM is not heeded) and started again, read-only.
+      if (tried) return replace(`${said}, still after ${n.repairs} restarts`);
+      if (n.troubleChecks < REPLACE_AFTER_CHECKS) {
+        notes.push(`${said}: it takes no reads; it is restarted if it stays silent (check ${n.troubleChecks} of ${REPLACE_AFTER_CHECKS})`);
+        return null;
+      }
+      return { reason: `${said}: stopping and restarting it, read-only`, step: { kind: 'repair_replica', id: n.id, masterId, how: 'stop_and_restart_server' } };
     case 'ReplicaServerDown':
       if (tried) return replace(`${said}, still after ${n.repairs} restarts`);
       return { reason: `${said}: restarting it, read-only`, step: { kind: 'repair_replica', id: n.id, masterId, how: 'restart_server' } };

@@ -27,6 +27,12 @@ export interface NodeView {
   waitNoSlave?: boolean | null;
   /** Its agent holds its server fenced; null or absent when unknown. */
   fenced?: boolean | null;
+  /**
+   * Its mariadbd process runs but did not answer its agent's status read within the deadline
+   * (frozen, overloaded, busy recovering): not up (`mysqlRunning` is false), yet not crashed, so
+   * starting it again does nothing.
+   */
+  mysqlSilent: boolean;
   /** The node replicates from this node id (resolved from host:port), when it replicates. */
   replicatingFrom: string | null;
   /** Replication threads as the agent reports them (`Yes`, `No`, `Connecting`), null when not a replica. */
@@ -145,7 +151,7 @@ export type Step =
   | { kind: 'begin_set_password' }
   | { kind: 'apply_password'; masterId: string }
   // every replica watched: repairs, in order of cost
-  | { kind: 'repair_replica'; id: string; masterId: string; how: 'restart_server' | 'restart_replication' | 'repoint' }
+  | { kind: 'repair_replica'; id: string; masterId: string; how: 'restart_server' | 'stop_and_restart_server' | 'restart_replication' | 'repoint' }
   | { kind: 'replace_replica'; id: string }
   | { kind: 'mark_healthy'; id: string }
   | { kind: 'set_wait_no_slave'; id: string; on: boolean }

@@ -10,8 +10,10 @@ export type ReplicaDiagnosis =
   | { name: 'ReplicaHealthy' }
   /** Its agent does not answer. */
   | { name: 'ReplicaUnreachable' }
-  /** Its agent answers; its server is down (crashed, stopped) or does not answer. */
+  /** Its agent answers; its server is down (crashed, stopped). */
   | { name: 'ReplicaServerDown' }
+  /** Its agent answers; its server process runs but does not answer it (frozen, overloaded, recovering). */
+  | { name: 'ReplicaServerSilent' }
   /** It follows no master, or another node than the master, or both threads are stopped with no error. */
   | { name: 'ReplicaNotReplicating'; why: string }
   /** A thread stopped on an error; `transient` errors are retried, the others need a fresh copy. */
@@ -57,7 +59,7 @@ export function errantGtids(n: NodeView): GtidPosition {
 /** The diagnosis of one replica against the master it should follow. */
 export function diagnoseReplica(n: NodeView, masterId: string): ReplicaDiagnosis {
   if (!n.reachable) return { name: 'ReplicaUnreachable' };
-  if (!n.mysqlRunning) return { name: 'ReplicaServerDown' };
+  if (!n.mysqlRunning) return n.mysqlSilent ? { name: 'ReplicaServerSilent' } : { name: 'ReplicaServerDown' };
   const errant = errantGtids(n);
   if (errant.length > 0) return { name: 'ReplicaErrant', gtids: formatGtidPosition(errant) };
   if (n.sqlErrno !== null && n.sqlErrno !== 0 && n.sqlRunning !== 'Yes') {
@@ -87,6 +89,8 @@ export function describeReplica(id: string, d: ReplicaDiagnosis): string {
       return `${id} does not answer`;
     case 'ReplicaServerDown':
       return `${id}'s mariadbd is down`;
+    case 'ReplicaServerSilent':
+      return `${id}'s mariadbd runs but does not answer`;
     case 'ReplicaNotReplicating':
       return `${id} does not replicate: ${d.why}`;
     case 'ReplicationBroken':

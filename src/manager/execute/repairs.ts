@@ -1,11 +1,20 @@
 import { agentOf, ensureAccounts, nodeOf, sourceOf, type HandlerTable } from './context.js';
 
+/**
+ * How long a frozen replica's server gets to shut down on SIGTERM before it is killed (ms): a
+ * replica survives SIGKILL (durable commits, crash-safe replication positions), and one that
+ * did not answer for seconds is unlikely to shut down cleanly.
+ */
+export const FROZEN_STOP_GRACE_MS = 2000;
+
 /** Steps that keep every replica healthy, and what a total outage leaves recorded. */
 export const repairHandlers: HandlerTable<'repair_replica' | 'replace_replica' | 'mark_healthy' | 'set_wait_no_slave' | 'record_outage' | 'clear_outage'> = {
   repair_replica: async (ctx, step) => {
     const n = nodeOf(ctx, step.id);
     const agent = agentOf(ctx, step.id);
-    if (step.how === 'restart_server') {
+    if (step.how === 'restart_server' || step.how === 'stop_and_restart_server') {
+      // A frozen server is stopped first (the agent kills one that ignores SIGTERM).
+      if (step.how === 'stop_and_restart_server') await agent.call('stop', { graceMs: FROZEN_STOP_GRACE_MS });
       // It comes back read-only, and its replication resumes where it stood.
       await agent.call('init_server', { serverId: n.serverId });
     } else {
