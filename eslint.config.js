@@ -74,6 +74,8 @@ export default tseslint.config(
     files: ['src/manager/core/**'],
     rules: forbid(['engine', 'agent', 'cli', 'rpc', 'store', 'cloud', 'app', 'config'], { paths: IO_MODULES, patterns: IO_LIBRARIES, message: 'the decision core is pure: no I/O' }),
   },
+  // The web console speaks the wire contract only (the same typed API as the CLI); it runs in a browser.
+  { files: ['ui/**'], rules: forbid(['rpc', 'agent', 'engine', 'manager', 'cli', 'store', 'cloud', 'app', 'config', 'util'], { paths: IO_MODULES, patterns: IO_LIBRARIES, message: 'the console runs in a browser' }) },
   { files: ['test/**', 'bench/**', 'scripts/**'], rules: { 'no-console': 'off' } },
   { files: ['**/*.mjs', '**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' } } },
 );

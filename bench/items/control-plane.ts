@@ -32,6 +32,42 @@ class RssSampler {
   }
 }
 
+/** Sequential scrapes of `GET /metrics`, as one Prometheus would make them. */
+const SCRAPES = 100;
+
+/**
+ * What a Prometheus scrape costs the manager: SCRAPES sequential `GET /metrics` (the answer's
+ * size, its latency, the manager's CPU per scrape), beside the same number of `list_nodes`
+ * calls, the cheapest read of the API (the floor: HTTP, authentication, an envelope).
+ */
+async function scrapeCost(ctx: Ctx, mgr: BenchManager, mgrPid: number, round: number): Promise<void> {
+  const r = ctx.results;
+  const headers = { authorization: `Bearer ${mgr.token}` };
+  const measure = async (label: string, url: string): Promise<void> => {
+    const times: number[] = [];
+    let bytes = 0;
+    const cpu0 = cpuSeconds(mgrPid);
+    for (let i = 0; i < SCRAPES; i++) {
+      const t0 = performance.now();
+      const res = await fetch(url, { headers });
+      bytes = (await res.arrayBuffer()).byteLength;
+      times.push(performance.now() - t0);
+      if (!res.ok) throw new Error(`${label}: HTTP ${res.status}`);
+    }
+    const cpu1 = cpuSeconds(mgrPid);
+    times.sort((a, b) => a - b);
+    const mean = times.reduce((a, b) => a + b, 0) / times.length;
+    const p99 = times[Math.min(times.length - 1, Math.ceil(times.length * 0.99) - 1)]!;
+    ctx.log(`  ${label}: mean ${mean.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, ${bytes} bytes`);
+    r.record(ITEM, `${label}: latency mean (sequential)`, 'ms', round, mean, 2);
+    r.record(ITEM, `${label}: latency p99 (sequential)`, 'ms', round, p99, 2);
+    r.record(ITEM, `${label}: answer size`, 'bytes', round, bytes, 0);
+    r.record(ITEM, `${label}: manager CPU per call`, 'ms', round, cpu0 !== null && cpu1 !== null ? ((cpu1 - cpu0) * 1000) / SCRAPES : Number.NaN, 2);
+  };
+  await measure('`GET /metrics` (a Prometheus scrape)', `http://127.0.0.1:${mgr.port}/metrics`);
+  await measure('floor: `list_nodes`', `http://127.0.0.1:${mgr.port}/?method=list_nodes&params=%7B%7D&id=1`);
+}
+
 /**
  * One round of item 5: autocannon against the manager's read methods at each concurrency, with
  * the manager's and the master agent's memory and CPU watched meanwhile. autocannon runs in
@@ -74,6 +110,7 @@ export async function controlPlaneRound(ctx: Ctx, mgr: BenchManager, round: numb
         if (bad > 0) r.note(`Control plane, round ${round + 1}, ${label}: ${res.errors} connection errors, ${res.non2xx} non-2xx answers.`);
       }
     }
+    await scrapeCost(ctx, mgr, mgrPid, round);
   } finally {
     sampler.stop();
   }

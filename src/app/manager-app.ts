@@ -17,6 +17,8 @@ import { systemClock } from '../manager/clock.js';
 import { Executor } from '../manager/execute/executor.js';
 import { ManagerLoop } from '../manager/loop.js';
 import { LeaseKeeper } from '../manager/lease.js';
+import { CONSOLE_HEADER, isConsolePath, registerConsole } from './console-routes.js';
+import { ConsoleSessions } from './console-sessions.js';
 import { serviceMetrics } from '../manager/metrics.js';
 import { VERSION } from '../version.js';
 import { Observer } from '../manager/observe.js';
@@ -142,10 +144,19 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
       : config.tls.kind === 'files'
         ? { key: readFileSync(config.tls.keyFile, 'utf8'), cert: readFileSync(config.tls.certFile, 'utf8') }
         : null;
+  const sessions = new ConsoleSessions();
   const app = await createRpcServer(managerApi, handlers, {
     logger,
     // With TLS, a client certificate of the service CA with ConPaaS's user role stands for the token.
-    authenticate: (headers, _peer, subject) => creds.checkBearer(headers['authorization']) || ManagerCredentials.certificateAllowed(subject),
+    // The web console's session stands for it too: for reads with its cookie alone (SameSite=Strict
+    // keeps it from other sites), for changes only with the console's header as well, which no
+    // other site's page can send (docs/console.md, "Security").
+    authenticate: (headers, _peer, subject, httpMethod) =>
+      creds.checkBearer(headers['authorization']) ||
+      ManagerCredentials.certificateAllowed(subject) ||
+      ((httpMethod === 'GET' || headers[CONSOLE_HEADER] === '1') && sessions.live(headers['cookie'], clock.now())),
+    publicPath: isConsolePath,
+    browserHome: '/ui/',
     ...(apiTls ? { tls: { key: apiTls.key, cert: apiTls.cert, clientCa: creds.caCertificate(), clientCertOptional: true } } : {}),
     ...(hosts
       ? {
@@ -156,8 +167,9 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
         }
       : {}),
   });
+  registerConsole(app, { sessions, tokenMatches: (token) => creds.checkBearer(`Bearer ${token}`), tls: apiTls !== null, now: () => clock.now(), refused: () => logger.warn({ code: 'UNAUTHORIZED' }, 'console login refused') });
   // Prometheus metrics, behind the same credentials as the API (docs/metrics.md, "Prometheus").
-  const metrics = serviceMetrics({ store, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), checks: () => observer.checks, version: VERSION, service: 'mysql' });
+  const metrics = serviceMetrics({ store, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), checks: () => observer.checks, refusals: () => loop.refusals, version: VERSION, service: 'mysql' });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
   await app.listen({ host: config.host, port: config.port });
   // How clients on this machine find this manager (cps-mysql reads it from its home directory).

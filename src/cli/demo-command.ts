@@ -111,6 +111,7 @@ export function registerDemoCommand(program: Command): void {
         out(endpoints);
         out(`password:  cps-mysql get-password`);
         out(`manager:   ${url}   (cps-mysql info | list-nodes | performance | add-nodes 1 | switchover ID)`);
+        out(`console:   ${url}ui/   (in a browser; log in with the API token in ${join(dataDir, 'api-token')})`);
         out('\nCtrl-C shuts the service down.');
       } catch (e) {
         process.stderr.write(`cps-mysql demo: ${messageOf(e)}\n`);

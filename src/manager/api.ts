@@ -18,6 +18,7 @@ import { hostApi } from './api-hosts.js';
 import type { HostStore } from '../store/host-store.js';
 import { loadAndVerify } from './api-load.js';
 import { servicePerformance } from './core/performance.js';
+import { performanceHistory } from './core/history.js';
 import type { ManagerLoop } from './loop.js';
 import type { Observer } from './observe.js';
 
@@ -207,6 +208,8 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
     },
 
     get_service_performance: async (p) => servicePerformance(observer.counterHistory(), p.window ?? '1m'),
+
+    get_performance_history: async () => performanceHistory(observer.counterHistory(), clock.now()),
 
     get_password: async () => service().password,
 

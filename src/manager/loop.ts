@@ -1,5 +1,5 @@
 import { decide } from './core/decide.js';
-import type { Decision } from './core/model.js';
+import type { Decision, FailoverRefusal } from './core/model.js';
 import type { Executor } from './execute/executor.js';
 import type { Observer } from './observe.js';
 import type { Clock } from './clock.js';
@@ -60,6 +60,12 @@ export class ManagerLoop {
   current: string | null = null;
   /** The last decision, in words, whether or not it acted. */
   lastDecision: string | null = null;
+  /** Failovers refused or held back since the manager started, by reason (each episode once). */
+  readonly refusals: Partial<Record<FailoverRefusal, number>> = {};
+
+  private countRefusal(reason: FailoverRefusal): void {
+    this.refusals[reason] = (this.refusals[reason] ?? 0) + 1;
+  }
 
   constructor(
     private readonly deps: LoopDeps,
@@ -125,6 +131,7 @@ export class ManagerLoop {
     if (!decision.step) {
       this.current = null;
       if (decision.reason !== this.lastIdleReason) {
+        if (decision.refusal) this.countRefusal(decision.refusal);
         this.deps.logger.info({ decision: decision.reason }, 'idle');
         if (decision.notable) this.deps.store.addEvent(decision.reason);
         this.lastIdleReason = decision.reason;
@@ -132,6 +139,7 @@ export class ManagerLoop {
       return { decision, failed: false };
     }
     this.lastIdleReason = null;
+    if (decision.refusal) this.countRefusal(decision.refusal);
     if (await this.take(decision)) return { decision, failed: false };
     return { decision, failed: true, retry: this.wouldRetry(decision.step.kind) };
   }

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StateStore } from '../store/store.js';
 import { diagnoseMaster } from './core/diagnose.js';
-import { masterOf, type Snapshot } from './core/model.js';
+import { masterOf, type FailoverRefusal, type Snapshot } from './core/model.js';
 import { servicePerformance, type CounterHistory } from './core/performance.js';
 import { diagnoseReplica } from './core/replicas.js';
 import { exporterName } from './mysql-metrics.js';
@@ -16,6 +16,8 @@ export interface MetricsSources {
   counterHistory: () => Record<string, CounterHistory>;
   /** Looks the loop took, and agent polls that failed, since the manager started. */
   checks: () => { looks: number; pollErrors: number };
+  /** Failovers refused or held back since the manager started, by reason (the loop's count). */
+  refusals: () => Partial<Record<FailoverRefusal, number>>;
   /** This build's version (`conpaas_build_info`). */
   version: string;
   /** The `service` label every series carries. */
@@ -126,6 +128,10 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
     this.reset();
     this.inc({ kind: 'agent' }, src.checks().pollErrors);
   } });
+  new Counter({ name: 'conpaas_failover_refusals_total', help: 'Failovers refused or held back since the manager started, by reason (replicas_connected, blocked, disabled, would_lose_transactions, no_candidate); each episode once.', labelNames: ['reason'], registers, collect() {
+    this.reset();
+    for (const [reason, n] of Object.entries(src.refusals())) this.inc({ reason }, n ?? 0);
+  } });
   // The seed's four figures, over the last minute (get_service_performance's default window).
   const perf = (name: string, help: string, pick: (p: ReturnType<typeof servicePerformance>) => number): void => {
     new Gauge({ name, help, registers, collect() {
@@ -156,7 +162,21 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
         else m.set(labels, value);
         if (variable === 'Rpl_semi_sync_master_clients' && h.role === 'master') semiSync.set({ node }, value);
       }
+      if (last.disk) {
+        const labels = { node, role: h.role };
+        disk.data.set(labels, last.disk.dataBytes);
+        disk.free.set(labels, last.disk.freeBytes);
+        disk.binlog.set(labels, last.disk.binlogBytes);
+        disk.relay.set(labels, last.disk.relayLogBytes);
+      }
     }
+  };
+  const nodeGauge = (name: string, help: string): Gauge => new Gauge({ name, help, labelNames: ['node', 'role'], registers });
+  const disk = {
+    data: nodeGauge('conpaas_node_data_bytes', 'Bytes under the node\'s data directory, binary and relay logs included (read by its agent at most every 10 s).'),
+    free: nodeGauge('conpaas_node_disk_free_bytes', 'Free bytes on the file system of the node\'s data directory, for an unprivileged user.'),
+    binlog: nodeGauge('conpaas_node_binlog_bytes', 'Bytes of the node\'s binary logs.'),
+    relay: nodeGauge('conpaas_node_relay_log_bytes', 'Bytes of the node\'s relay logs.'),
   };
   const semiSync = new Gauge({ name: 'conpaas_semi_sync_master_clients', help: 'Replicas connected to the master with semi-synchronous replication (Rpl_semi_sync_master_clients).', labelNames: ['node'], registers });
   return {
@@ -164,6 +184,7 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
     contentType: registry.contentType,
     text: async () => {
       history = src.store.endedOperations();
+      for (const g of Object.values(disk)) g.reset();
       performance = servicePerformance(src.counterHistory(), '1m');
       semiSync.reset();
       refreshMysql();

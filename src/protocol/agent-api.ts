@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseGtidPosition } from './gtid.js';
 import { method } from './method.js';
+import type { DiskUsage } from './history.js';
 import { appDatabase, appPrivileges, appUserHost, appUserName, appUserPassword, type AppUser } from './app-users.js';
 
 /** The agent's methods (DESIGN §5): the contract shared by the agent, its client and tests. */
@@ -127,7 +128,17 @@ export interface Counters {
   /** Selected `SHOW GLOBAL STATUS` values by name. */
   status: Record<string, number>;
   /** Client statements since start: how many, how many failed, their total latency (picoseconds). */
-  statements: { count: number; errors: number; latencyPicoseconds: number };
+  statements: {
+    count: number;
+    errors: number;
+    latencyPicoseconds: number;
+    /** Of `count`: SELECTs (absent from agents before the web console). */
+    reads?: number;
+    /** Of `count`: INSERT, UPDATE, DELETE, REPLACE and their multi-table forms (absent as `reads`). */
+    writes?: number;
+  };
+  /** What the server's data takes on disk (absent from agents before the web console, and when it cannot be read). */
+  disk?: DiskUsage;
   /**
    * Statements since the histogram was last reset, by latency bucket (MariaDB's
    * query_response_time plugin, information_schema.QUERY_RESPONSE_TIME): each bucket's upper

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { method } from './method.js';
 import { appDatabase, appPrivileges, appUserHost, appUserName, appUserPassword, type AppUser } from './app-users.js';
 import type { ServiceState } from './service-states.js';
+import type { PerformanceHistory } from './history.js';
+
+export type { DiskUsage, NodeHistory, PerformanceHistory, PerformancePoint } from './history.js';
 
 /** The manager's API (DESIGN §4): the seed's methods plus the later ConPaaS ones. */
 
@@ -245,6 +248,8 @@ export const managerApi = {
   shutdown: method<{ state: ServiceState }>()({ verb: 'POST', params: none }),
   /** The service's performance; `window` (default `1m`) selects the window of the top-level figures. */
   get_service_performance: method<ServicePerformance>()({ verb: 'GET', params: z.object({ window: z.enum(PERFORMANCE_WINDOWS).optional() }).strict() }),
+  /** Each ready node's last 15 minutes: statements, reads and writes, commits, latency, connections, and its disk (the web console's charts). */
+  get_performance_history: method<PerformanceHistory>()({ verb: 'GET', params: none }),
   get_password: method<string>()({ verb: 'GET', params: none }),
   set_password: method<{ user: string }>()({
     verb: 'POST',

@@ -53,9 +53,13 @@ export interface RpcServerOptions {
   /**
    * Checked on every request, before its body is read: false answers 401. Receives the
    * request headers, the verified client certificate's common name and its whole subject (null
-   * without a verified certificate).
+   * without a verified certificate), and the HTTP method (`GET`, `POST`…).
    */
-  authenticate?: (headers: Record<string, string | string[] | undefined>, peer: string | null, subject: Readonly<Record<string, string>> | null) => boolean;
+  authenticate?: (headers: Record<string, string | string[] | undefined>, peer: string | null, subject: Readonly<Record<string, string>> | null, httpMethod: string) => boolean;
+  /** Paths (without the query) served before authentication, by routes the caller adds and that check their own credential (the web console's files and login). */
+  publicPath?: (path: string) => boolean;
+  /** Where a browser asking for `/` (GET, no query, HTML accepted) is sent (303), before authentication: the web console. */
+  browserHome?: string;
   /** Checked before a method runs; throws FORBIDDEN (403) to refuse this caller this method. */
   authorize?: (method: string, peer: string | null) => void;
   /** Largest JSON body, in bytes. */
@@ -135,8 +139,13 @@ export async function createRpcServer<M extends MethodMap>(
     const refusals = new RefusalLog(log);
     const open = new Set(Object.keys(options.openRoutes ?? {}));
     app.addHook('onRequest', async (req, reply) => {
-      if (open.has(req.url.split('?')[0]!)) return;
-      if (!authenticate(req.headers, peerOf(req), peerSubjectOf(req))) {
+      const path = req.url.split('?')[0]!;
+      if (open.has(path) || options.publicPath?.(path)) return;
+      if (options.browserHome && req.method === 'GET' && req.url === '/' && String(req.headers['accept'] ?? '').includes('text/html')) {
+        await reply.code(303).header('location', options.browserHome).send();
+        return;
+      }
+      if (!authenticate(req.headers, peerOf(req), peerSubjectOf(req), req.method)) {
         refusals.refused({ code: 'UNAUTHORIZED', url: req.url.slice(0, 64) });
         // The body of a caller without credentials is never read: the connection closes with the answer.
         await reply

@@ -104,6 +104,11 @@ describe('Prometheus scrapes the manager', () => {
     expect((await query('conpaas_service_available'))[0]?.value[1]).toBe('1');
     expect((await query('conpaas_service_state{state="RUNNING"}'))[0]?.value[1]).toBe('1');
     expect((await query('conpaas_failovers_total'))[0]?.value[1]).toBe('0');
+    // Each node's disk, as its agent reads it: a data directory of some MiB (binary logs in it), free space left.
+    const data = await eventually(() => query('conpaas_node_data_bytes > 1e6'), (r) => r.length === 3, 15_000);
+    expect(data.map((s) => s.metric['node']).sort()).toEqual(['node-1', 'node-2', 'node-3']);
+    expect(await query('conpaas_node_disk_free_bytes > 0')).toHaveLength(3);
+    expect((await query('conpaas_node_binlog_bytes{node="node-1"} > 0'))).toHaveLength(1);
     // The nodes' MariaDB figures, under mysqld_exporter's names: statements counted while a client works.
     const before = Number((await eventually(() => query('mysql_global_status_queries{node="node-1"}'), (r) => r.length === 1, 10_000))[0]!.value[1]);
     const c = await connectApp('127.0.0.1', Number((await m.info()).master!.split(':')[1]), 'mysqldb', await m.client.call('get_password', {}));

@@ -17,12 +17,14 @@ async function exportedNames(): Promise<Set<string>> {
     uptimeSeconds: 10,
     status: { Queries: 1, Com_select: 1, Com_insert: 1, Threads_connected: 1, Threads_running: 1, Rpl_semi_sync_master_clients: 1 },
     statements: { count: 0, errors: 0, latencyPicoseconds: 0 },
+    disk: { dataBytes: 1, freeBytes: 1, binlogBytes: 1, relayLogBytes: 1 },
   };
   const m = serviceMetrics({
     store: new MemoryStore(),
     latest: () => snapshot({ nodes: [node('node-1', 'master', { readOnly: false }), node('node-2', 'replica', { lagSeconds: 0 })] }),
     counterHistory: () => ({ 'node-1': { role: 'master', samples: [sample, sample] } }),
     checks: () => ({ looks: 1, pollErrors: 0 }),
+    refusals: () => ({ blocked: 1 }),
     version: 'test',
     service: 'mysql',
   });

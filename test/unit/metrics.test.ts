@@ -2,15 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { serviceMetrics } from '../../src/manager/metrics.js';
 import { exporterName } from '../../src/manager/mysql-metrics.js';
 import type { CounterHistory } from '../../src/manager/core/performance.js';
-import type { Snapshot } from '../../src/manager/core/model.js';
+import type { FailoverRefusal, Snapshot } from '../../src/manager/core/model.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 import { node, snapshot } from '../helpers/snapshots.js';
 
 /** The metrics' text for a snapshot, over an in-memory store with a history of operations. */
-async function textFor(s: Snapshot | null, history: (store: MemoryStore) => void = () => undefined, counters: Record<string, CounterHistory> = {}): Promise<string> {
+async function textFor(s: Snapshot | null, history: (store: MemoryStore) => void = () => undefined, counters: Record<string, CounterHistory> = {}, refusals: Partial<Record<FailoverRefusal, number>> = {}): Promise<string> {
   const store = new MemoryStore();
   history(store);
-  const registry = serviceMetrics({ store, latest: () => s, counterHistory: () => counters, checks: () => ({ looks: 7, pollErrors: 2 }), version: '9.9.9', service: 'mysql' });
+  const registry = serviceMetrics({ store, latest: () => s, counterHistory: () => counters, checks: () => ({ looks: 7, pollErrors: 2 }), refusals: () => refusals, version: '9.9.9', service: 'mysql' });
   return registry.text();
 }
 
@@ -34,6 +34,19 @@ function valueOf(text: string, series: string): number | null {
 }
 
 describe("the manager's Prometheus metrics", () => {
+  it('failover refusals by reason, and each node\'s disk from its last sample', async () => {
+    const at = (s: number) => ({ at: new Date(Date.UTC(2026, 10, 29, 12, 0, s)).toISOString(), uptimeSeconds: 10 + s, status: {}, statements: { count: 0, errors: 0, latencyPicoseconds: 0 } });
+    const disk = { dataBytes: 1000, freeBytes: 5000, binlogBytes: 300, relayLogBytes: 20 };
+    const t = await textFor(snapshot({ nodes: [node('node-1', 'master', { readOnly: false })] }), undefined, { 'node-1': { role: 'master', samples: [at(0), { ...at(1), disk }] } }, { blocked: 2, would_lose_transactions: 1 });
+    expect(valueOf(t, 'conpaas_failover_refusals_total{reason="blocked",service="mysql"}')).toBe(2);
+    expect(valueOf(t, 'conpaas_failover_refusals_total{reason="would_lose_transactions",service="mysql"}')).toBe(1);
+    expect(valueOf(t, 'conpaas_failover_refusals_total{reason="disabled",service="mysql"}')).toBeNull();
+    expect(valueOf(t, 'conpaas_node_data_bytes{node="node-1",role="master",service="mysql"}')).toBe(1000);
+    expect(valueOf(t, 'conpaas_node_disk_free_bytes{node="node-1",role="master",service="mysql"}')).toBe(5000);
+    expect(valueOf(t, 'conpaas_node_binlog_bytes{node="node-1",role="master",service="mysql"}')).toBe(300);
+    expect(valueOf(t, 'conpaas_node_relay_log_bytes{node="node-1",role="master",service="mysql"}')).toBe(20);
+  });
+
   it('a healthy service: available, healthy, every node up, a lag series per replica, named by id', async () => {
     const t = await textFor(snapshot({ nodes: [node('node-1', 'master', { readOnly: false }), node('node-2', 'replica', { lagSeconds: 0 }), node('node-3', 'replica', { lagSeconds: 3 })] }));
     expect(valueOf(t, 'conpaas_service_available{service="mysql"}')).toBe(1);

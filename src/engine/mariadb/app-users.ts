@@ -7,6 +7,9 @@ import { q } from './sql.js';
 import { maxConnections, nativePasswordHash } from './statements.js';
 import type { Engine } from '../engine.js';
 
+/** The server's own accounts (MariaDB's): never an application account. */
+export const OWN_ACCOUNTS = ['root', 'mariadb.sys', 'mysql', 'public', 'PUBLIC'];
+
 /** An application account to create: names, the password's hash, privileges and where. */
 export interface AppUserInput {
   /** Its name. */

@@ -9,10 +9,7 @@ import { assertTraversable, currentOsUser, type OsUser } from '../../util/os-use
 import { run, sleep } from '../../util/proc.js';
 import { ensureAccount } from './accounts.js';
 import { leaveMasterRole, takeMasterRole } from './master-role.js';
-import { appUsersOn } from './app-users.js';
-
-/** The server's own accounts (MariaDB's): never an application account. */
-const OWN_ACCOUNTS = ['root', 'mariadb.sys', 'mysql', 'public', 'PUBLIC'];
+import { appUsersOn, OWN_ACCOUNTS } from './app-users.js';
 import { replicationAccount, serviceAccount, socketAdminAccount } from './grants.js';
 import { layoutOf, type Layout } from './layout.js';
 import { dumpStream, loadDumpWhole, type Login, type ToolContext } from './logical.js';
@@ -22,6 +19,7 @@ import { programs } from './programs.js';
 import { extractSnapshot, snapshotStream } from './snapshot.js';
 import { withConnection } from './sql.js';
 import { StatusConnection } from './status-connection.js';
+import { DiskUsageCache } from './disk-usage.js';
 import * as sql from './statements.js';
 
 /** How a MariadbEngine is made. */
@@ -62,9 +60,9 @@ export class MariadbEngine implements Engine {
   private readonly stopTimeoutMs: number;
   private readonly backupParallel: number;
   private readonly dbUser: OsUser;
-  /** The agent's own account over the socket. */
-  private readonly adminUser: string;
+  private readonly adminUser: string; // the agent's own account over the socket
   private readonly statusConn: StatusConnection;
+  private readonly disk: DiskUsageCache;
 
   constructor(options: MariadbEngineOptions) {
     this.layout = layoutOf(options.dir);
@@ -78,11 +76,10 @@ export class MariadbEngine implements Engine {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 60_000;
     this.backupParallel = options.backupParallel ?? 2;
     this.statusConn = new StatusConnection(this.layout.socket, this.adminUser);
+    this.disk = new DiskUsageCache(this.layout.data); // read at most every 10 s
   }
 
-  get dbUserName(): string {
-    return this.dbUser.name;
-  }
+  get dbUserName(): string { return this.dbUser.name; }
 
   private get marker(): string {
     return join(this.layout.root, READY_MARKER);
@@ -312,9 +309,11 @@ export class MariadbEngine implements Engine {
     return this.sql((c) => sql.waitForGtid(c, gtid, timeoutSeconds));
   }
 
-  counters(ignoreUsers: readonly string[]): Promise<EngineCounters> {
+  async counters(ignoreUsers: readonly string[]): Promise<EngineCounters> {
     this.requireRunning();
-    return this.statusConn.run((c) => sql.readCounters(c, [...ignoreUsers, this.dbUser.name])); // the database OS user's work (backup, dump) is the service's, not a client's
+    // The database OS user's work (backup, dump) is the service's, not a client's.
+    const [c, disk] = await Promise.all([this.statusConn.run((conn) => sql.readCounters(conn, [...ignoreUsers, this.dbUser.name])), this.disk.read()]);
+    return disk ? { ...c, disk } : c;
   }
 
   snapshotStream(): Readable {

@@ -28,6 +28,11 @@ const STATUS_VARIABLES = [
   'Rpl_semi_sync_master_clients', 'Max_used_connections',
 ];
 
+/** performance_schema's event names of the statements counted as reads (the console's read/write mix). */
+const READ_EVENTS = ['statement/sql/select'];
+/** … and as writes. */
+const WRITE_EVENTS = ['insert', 'insert_select', 'update', 'update_multi', 'delete', 'delete_multi', 'replace', 'replace_select'].map((s) => `statement/sql/${s}`);
+
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
 /** MariaDB's `mysql_native_password` hash, so a plain password never reaches the server's
@@ -169,14 +174,16 @@ export async function readCounters(c: Connection, ignoreUsers: readonly string[]
   const [s] = await q(
     c,
     'read statement summary',
-    'SELECT COALESCE(SUM(COUNT_STAR), 0) AS n, COALESCE(SUM(SUM_ERRORS), 0) AS errors, COALESCE(SUM(SUM_TIMER_WAIT), 0) AS latency FROM performance_schema.events_statements_summary_by_user_by_event_name WHERE USER IS NOT NULL AND USER NOT IN (?)',
-    [['root', ...ignoreUsers]],
+    'SELECT COALESCE(SUM(COUNT_STAR), 0) AS n, COALESCE(SUM(SUM_ERRORS), 0) AS errors, COALESCE(SUM(SUM_TIMER_WAIT), 0) AS latency, ' +
+      'COALESCE(SUM(IF(EVENT_NAME IN (?), COUNT_STAR, 0)), 0) AS reads_, COALESCE(SUM(IF(EVENT_NAME IN (?), COUNT_STAR, 0)), 0) AS writes_ ' +
+      'FROM performance_schema.events_statements_summary_by_user_by_event_name WHERE USER IS NOT NULL AND USER NOT IN (?)',
+    [READ_EVENTS, WRITE_EVENTS, ['root', ...ignoreUsers]],
   );
   const latencyHistogram = await readLatencyHistogram(c);
   return {
     uptimeSeconds: status['Uptime'] ?? 0,
     status,
-    statements: { count: Number(s!['n']), errors: Number(s!['errors']), latencyPicoseconds: Number(s!['latency']) },
+    statements: { count: Number(s!['n']), errors: Number(s!['errors']), latencyPicoseconds: Number(s!['latency']), reads: Number(s!['reads_']), writes: Number(s!['writes_']) },
     ...(latencyHistogram ? { latencyHistogram } : {}),
   };
 }

@@ -26,7 +26,7 @@ export function decideIdle(s: Snapshot): Decision {
     case 'MasterSuspect':
       return { reason: `master ${d.master.id} failed ${d.master.failedChecks} of ${s.failover.checks} checks: watching it`, step: null };
     case 'MasterUnreachableFromManager':
-      return { reason: `failover refused: replicas still connected to ${d.master.id} (${list(d.connected)}); master ${d.master.id} unreachable from manager`, step: null, notable: true };
+      return { reason: `failover refused: replicas still connected to ${d.master.id} (${list(d.connected)}); master ${d.master.id} unreachable from manager`, step: null, notable: true, refusal: 'replicas_connected' };
     case 'DeadMasterNoHealthyReplica': {
       if (s.outageSince === null || s.outageSince === undefined) {
         const pos = s.lastMasterPosition && s.lastMasterPosition.length > 0 ? formatGtidPosition(s.lastMasterPosition) : 'unknown';
@@ -54,9 +54,9 @@ export function decideIdle(s: Snapshot): Decision {
       const who = d.byAgent
         ? `master ${d.master.id}'s mariadbd does not answer its agent (${list(d.confirmedBy)} ${d.confirmedBy.length === 1 ? 'answers' : 'answer'})`
         : `master ${d.master.id} unreachable from manager and replicas (${list(d.confirmedBy)} lost it)`;
-      if (!s.failover.enabled) return { reason: `${who}: automatic failover is off; run a manual failover`, step: null, notable: true };
+      if (!s.failover.enabled) return { reason: `${who}: automatic failover is off; run a manual failover`, step: null, notable: true, refusal: 'disabled' };
       if (s.failover.blockedUntil !== null && s.now < s.failover.blockedUntil) {
-        return { reason: `${who}: failover refused: blocked until ${new Date(s.failover.blockedUntil).toISOString()} after the last one; acknowledge_failover lifts the block`, step: null, notable: true };
+        return { reason: `${who}: failover refused: blocked until ${new Date(s.failover.blockedUntil).toISOString()} after the last one; acknowledge_failover lifts the block`, step: null, notable: true, refusal: 'blocked' };
       }
       return { reason: `${who}: failing over`, step: { kind: 'begin_failover', oldMasterId: d.master.id } };
     }

@@ -185,9 +185,19 @@ export interface Decision {
   step: Step | null;
   /** A decision not to act that users must see (a refused failover, a node waited for): kept in the event history. */
   notable?: boolean;
+  /** The decision refuses (or holds back) a failover, for this reason (`conpaas_failover_refusals_total{reason}`). */
+  refusal?: FailoverRefusal;
   /** What else the step changes in the service record (`finish` after an abandoned growth, after an automatic failover). */
   service?: ServicePatch;
 }
+
+/**
+ * Why a failover did not happen: replicas still reach the master (`replicas_connected`), the block
+ * after the last one (`blocked`), automatic failover off (`disabled`), promoting the best replica
+ * would lose acknowledged transactions (`would_lose_transactions`), no replica can be promoted
+ * (`no_candidate`).
+ */
+export type FailoverRefusal = 'replicas_connected' | 'blocked' | 'disabled' | 'would_lose_transactions' | 'no_candidate';
 
 /** How many times a failing step is tried before its operation is abandoned. */
 export const MAX_ATTEMPTS = 3;

@@ -170,7 +170,7 @@ function choose(s: Snapshot, op: FailoverOp) {
   const from = op.params.oldMasterId ?? 'the lost master';
   if (!best) {
     const why = refused.length > 0 ? refused.join('; ') : 'no replica answers';
-    return { reason: `failover: no replica can be promoted (${why})`, step: { kind: 'abort' as const, error: `failover from ${from} abandoned: no replica can be promoted (${why}); ${waysOut(s)}` } };
+    return { reason: `failover: no replica can be promoted (${why})`, step: { kind: 'abort' as const, error: `failover from ${from} abandoned: no replica can be promoted (${why}); ${waysOut(s)}` }, refusal: 'no_candidate' as const };
   }
   const required = requiredPosition(s);
   const held = heldPosition(best);
@@ -180,6 +180,7 @@ function choose(s: Snapshot, op: FailoverOp) {
       return {
         reason: `failover refused: ${best.id}, the most advanced replica that can be promoted, holds ${shown(held)} but transactions up to ${shown(required)} were acknowledged`,
         step: { kind: 'abort' as const, error: `failover from ${from} refused: promoting ${best.id} would lose ${lost}; ${waysOut(s)}` },
+        refusal: 'would_lose_transactions' as const,
       };
     }
     return { reason: `failover: ${best.id} chosen by force; it gives up ${lost}`, step: { kind: 'choose_candidate' as const, candidateId: best.id, lost } };

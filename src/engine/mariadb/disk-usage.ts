@@ -1,0 +1,65 @@
+import { readdir, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DiskUsage } from '../../protocol/manager-api.js';
+
+/** Binary log files as my.cnf names them (`log_bin=mariadb-bin`): `mariadb-bin.000001`… */
+const BINLOG_FILE = /^mariadb-bin\.\d+$/;
+/** Relay log files (`relay_log=relay-bin`). */
+const RELAY_FILE = /^relay-bin\.\d+$/;
+/** How deep the data directory is walked: its files and its schemas' files (InnoDB keeps no deeper ones). */
+const MAX_DEPTH = 2;
+
+/**
+ * What a data directory takes (bytes, its files and those of its schema directories), how much of
+ * that is binary and relay logs (files named as my-cnf.ts names them), and the free space of its
+ * file system for an unprivileged user. Files that vanish while it is walked are skipped. Throws
+ * the file system's error when the directory itself cannot be read.
+ */
+export async function diskUsage(dataDir: string): Promise<DiskUsage> {
+  const usage: DiskUsage = { dataBytes: 0, freeBytes: 0, binlogBytes: 0, relayLogBytes: 0 };
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (depth < MAX_DEPTH) await walk(path, depth + 1).catch(() => undefined);
+        continue;
+      }
+      if (!e.isFile()) continue;
+      let size: number;
+      try {
+        size = (await stat(path)).size;
+      } catch {
+        continue; // rotated or dropped meanwhile
+      }
+      usage.dataBytes += size;
+      if (depth === 1 && BINLOG_FILE.test(e.name)) usage.binlogBytes += size;
+      if (depth === 1 && RELAY_FILE.test(e.name)) usage.relayLogBytes += size;
+    }
+  };
+  await walk(dataDir, 1);
+  const fs = await statfs(dataDir);
+  usage.freeBytes = fs.bavail * fs.bsize;
+  return usage;
+}
+
+/**
+ * `diskUsage` read at most every `everyMs` (walking a data directory each second would cost more
+ * than the figure is worth): answers the last reading, or undefined when none could be made.
+ */
+export class DiskUsageCache {
+  private last: { at: number; usage: DiskUsage | undefined } | null = null;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly everyMs = 10_000,
+  ) {}
+
+  /** The usage as of at most `everyMs` ago; undefined when the directory cannot be read. */
+  async read(now = Date.now()): Promise<DiskUsage | undefined> {
+    if (this.last && now - this.last.at < this.everyMs) return this.last.usage;
+    const usage = await diskUsage(this.dataDir).catch(() => undefined);
+    this.last = { at: now, usage };
+    return usage;
+  }
+}
