@@ -18,6 +18,7 @@ import { Executor } from '../manager/execute/executor.js';
 import { ManagerLoop } from '../manager/loop.js';
 import { LeaseKeeper } from '../manager/lease.js';
 import { CONSOLE_HEADER, isConsolePath, registerConsole } from './console-routes.js';
+import { startMetricsListener } from './metrics-listener.js';
 import { ConsoleSessions } from './console-sessions.js';
 import { serviceMetrics } from '../manager/metrics.js';
 import { VERSION } from '../version.js';
@@ -172,6 +173,11 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
   const metrics = serviceMetrics({ store, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), checks: () => observer.checks, refusals: () => loop.refusals, version: VERSION, service: 'mysql' });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
   await app.listen({ host: config.host, port: config.port });
+  // Or also, without the token, where the operator binds it (--metrics-address).
+  const metricsApp = config.metricsAddress ? await startMetricsListener(config.metricsAddress, metrics).catch(async (e: unknown) => {
+    await app.close();
+    throw e;
+  }) : null;
   // How clients on this machine find this manager (cps-mysql reads it from its home directory).
   const url = `${apiTls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}/`;
   writeFileSync(join(dataDir, 'manager.json'), `${JSON.stringify({ url, pid: process.pid })}\n`);
@@ -188,6 +194,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     url,
     stop: async () => {
       lease.stop();
+      await metricsApp?.close();
       await app.close();
       await loop.stop();
       store.close();

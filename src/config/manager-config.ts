@@ -55,6 +55,12 @@ export interface ManagerConfig {
   loopWaitMs: number;
   /** The OS user the local nodes' mariadbd runs as (when the manager runs as root). */
   dbOsUser: string;
+  /**
+   * `HOST:PORT` (`[v6]:PORT`) of a second listener that serves only `GET /metrics`, without the
+   * API's credentials, for a Prometheus on a network the operator trusts; null: metrics are on
+   * the API port, behind the token.
+   */
+  metricsAddress: string | null;
 }
 
 /** The manager's defaults (port and data directory have none). */
@@ -80,6 +86,7 @@ export const MANAGER_DEFAULTS: Omit<ManagerConfig, 'port' | 'dataDir'> = {
   snapshotGrantSeconds: 900,
   loopWaitMs: 30_000,
   dbOsUser: DEFAULT_DB_OS_USER,
+  metricsAddress: null,
 };
 
 const int = (min: number, max: number): z.ZodNumber => z.number().int().min(min).max(max);
@@ -110,6 +117,7 @@ const layer = z
     snapshotGrantSeconds: int(10, 86_400),
     loopWaitMs: int(100, 600_000),
     dbOsUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/),
+    metricsAddress: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 10.0.0.1:9104').nullable(),
   })
   .partial()
   .strict();
@@ -143,6 +151,15 @@ function check(where: string, value: unknown): ManagerConfigLayer {
     throw new AppError('INVALID_PARAMS', `${where}: ${i.path.join('.') || 'value'}: ${i.message}`);
   }
   return r.data;
+}
+
+/** The host and port of a `HOST:PORT` (`[v6]:PORT`) address; INVALID_PARAMS naming `what` when the port is not 1–65535. */
+export function splitAddress(address: string, what: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  const host = address.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(address.slice(at + 1));
+  if (at <= 0 || host === '' || !Number.isInteger(port) || port < 1 || port > 65535) throw new AppError('INVALID_PARAMS', `${what}: must be HOST:PORT with a port from 1 to 65535`);
+  return { host, port };
 }
 
 /**

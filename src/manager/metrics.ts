@@ -162,6 +162,15 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
         else m.set(labels, value);
         if (variable === 'Rpl_semi_sync_master_clients' && h.role === 'master') semiSync.set({ node }, value);
       }
+      for (const [variable, value] of Object.entries(last.variables ?? {})) {
+        const name = `mysql_global_variables_${variable.toLowerCase()}`;
+        let m = dynamic.get(name);
+        if (!m) {
+          m = new Gauge({ name, help: `The server variable ${variable}, as mysqld_exporter names it.`, labelNames: ['node', 'role'], registers });
+          dynamic.set(name, m);
+        }
+        (m as Gauge).set({ node, role: h.role }, value);
+      }
       if (last.disk) {
         const labels = { node, role: h.role };
         disk.data.set(labels, last.disk.dataBytes);

@@ -2,7 +2,8 @@
  * How a `SHOW GLOBAL STATUS` variable is named by Prometheus's mysqld_exporter
  * (collector/global_status.go): lower-cased; `Com_*`, `Handler_*`, `Connection_errors_*`,
  * `Innodb_rows_*`, `Performance_schema_*` become one counter each with the rest as a label;
- * `Innodb_buffer_pool_pages_{data,dirty,free,misc}` a gauge by state; every other variable
+ * `Innodb_buffer_pool_pages_{data,free,misc,old}` a gauge by state, `…_dirty` a gauge of its own,
+ * the other `Innodb_buffer_pool_pages_*` a counter by operation; every other variable
  * `mysql_global_status_<name>`. So the public MySQL dashboards and the mysqld mixin's alerts read
  * our series unchanged (with a `node` label added, since the manager re-exports every node).
  */
@@ -32,7 +33,8 @@ export function exporterName(variable: string): ExporterName {
   if (!m) return { name: `mysql_global_status_${key}`, label: null, type: 'gauge' };
   const [, group, rest] = m as unknown as [string, string, string];
   if (group === 'innodb_buffer_pool_pages') {
-    return ['data', 'dirty', 'free', 'misc'].includes(rest)
+    if (rest === 'dirty') return { name: 'mysql_global_status_buffer_pool_dirty_pages', label: null, type: 'gauge' };
+    return ['data', 'free', 'misc', 'old'].includes(rest)
       ? { name: 'mysql_global_status_buffer_pool_pages', label: { name: 'state', value: rest }, type: 'gauge' }
       : { name: 'mysql_global_status_buffer_pool_page_changes_total', label: { name: 'operation', value: rest }, type: 'counter' };
   }

@@ -137,6 +137,8 @@ export interface Counters {
     /** Of `count`: INSERT, UPDATE, DELETE, REPLACE and their multi-table forms (absent as `reads`). */
     writes?: number;
   };
+  /** Selected server variables by name (`max_connections`, `innodb_buffer_pool_size`; absent from agents before them). */
+  variables?: Record<string, number>;
   /** What the server's data takes on disk (absent from agents before the web console, and when it cannot be read). */
   disk?: DiskUsage;
   /**

@@ -37,7 +37,8 @@ describe("the manager's Prometheus metrics", () => {
   it('failover refusals by reason, and each node\'s disk from its last sample', async () => {
     const at = (s: number) => ({ at: new Date(Date.UTC(2026, 10, 29, 12, 0, s)).toISOString(), uptimeSeconds: 10 + s, status: {}, statements: { count: 0, errors: 0, latencyPicoseconds: 0 } });
     const disk = { dataBytes: 1000, freeBytes: 5000, binlogBytes: 300, relayLogBytes: 20 };
-    const t = await textFor(snapshot({ nodes: [node('node-1', 'master', { readOnly: false })] }), undefined, { 'node-1': { role: 'master', samples: [at(0), { ...at(1), disk }] } }, { blocked: 2, would_lose_transactions: 1 });
+    const t = await textFor(snapshot({ nodes: [node('node-1', 'master', { readOnly: false })] }), undefined, { 'node-1': { role: 'master', samples: [at(0), { ...at(1), disk, variables: { max_connections: 151 } }] } }, { blocked: 2, would_lose_transactions: 1 });
+    expect(valueOf(t, 'mysql_global_variables_max_connections{node="node-1",role="master",service="mysql"}')).toBe(151);
     expect(valueOf(t, 'conpaas_failover_refusals_total{reason="blocked",service="mysql"}')).toBe(2);
     expect(valueOf(t, 'conpaas_failover_refusals_total{reason="would_lose_transactions",service="mysql"}')).toBe(1);
     expect(valueOf(t, 'conpaas_failover_refusals_total{reason="disabled",service="mysql"}')).toBeNull();
@@ -116,6 +117,8 @@ describe("mysqld_exporter's names for status variables", () => {
     ['Innodb_rows_deleted', 'mysql_global_status_innodb_row_ops_total', { name: 'operation', value: 'deleted' }, 'counter'],
     ['Innodb_buffer_pool_pages_free', 'mysql_global_status_buffer_pool_pages', { name: 'state', value: 'free' }, 'gauge'],
     ['Innodb_buffer_pool_pages_flushed', 'mysql_global_status_buffer_pool_page_changes_total', { name: 'operation', value: 'flushed' }, 'counter'],
+    ['Innodb_buffer_pool_pages_dirty', 'mysql_global_status_buffer_pool_dirty_pages', null, 'gauge'],
+    ['Innodb_buffer_pool_read_requests', 'mysql_global_status_innodb_buffer_pool_read_requests', null, 'gauge'],
     ['Connection_errors_max_connections', 'mysql_global_status_connection_errors_total', { name: 'error', value: 'max_connections' }, 'counter'],
     ['Rpl_semi_sync_master_yes_tx', 'mysql_global_status_rpl_semi_sync_master_yes_tx', null, 'gauge'],
   ];

@@ -26,7 +26,14 @@ const STATUS_VARIABLES = [
   'Bytes_sent', 'Slow_queries', 'Innodb_rows_inserted', 'Innodb_rows_read', 'Innodb_rows_updated',
   'Innodb_rows_deleted', 'Uptime', 'Rpl_semi_sync_master_yes_tx', 'Rpl_semi_sync_master_no_tx',
   'Rpl_semi_sync_master_clients', 'Max_used_connections',
+  // InnoDB basics (mysqld_exporter's names: buffer_pool_pages{state}, buffer_pool_dirty_pages, …).
+  'Innodb_buffer_pool_pages_data', 'Innodb_buffer_pool_pages_dirty', 'Innodb_buffer_pool_pages_free', 'Innodb_buffer_pool_pages_misc',
+  'Innodb_buffer_pool_read_requests', 'Innodb_buffer_pool_reads', 'Innodb_buffer_pool_write_requests', 'Innodb_data_read',
+  'Innodb_data_written', 'Innodb_row_lock_waits', 'Innodb_row_lock_current_waits', 'Innodb_log_waits',
 ];
+
+/** Server variables sampled with the counters (mysqld_exporter's `mysql_global_variables_<name>`). */
+const COUNTED_VARIABLES = ['max_connections', 'innodb_buffer_pool_size'];
 
 /** performance_schema's event names of the statements counted as reads (the console's read/write mix). */
 const READ_EVENTS = ['statement/sql/select'];
@@ -180,9 +187,12 @@ export async function readCounters(c: Connection, ignoreUsers: readonly string[]
     [READ_EVENTS, WRITE_EVENTS, ['root', ...ignoreUsers]],
   );
   const latencyHistogram = await readLatencyHistogram(c);
+  const [v] = await q(c, 'read variables', `SELECT ${COUNTED_VARIABLES.map((n) => `@@${n} AS ${n}`).join(', ')}`);
+  const variables = Object.fromEntries(COUNTED_VARIABLES.map((n) => [n, Number(v![n])]).filter(([, x]) => Number.isFinite(x)));
   return {
     uptimeSeconds: status['Uptime'] ?? 0,
     status,
+    variables,
     statements: { count: Number(s!['n']), errors: Number(s!['errors']), latencyPicoseconds: Number(s!['latency']), reads: Number(s!['reads_']), writes: Number(s!['writes_']) },
     ...(latencyHistogram ? { latencyHistogram } : {}),
   };
