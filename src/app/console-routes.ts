@@ -2,15 +2,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { CONSOLE_HEADER } from '../protocol/console.js';
 import { AppError } from '../util/errors.js';
 import { clearedCookie, sessionCookie, type ConsoleSessions } from './console-sessions.js';
 
-/**
- * The header the console sends with every call (ui/src/api.ts). A page of another site cannot
- * send it without a CORS preflight, which the manager never grants: a call that carries only
- * the session cookie and changes state is refused.
- */
-export const CONSOLE_HEADER = 'x-cps-console';
+export { CONSOLE_HEADER };
 
 /**
  * What the console's pages may load and do: scripts and styles from the manager only (no inline
@@ -36,25 +32,23 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/ui/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 
-/** What the console's routes need: the sessions, how to check a token, whether the API is TLS, and the clock. */
+/** What the console's routes need: the sessions (whose cookie is Secure over TLS), how to check a token, and the clock. */
 export interface ConsoleDeps {
   /** The live sessions. */
   sessions: ConsoleSessions;
   /** True for the manager's API token (compared in constant time). */
   tokenMatches: (token: string) => boolean;
-  /** The API is served over TLS: the cookie is then Secure. */
-  tls: boolean;
   /** Now, ms since the epoch. */
   now: () => number;
   /** The bundled console's folder (default UI_DIR). */
   uiDir?: string;
-  /** Called once per refused login (the refusal log). */
+  /** Called once per refused login (the refusal log, which bounds how much it writes). */
   refused?: () => void;
 }
 
-/** True for the paths the console serves without the API's credentials (its files and its login). */
+/** True for the paths the console serves without the API's credentials (its files, its login, the browser's icon request). */
 export function isConsolePath(path: string): boolean {
-  return path === '/ui' || path.startsWith('/ui/');
+  return path === '/ui' || path.startsWith('/ui/') || path === '/favicon.ico';
 }
 
 function secured(reply: FastifyReply): FastifyReply {
@@ -86,6 +80,8 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
     return cache.get(file) ?? null;
   };
   app.get('/ui', async (_req, reply) => secured(reply).code(308).header('location', '/ui/').send());
+  // Browsers ask for it on every page: no icon, and no refused request in the log.
+  app.get('/favicon.ico', async (_req, reply) => secured(reply).code(204).send());
   for (const [path, { file, type }] of Object.entries(FILES)) {
     app.get(path, async (_req, reply) => {
       const body = load(file);
@@ -103,12 +99,12 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
       return refuse(reply, 401, new AppError('UNAUTHORIZED', 'unauthorized: this is not the API token'));
     }
     const id = deps.sessions.begin(deps.now());
-    return secured(reply).code(204).header('set-cookie', sessionCookie(id, deps.tls)).send();
+    return secured(reply).code(204).header('set-cookie', sessionCookie(id, deps.sessions.secure)).send();
   });
   app.delete('/ui/session', async (req, reply) => {
     if (req.headers[CONSOLE_HEADER] !== '1') return refuse(reply, 403, new AppError('FORBIDDEN', `the console's logout needs the ${CONSOLE_HEADER} header`));
     deps.sessions.end(req.headers.cookie);
-    return secured(reply).code(204).header('set-cookie', clearedCookie(deps.tls)).send();
+    return secured(reply).code(204).header('set-cookie', clearedCookie(deps.sessions.secure)).send();
   });
 }
 

@@ -18,6 +18,7 @@ import { Executor } from '../manager/execute/executor.js';
 import { ManagerLoop } from '../manager/loop.js';
 import { LeaseKeeper } from '../manager/lease.js';
 import { CONSOLE_HEADER, isConsolePath, registerConsole } from './console-routes.js';
+import { RefusalLog } from '../rpc/refusal-log.js';
 import { startMetricsListener } from './metrics-listener.js';
 import { ConsoleSessions } from './console-sessions.js';
 import { serviceMetrics } from '../manager/metrics.js';
@@ -145,7 +146,8 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
       : config.tls.kind === 'files'
         ? { key: readFileSync(config.tls.keyFile, 'utf8'), cert: readFileSync(config.tls.certFile, 'utf8') }
         : null;
-  const sessions = new ConsoleSessions();
+  const sessions = new ConsoleSessions(apiTls !== null);
+  const loginRefusals = new RefusalLog(logger);
   const app = await createRpcServer(managerApi, handlers, {
     logger,
     // With TLS, a client certificate of the service CA with ConPaaS's user role stands for the token.
@@ -168,7 +170,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
         }
       : {}),
   });
-  registerConsole(app, { sessions, tokenMatches: (token) => creds.checkBearer(`Bearer ${token}`), tls: apiTls !== null, now: () => clock.now(), refused: () => logger.warn({ code: 'UNAUTHORIZED' }, 'console login refused') });
+  registerConsole(app, { sessions, tokenMatches: (token) => creds.checkBearer(`Bearer ${token}`), now: () => clock.now(), refused: () => loginRefusals.refused({ code: 'UNAUTHORIZED', url: '/ui/session' }) });
   // Prometheus metrics, behind the same credentials as the API (docs/metrics.md, "Prometheus").
   const metrics = serviceMetrics({ store, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), checks: () => observer.checks, refusals: () => loop.refusals, version: VERSION, service: 'mysql' });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));

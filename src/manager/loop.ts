@@ -60,11 +60,24 @@ export class ManagerLoop {
   current: string | null = null;
   /** The last decision, in words, whether or not it acted. */
   lastDecision: string | null = null;
-  /** Failovers refused or held back since the manager started, by reason (each episode once). */
+  /** Failovers refused or held back since the manager started, by reason (each run of refusals once). */
   readonly refusals: Partial<Record<FailoverRefusal, number>> = {};
+  /** The kind of the refusals under way, or null: a run of them is counted once. */
+  private refusing: FailoverRefusal | null = null;
 
-  private countRefusal(reason: FailoverRefusal): void {
-    this.refusals[reason] = (this.refusals[reason] ?? 0) + 1;
+  /**
+   * Counts a decision's refusal once per run: consecutive looks that refuse for the same reason
+   * (watching or waiting in between included) are one; a look that finds nothing to refuse, or
+   * that acts, ends the run.
+   */
+  private countRefusal(decision: Decision): void {
+    if (!decision.refusal) {
+      if (decision.step || !decision.notable) this.refusing = null;
+      return;
+    }
+    if (decision.refusal === this.refusing) return;
+    this.refusing = decision.refusal;
+    this.refusals[decision.refusal] = (this.refusals[decision.refusal] ?? 0) + 1;
   }
 
   constructor(
@@ -128,10 +141,10 @@ export class ManagerLoop {
       return { decision: null, failed: true };
     }
     this.lastDecision = decision.reason;
+    this.countRefusal(decision);
     if (!decision.step) {
       this.current = null;
       if (decision.reason !== this.lastIdleReason) {
-        if (decision.refusal) this.countRefusal(decision.refusal);
         this.deps.logger.info({ decision: decision.reason }, 'idle');
         if (decision.notable) this.deps.store.addEvent(decision.reason);
         this.lastIdleReason = decision.reason;
@@ -139,7 +152,6 @@ export class ManagerLoop {
       return { decision, failed: false };
     }
     this.lastIdleReason = null;
-    if (decision.refusal) this.countRefusal(decision.refusal);
     if (await this.take(decision)) return { decision, failed: false };
     return { decision, failed: true, retry: this.wouldRetry(decision.step.kind) };
   }

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StateStore } from '../store/store.js';
 import { diagnoseMaster } from './core/diagnose.js';
-import { masterOf, type FailoverRefusal, type Snapshot } from './core/model.js';
+import { FAILOVER_REFUSALS, masterOf, type FailoverRefusal, type Snapshot } from './core/model.js';
 import { servicePerformance, type CounterHistory } from './core/performance.js';
 import { diagnoseReplica } from './core/replicas.js';
 import { exporterName } from './mysql-metrics.js';
@@ -130,7 +130,9 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
   } });
   new Counter({ name: 'conpaas_failover_refusals_total', help: 'Failovers refused or held back since the manager started, by reason (replicas_connected, blocked, disabled, would_lose_transactions, no_candidate); each episode once.', labelNames: ['reason'], registers, collect() {
     this.reset();
-    for (const [reason, n] of Object.entries(src.refusals())) this.inc({ reason }, n ?? 0);
+    const counts = src.refusals();
+    // Every reason from 0, so increase() sees the first refusal of each.
+    for (const reason of FAILOVER_REFUSALS) this.inc({ reason }, counts[reason] ?? 0);
   } });
   // The seed's four figures, over the last minute (get_service_performance's default window).
   const perf = (name: string, help: string, pick: (p: ReturnType<typeof servicePerformance>) => number): void => {
@@ -175,6 +177,7 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
         const labels = { node, role: h.role };
         disk.data.set(labels, last.disk.dataBytes);
         disk.free.set(labels, last.disk.freeBytes);
+        disk.size.set(labels, last.disk.sizeBytes);
         disk.binlog.set(labels, last.disk.binlogBytes);
         disk.relay.set(labels, last.disk.relayLogBytes);
       }
@@ -184,6 +187,7 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
   const disk = {
     data: nodeGauge('conpaas_node_data_bytes', 'Bytes under the node\'s data directory, binary and relay logs included (read by its agent at most every 10 s).'),
     free: nodeGauge('conpaas_node_disk_free_bytes', 'Free bytes on the file system of the node\'s data directory, for an unprivileged user.'),
+    size: nodeGauge('conpaas_node_disk_size_bytes', 'Size of the file system of the node\'s data directory, bytes.'),
     binlog: nodeGauge('conpaas_node_binlog_bytes', 'Bytes of the node\'s binary logs.'),
     relay: nodeGauge('conpaas_node_relay_log_bytes', 'Bytes of the node\'s relay logs.'),
   };

@@ -26,6 +26,8 @@ export interface DiskUsage {
   dataBytes: number;
   /** Free space on the data directory's file system, for an unprivileged user. */
   freeBytes: number;
+  /** The size of that file system. */
+  sizeBytes: number;
   /** The binary logs. */
   binlogBytes: number;
   /** The relay logs. */

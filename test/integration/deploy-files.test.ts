@@ -17,7 +17,7 @@ async function exportedNames(): Promise<Set<string>> {
     uptimeSeconds: 10,
     status: { Queries: 1, Com_select: 1, Com_insert: 1, Threads_connected: 1, Threads_running: 1, Rpl_semi_sync_master_clients: 1 },
     statements: { count: 0, errors: 0, latencyPicoseconds: 0 },
-    disk: { dataBytes: 1, freeBytes: 1, binlogBytes: 1, relayLogBytes: 1 },
+    disk: { dataBytes: 1, freeBytes: 1, sizeBytes: 2, binlogBytes: 1, relayLogBytes: 1 },
   };
   const m = serviceMetrics({
     store: new MemoryStore(),

@@ -32,9 +32,13 @@ describe('console sessions', () => {
     expect(s.live(`cps_session=${other}`, 2000)).toBe(false);
   });
 
-  it('the cookie is HttpOnly and SameSite=Strict, and Secure over TLS', () => {
+  it('the cookie is HttpOnly and SameSite=Strict, and over TLS Secure with the __Host- prefix', () => {
     expect(sessionCookie('x', false)).toBe(`cps_session=x; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_TTL_MS / 1000}`);
-    expect(sessionCookie('x', true)).toMatch(/; Secure$/);
+    expect(sessionCookie('x', true)).toBe(`__Host-cps_session=x; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_TTL_MS / 1000}; Secure`);
+    const tls = new ConsoleSessions(true);
+    const id = tls.begin(0);
+    expect(tls.live(`cps_session=${id}`, 0)).toBe(false);
+    expect(tls.live(`__Host-cps_session=${id}`, 0)).toBe(true);
   });
 });
 
@@ -45,7 +49,7 @@ describe('console routes', () => {
   const appWith = async (uiDir: string) => {
     const sessions = new ConsoleSessions();
     const app = Fastify();
-    registerConsole(app, { sessions, tokenMatches: (t) => t === 'the-token', tls: false, now: () => 5000, uiDir });
+    registerConsole(app, { sessions, tokenMatches: (t) => t === 'the-token', now: () => 5000, uiDir });
     await app.ready();
     return { app, sessions };
   };
@@ -59,6 +63,7 @@ describe('console routes', () => {
     expect(page.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
     expect(CONTENT_SECURITY_POLICY).not.toContain('unsafe-inline');
     expect((await app.inject({ method: 'GET', url: '/ui' })).headers['location']).toBe('/ui/');
+    expect((await app.inject({ method: 'GET', url: '/favicon.ico' })).statusCode).toBe(204);
     const missing = await app.inject({ method: 'GET', url: '/ui/app.js' });
     expect(missing.statusCode).toBe(503);
     expect(missing.body).toContain('npm run build');

@@ -189,6 +189,7 @@ const SCENARIOS: Scenario[] = [
     check: async (h) => {
       expect(h.store.service()!.state).toBe('ERROR');
       expect(h.store.service()!.error).toMatch(/`failover node-2 --force` to promote it and accept the loss/);
+      expect(h.loop.refusals).toEqual({ would_lose_transactions: 1 });
       // The lost master comes back with everything: it is the master again, nothing lost.
       h.cluster.startAgent('node-1');
       h.cluster.node('node-1').server!.state = 'stopped';
@@ -207,6 +208,8 @@ const SCENARIOS: Scenario[] = [
     },
     master: 'node-1',
     never: /failing over/,
+    // Every look refuses, for the same reason: one run, counted once.
+    check: (h) => expect(h.loop.refusals).toEqual({ disabled: 1 }),
   },
 ];
 

@@ -36,14 +36,16 @@ function valueOf(text: string, series: string): number | null {
 describe("the manager's Prometheus metrics", () => {
   it('failover refusals by reason, and each node\'s disk from its last sample', async () => {
     const at = (s: number) => ({ at: new Date(Date.UTC(2026, 10, 29, 12, 0, s)).toISOString(), uptimeSeconds: 10 + s, status: {}, statements: { count: 0, errors: 0, latencyPicoseconds: 0 } });
-    const disk = { dataBytes: 1000, freeBytes: 5000, binlogBytes: 300, relayLogBytes: 20 };
+    const disk = { dataBytes: 1000, freeBytes: 5000, sizeBytes: 8000, binlogBytes: 300, relayLogBytes: 20 };
     const t = await textFor(snapshot({ nodes: [node('node-1', 'master', { readOnly: false })] }), undefined, { 'node-1': { role: 'master', samples: [at(0), { ...at(1), disk, variables: { max_connections: 151 } }] } }, { blocked: 2, would_lose_transactions: 1 });
     expect(valueOf(t, 'mysql_global_variables_max_connections{node="node-1",role="master",service="mysql"}')).toBe(151);
     expect(valueOf(t, 'conpaas_failover_refusals_total{reason="blocked",service="mysql"}')).toBe(2);
     expect(valueOf(t, 'conpaas_failover_refusals_total{reason="would_lose_transactions",service="mysql"}')).toBe(1);
-    expect(valueOf(t, 'conpaas_failover_refusals_total{reason="disabled",service="mysql"}')).toBeNull();
+    // Every reason has its series from 0, so increase() sees the first refusal of each.
+    expect(valueOf(t, 'conpaas_failover_refusals_total{reason="disabled",service="mysql"}')).toBe(0);
     expect(valueOf(t, 'conpaas_node_data_bytes{node="node-1",role="master",service="mysql"}')).toBe(1000);
     expect(valueOf(t, 'conpaas_node_disk_free_bytes{node="node-1",role="master",service="mysql"}')).toBe(5000);
+    expect(valueOf(t, 'conpaas_node_disk_size_bytes{node="node-1",role="master",service="mysql"}')).toBe(8000);
     expect(valueOf(t, 'conpaas_node_binlog_bytes{node="node-1",role="master",service="mysql"}')).toBe(300);
     expect(valueOf(t, 'conpaas_node_relay_log_bytes{node="node-1",role="master",service="mysql"}')).toBe(20);
   });

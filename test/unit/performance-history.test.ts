@@ -38,7 +38,7 @@ describe('performance history points', () => {
 
   it('keeps the last 15 minutes, nodes in id order, the last disk reading and the master’s semi-sync clients', () => {
     const old = sample(-HISTORY_SECONDS - 10);
-    const disk = { dataBytes: 10, freeBytes: 20, binlogBytes: 3, relayLogBytes: 0 };
+    const disk = { dataBytes: 10, freeBytes: 20, sizeBytes: 40, binlogBytes: 3, relayLogBytes: 0 };
     const h = performanceHistory(
       {
         'node-10': { role: 'replica', samples: [sample(0), sample(1, { clients: 2 })] },

@@ -157,6 +157,14 @@ describe('replica diagnoses, one named case each, and their repairs', () => {
     }
   });
 
+  it('each further restart of a silent server waits as many checks again', () => {
+    const decideFor = (over: NodeOverrides) => decide(snapshot({ nodes: [node('node-1', 'master'), r({ mysqlRunning: false, mysqlSilent: true, ...over }), node('node-3', 'replica')] }));
+    expect(decideFor({ repairs: 1, troubleChecks: REPLACE_AFTER_CHECKS }).step).toBeNull();
+    expect(decideFor({ repairs: 1, troubleChecks: 2 * REPLACE_AFTER_CHECKS - 1 }).step).toBeNull();
+    expect(decideFor({ repairs: 1, troubleChecks: 2 * REPLACE_AFTER_CHECKS }).step).toEqual({ kind: 'repair_replica', id: 'node-2', masterId: 'node-1', how: 'stop_and_restart_server' });
+    expect(decideFor({ repairs: 2, troubleChecks: 2 * REPLACE_AFTER_CHECKS }).step).toBeNull();
+  });
+
   it('a replica healthy again after a repair has its repair count cleared', () => {
     const d = decide(snapshot({ nodes: [node('node-1', 'master'), r({ repairs: 2 }), node('node-3', 'replica')] }));
     expect(d).toMatchObject({ reason: 'node-2 is healthy again', step: { kind: 'mark_healthy', id: 'node-2' } });

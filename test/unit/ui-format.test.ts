@@ -60,10 +60,13 @@ describe('chart data', () => {
   const point = (at: string, reads: number | null, writes: number | null): PerformancePoint => ({ at, statementsPerSecond: 1, readsPerSecond: reads, writesPerSecond: writes, commitsPerSecond: 0, latencyMs: null, connections: 1 });
   const node = (id: string, points: PerformancePoint[]): NodeHistory => ({ id, role: 'replica', points, disk: null, semiSyncClients: null });
 
-  it('puts every node on one time axis, null where a node has no point', () => {
-    const a = alignNodes([node('node-1', [point('2026-11-29T12:00:00.200Z', 1, 0), point('2026-11-29T12:00:01Z', 2, 0)]), node('node-2', [point('2026-11-29T12:00:02Z', 5, 0)])], (p) => p.readsPerSecond);
+  it('puts every node on one time axis of 5 s steps (the mean of its points in each), null where a node has none', () => {
+    const a = alignNodes(
+      [node('node-1', [point('2026-11-29T12:00:00.200Z', 1, 0), point('2026-11-29T12:00:01Z', 3, 0), point('2026-11-29T12:00:07Z', 4, 0)]), node('node-2', [point('2026-11-29T12:00:02Z', 5, 0)])],
+      (p) => p.readsPerSecond,
+    );
     const t = Date.parse('2026-11-29T12:00:00Z') / 1000;
-    expect(a).toEqual({ x: [t, t + 1, t + 2], labels: ['node-1', 'node-2'], series: [[1, 2, null], [null, null, 5]] });
+    expect(a).toEqual({ x: [t, t + 5], labels: ['node-1', 'node-2'], series: [[2, 4], [5, null]] });
   });
 
   it('sums reads and writes over the nodes at each time', () => {

@@ -6,11 +6,7 @@ export type ManagerMethods = typeof managerApi;
 /** A method's name. */
 export type MethodName = keyof ManagerMethods;
 
-/**
- * Marks a call as the console's own: a page of another site cannot send this header without a
- * CORS preflight the manager never grants, so a state-changing call cannot be forged cross-site.
- */
-export const CONSOLE_HEADER = 'x-cps-console';
+import { CONSOLE_HEADER } from '../../src/protocol/console.js';
 
 /** A refused or failed call: the manager's stable error code and its sentence. */
 export class CallError extends Error {

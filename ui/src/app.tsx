@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { call, CallError, logOut, sessionAlive } from './api.js';
 import { Actions } from './components/Actions.js';
 import { Charts } from './components/Charts.js';
@@ -39,7 +39,7 @@ function Console({ onLoggedOut }: { onLoggedOut: () => void }) {
     if (expired) onLoggedOut();
   }, [expired]);
   const info = service.value;
-  const nodes = history.value?.nodes ?? [];
+  const nodes = useMemo(() => history.value?.nodes ?? [], [history.value]);
   return (
     <>
       <header class="top">

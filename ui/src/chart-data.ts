@@ -11,22 +11,44 @@ export interface Aligned {
 }
 
 /**
- * Puts the nodes' points on one time axis (whole seconds): `pick` chooses the figure of a point
- * (null: no value). Nodes are series in the order given. Pure.
+ * Seconds per point on the charts' time axis: each node's points (read by its own agent, at its
+ * own moments and clock) are averaged over these steps so that every node has a value at the
+ * same times.
+ */
+export const STEP_SECONDS = 5;
+
+/**
+ * Puts the nodes' points on one time axis of STEP_SECONDS steps (each value the mean of a node's
+ * points in the step): `pick` chooses the figure of a point (null: no value). Nodes are series
+ * in the order given. Pure.
  */
 export function alignNodes(nodes: NodeHistory[], pick: (p: PerformancePoint) => number | null): Aligned {
   const xs = new Set<number>();
   const byNode = nodes.map((n) => {
-    const m = new Map<number, number | null>();
+    const sums = new Map<number, { total: number; count: number }>();
     for (const p of n.points) {
-      const t = Math.round(Date.parse(p.at) / 1000);
+      const t = Math.floor(Date.parse(p.at) / 1000 / STEP_SECONDS) * STEP_SECONDS;
       xs.add(t);
-      m.set(t, pick(p));
+      const v = pick(p);
+      if (v === null) continue;
+      const s = sums.get(t) ?? { total: 0, count: 0 };
+      s.total += v;
+      s.count += 1;
+      sums.set(t, s);
     }
-    return m;
+    return sums;
   });
   const x = [...xs].sort((a, b) => a - b);
-  return { x, labels: nodes.map((n) => n.id), series: byNode.map((m) => x.map((t) => m.get(t) ?? null)) };
+  return {
+    x,
+    labels: nodes.map((n) => n.id),
+    series: byNode.map((m) =>
+      x.map((t) => {
+        const s = m.get(t);
+        return s ? s.total / s.count : null;
+      }),
+    ),
+  };
 }
 
 /**

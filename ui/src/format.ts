@@ -60,11 +60,11 @@ export function connectCommand(endpoint: string | null, user: string): string | 
   return `mariadb -h ${endpoint.slice(0, at)} -P ${endpoint.slice(at + 1)} -u ${user} -p`;
 }
 
-/** The part of disk a node's data takes, 0..1, of what it uses plus what is free; null when unknown. */
-export function diskShare(dataBytes: number | null | undefined, freeBytes: number | null | undefined): number | null {
-  if (dataBytes === null || dataBytes === undefined || freeBytes === null || freeBytes === undefined) return null;
-  const total = dataBytes + freeBytes;
-  return total > 0 ? dataBytes / total : null;
+/** The share in use, 0..1, of what is used plus what is free; null when unknown or nothing. */
+export function diskShare(usedBytes: number | null | undefined, freeBytes: number | null | undefined): number | null {
+  if (usedBytes === null || usedBytes === undefined || freeBytes === null || freeBytes === undefined) return null;
+  const total = usedBytes + freeBytes;
+  return total > 0 ? usedBytes / total : null;
 }
 
 /** Checks a new password typed twice; answers the sentence to show, or null when it may be sent. */

@@ -9,8 +9,8 @@ export interface Polled<T> {
 
 /**
  * Calls `read` now and every `everyMs` while the component lives (a call is never started
- * before the last one ended); `refresh()` reads at once. A failed read keeps the last value and
- * sets `error`.
+ * before the last one ended); `refresh()` reads at once, or right after the read under way. A
+ * failed read keeps the last value and sets `error`.
  */
 export function usePoll<T>(read: () => Promise<T>, everyMs: number): Polled<T> & { refresh: () => void } {
   const [state, setState] = useState<Polled<T>>({ value: null, error: null, at: null });
@@ -19,9 +19,16 @@ export function usePoll<T>(read: () => Promise<T>, everyMs: number): Polled<T> &
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let running = false;
+    /** A refresh asked for while a read was under way: one more read follows it at once. */
+    let again = false;
     const once = async (): Promise<void> => {
-      if (running || stopped) return;
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
       running = true;
+      again = false;
       clearTimeout(timer);
       try {
         const value = await read();
@@ -30,7 +37,7 @@ export function usePoll<T>(read: () => Promise<T>, everyMs: number): Polled<T> &
         if (!stopped) setState((s) => ({ ...s, error: err as Error }));
       } finally {
         running = false;
-        if (!stopped) timer = setTimeout(() => void once(), everyMs);
+        if (!stopped) timer = setTimeout(() => void once(), again ? 0 : everyMs);
       }
     };
     kick.current = () => void once();

@@ -11,12 +11,12 @@ const MAX_DEPTH = 2;
 
 /**
  * What a data directory takes (bytes, its files and those of its schema directories), how much of
- * that is binary and relay logs (files named as my-cnf.ts names them), and the free space of its
- * file system for an unprivileged user. Files that vanish while it is walked are skipped. Throws
+ * that is binary and relay logs (files named as my-cnf.ts names them), and the size and free space
+ * (for an unprivileged user) of its file system. Files that vanish while it is walked are skipped. Throws
  * the file system's error when the directory itself cannot be read.
  */
 export async function diskUsage(dataDir: string): Promise<DiskUsage> {
-  const usage: DiskUsage = { dataBytes: 0, freeBytes: 0, binlogBytes: 0, relayLogBytes: 0 };
+  const usage: DiskUsage = { dataBytes: 0, freeBytes: 0, sizeBytes: 0, binlogBytes: 0, relayLogBytes: 0 };
   const walk = async (dir: string, depth: number): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
     for (const e of entries) {
@@ -40,26 +40,47 @@ export async function diskUsage(dataDir: string): Promise<DiskUsage> {
   await walk(dataDir, 1);
   const fs = await statfs(dataDir);
   usage.freeBytes = fs.bavail * fs.bsize;
+  usage.sizeBytes = fs.blocks * fs.bsize;
   return usage;
 }
 
 /**
- * `diskUsage` read at most every `everyMs` (walking a data directory each second would cost more
- * than the figure is worth): answers the last reading, or undefined when none could be made.
+ * `diskUsage` refreshed at most every `everyMs`, in the background, one walk at a time (walking a
+ * large data directory must never hold up the counters it rides with): `read` answers the last
+ * reading at once, undefined before the first walk ended or when the directory cannot be read.
  */
 export class DiskUsageCache {
-  private last: { at: number; usage: DiskUsage | undefined } | null = null;
+  private usage: DiskUsage | undefined;
+  private startedAt = Number.NEGATIVE_INFINITY;
+  private walking: Promise<void> | null = null;
 
   constructor(
     private readonly dataDir: string,
     private readonly everyMs = 10_000,
   ) {}
 
-  /** The usage as of at most `everyMs` ago; undefined when the directory cannot be read. */
-  async read(now = Date.now()): Promise<DiskUsage | undefined> {
-    if (this.last && now - this.last.at < this.everyMs) return this.last.usage;
-    const usage = await diskUsage(this.dataDir).catch(() => undefined);
-    this.last = { at: now, usage };
-    return usage;
+  /** The last reading (starting a new walk when it is older than `everyMs` and none runs). */
+  read(now = Date.now()): DiskUsage | undefined {
+    if (this.walking === null && now - this.startedAt >= this.everyMs) {
+      this.startedAt = now;
+      this.walking = diskUsage(this.dataDir)
+        .then(
+          (u) => {
+            this.usage = u;
+          },
+          () => {
+            this.usage = undefined;
+          },
+        )
+        .finally(() => {
+          this.walking = null;
+        });
+    }
+    return this.usage;
+  }
+
+  /** Resolves once the walk under way, if any, ended (tests). */
+  async settled(): Promise<void> {
+    await this.walking;
   }
 }

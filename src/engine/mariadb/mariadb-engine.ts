@@ -312,7 +312,8 @@ export class MariadbEngine implements Engine {
   async counters(ignoreUsers: readonly string[]): Promise<EngineCounters> {
     this.requireRunning();
     // The database OS user's work (backup, dump) is the service's, not a client's.
-    const [c, disk] = await Promise.all([this.statusConn.run((conn) => sql.readCounters(conn, [...ignoreUsers, this.dbUser.name])), this.disk.read()]);
+    const c = await this.statusConn.run((conn) => sql.readCounters(conn, [...ignoreUsers, this.dbUser.name]));
+    const disk = this.disk.read();
     return disk ? { ...c, disk } : c;
   }
 

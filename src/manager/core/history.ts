@@ -1,6 +1,6 @@
 import type { Counters } from '../../protocol/agent-api.js';
 import type { NodeHistory, PerformanceHistory, PerformancePoint } from '../../protocol/manager-api.js';
-import type { CounterHistory } from './performance.js';
+import { growth, intervalSeconds, type CounterHistory } from './performance.js';
 
 /** The span get_performance_history covers, seconds (the console's charts: 15 minutes). */
 export const HISTORY_SECONDS = 900;
@@ -12,9 +12,9 @@ const PS_PER_MS = 1e9;
  * between them, or the server restarted in between and its counters began again). Pure.
  */
 export function pointBetween(prev: Counters, cur: Counters): PerformancePoint | null {
-  const seconds = (Date.parse(cur.at) - Date.parse(prev.at)) / 1000;
-  if (!(seconds > 0) || cur.uptimeSeconds < prev.uptimeSeconds) return null;
-  const d = (a: number | undefined, b: number | undefined): number => Math.max(0, (a ?? 0) - (b ?? 0));
+  const seconds = intervalSeconds(prev, cur);
+  if (seconds === null) return null;
+  const d = growth;
   const statements = d(cur.statements.count, prev.statements.count);
   const split = cur.statements.reads !== undefined && prev.statements.reads !== undefined;
   return {

@@ -155,10 +155,11 @@ function repairOf(n: NodeView, masterId: string, notes: string[]): Decision | nu
     case 'ReplicaServerSilent':
       // A server busy recovering or overloaded answers again by itself: restarting it would only
       // start its recovery over. One silent for REPLACE_AFTER_CHECKS checks is frozen: stopped
-      // (SIGKILL when SIGTERM is not heeded) and started again, read-only.
+      // (SIGKILL when SIGTERM is not heeded) and started again, read-only; each further restart
+      // waits as many checks again (the trouble count runs on through the repairs).
       if (tried) return replace(`${said}, still after ${n.repairs} restarts`);
-      if (n.troubleChecks < REPLACE_AFTER_CHECKS) {
-        notes.push(`${said}: it takes no reads; it is restarted if it stays silent (check ${n.troubleChecks} of ${REPLACE_AFTER_CHECKS})`);
+      if (n.troubleChecks < REPLACE_AFTER_CHECKS * (n.repairs + 1)) {
+        notes.push(`${said}: it takes no reads; it is restarted if it stays silent (check ${n.troubleChecks} of ${REPLACE_AFTER_CHECKS * (n.repairs + 1)})`);
         return null;
       }
       return { reason: `${said}: stopping and restarting it, read-only`, step: { kind: 'repair_replica', id: n.id, masterId, how: 'stop_and_restart_server' } };

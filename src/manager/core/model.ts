@@ -197,7 +197,10 @@ export interface Decision {
  * would lose acknowledged transactions (`would_lose_transactions`), no replica can be promoted
  * (`no_candidate`).
  */
-export type FailoverRefusal = 'replicas_connected' | 'blocked' | 'disabled' | 'would_lose_transactions' | 'no_candidate';
+export const FAILOVER_REFUSALS = ['replicas_connected', 'blocked', 'disabled', 'would_lose_transactions', 'no_candidate'] as const;
+
+/** One of FAILOVER_REFUSALS. */
+export type FailoverRefusal = (typeof FAILOVER_REFUSALS)[number];
 
 /** How many times a failing step is tried before its operation is abandoned. */
 export const MAX_ATTEMPTS = 3;

@@ -50,11 +50,25 @@ function bucketDeltas(p: CounterPair): Map<number | null, number> | null {
   return out;
 }
 
+/**
+ * The seconds between two samples of one server's counters, or null when no figure can be had
+ * from the pair: no time between them, or the server restarted in between (its counters began
+ * again). Pure.
+ */
+export function intervalSeconds(prev: Counters, cur: Counters): number | null {
+  const seconds = (Date.parse(cur.at) - Date.parse(prev.at)) / 1000;
+  return seconds > 0 && cur.uptimeSeconds >= prev.uptimeSeconds ? seconds : null;
+}
+
+/** How much a counter grew from `before` to `after` (0 for a counter that went down or is missing). */
+export function growth(after: number | undefined, before: number | undefined): number {
+  return Math.max(0, (after ?? 0) - (before ?? 0));
+}
+
 function deltas(p: CounterPair): Deltas | null {
-  const seconds = (Date.parse(p.cur.at) - Date.parse(p.prev.at)) / 1000;
-  // A restarted server resets its counters: no figure from that pair.
-  if (!(seconds > 0) || p.cur.uptimeSeconds < p.prev.uptimeSeconds) return null;
-  const d = (a: number, b: number): number => Math.max(0, a - b);
+  const seconds = intervalSeconds(p.prev, p.cur);
+  if (seconds === null) return null;
+  const d = growth;
   return {
     seconds,
     statements: d(p.cur.statements.count, p.prev.statements.count),

@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useMemo, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { NodeHistory } from '../../../src/protocol/manager-api.js';
 import { alignNodes, readWriteMix, type Aligned } from '../chart-data.js';
@@ -19,10 +19,11 @@ function Chart({ title, unit, data }: { title: string; unit: string; data: Align
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height: HEIGHT,
-      series: [{}, ...data.labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false }))],
+      // A step without a point (a check missed) is bridged; a node that stopped reporting ends its line.
+      series: [{}, ...data.labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }))],
       axes: [{}, { size: 56, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${+t.toPrecision(3)}${unit}`) }],
-      // Always the last 15 minutes up to the newest point, however few points there are yet.
-      scales: { x: { time: true, range: (_u: uPlot, _min: number, max: number) => [max - WINDOW_SECONDS, max] } },
+      // The last 15 minutes up to the newest point, or what there is of them yet.
+      scales: { x: { time: true, range: (_u: uPlot, min: number, max: number) => (min < max ? [Math.max(min, max - WINDOW_SECONDS), max] : [max - 60, max]) } },
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
     };
@@ -49,8 +50,20 @@ function Chart({ title, unit, data }: { title: string; unit: string; data: Align
 
 /** The last 15 minutes of each node: statements/s, the read/write mix, commits/s, mean latency, connections. */
 export function Charts({ nodes }: { nodes: NodeHistory[] }) {
-  const live = nodes.filter((n) => n.points.length > 0);
-  if (live.length === 0) {
+  // Rebuilt when a new history arrives (every 5 s), not at every render of the page.
+  const charts = useMemo(() => {
+    const live = nodes.filter((n) => n.points.length > 0);
+    return live.length === 0
+      ? null
+      : {
+          statements: alignNodes(live, (p) => p.statementsPerSecond),
+          mix: readWriteMix(live),
+          commits: alignNodes(live, (p) => p.commitsPerSecond),
+          latency: alignNodes(live, (p) => p.latencyMs),
+          connections: alignNodes(live, (p) => p.connections),
+        };
+  }, [nodes]);
+  if (charts === null) {
     return (
       <section aria-labelledby="charts-title">
         <h2 id="charts-title">Performance</h2>
@@ -62,11 +75,11 @@ export function Charts({ nodes }: { nodes: NodeHistory[] }) {
     <section aria-labelledby="charts-title">
       <h2 id="charts-title">Performance, last 15 minutes</h2>
       <div class="charts" data-testid="charts">
-        <Chart title="Client statements per second, per node" unit="/s" data={alignNodes(live, (p) => p.statementsPerSecond)} />
-        <Chart title="Reads and writes per second, whole service" unit="/s" data={readWriteMix(live)} />
-        <Chart title="Commits per second, per node" unit="/s" data={alignNodes(live, (p) => p.commitsPerSecond)} />
-        <Chart title="Mean statement latency, per node" unit=" ms" data={alignNodes(live, (p) => p.latencyMs)} />
-        <Chart title="Connections, per node" unit="" data={alignNodes(live, (p) => p.connections)} />
+        <Chart title="Client statements per second, per node" unit="/s" data={charts.statements} />
+        <Chart title="Reads and writes per second, whole service" unit="/s" data={charts.mix} />
+        <Chart title="Commits per second, per node" unit="/s" data={charts.commits} />
+        <Chart title="Mean statement latency, per node" unit=" ms" data={charts.latency} />
+        <Chart title="Connections, per node" unit="" data={charts.connections} />
       </div>
     </section>
   );

@@ -31,7 +31,8 @@ export function Topology({ info, history, now }: { info: ServiceInfo; history: N
           <tbody>
             {nodes.map((n) => {
               const h = extra.get(n.id);
-              const share = diskShare(h?.disk?.dataBytes, h?.disk?.freeBytes);
+              // The file system's share in use (by this node's data and anything else on it).
+              const share = h?.disk ? diskShare(h.disk.sizeBytes - h.disk.freeBytes, h.disk.freeBytes) : null;
               const r = n.replication;
               return (
                 <tr key={n.id} data-node={n.id} data-role={n.role} data-status={n.status} class={n.role === 'master' ? 'master' : n.servesReads ? 'serving' : 'not-serving'}>
@@ -52,9 +53,9 @@ export function Topology({ info, history, now }: { info: ServiceInfo; history: N
                   </td>
                   <td>
                     {h?.disk ? (
-                      <span title={`binary logs ${bytes(h.disk.binlogBytes)}, relay logs ${bytes(h.disk.relayLogBytes)}`}>
+                      <span title={`binary logs ${bytes(h.disk.binlogBytes)}, relay logs ${bytes(h.disk.relayLogBytes)}, file system ${bytes(h.disk.sizeBytes)}`}>
                         {bytes(h.disk.dataBytes)} used, {bytes(h.disk.freeBytes)} free
-                        {share !== null ? <meter min={0} max={1} high={0.8} value={share} aria-label="disk used" /> : null}
+                        {share !== null ? <meter min={0} max={1} high={0.9} value={share} aria-label="file system in use" /> : null}
                       </span>
                     ) : (
                       '—'
