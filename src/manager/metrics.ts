@@ -98,6 +98,7 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
   perNode('mysql_slave_status_slave_sql_running', 'Slave_SQL_Running (1: Yes).', (n) => (n.sqlRunning === null ? null : n.sqlRunning === 'Yes' ? 1 : 0), true);
   perNode('mysql_slave_status_last_io_errno', 'Last_IO_Errno.', (n) => n.ioErrno, true);
   perNode('mysql_slave_status_last_sql_errno', 'Last_SQL_Errno.', (n) => n.sqlErrno, true);
+  perNode('mysql_slave_status_last_errno', 'Last_Errno (MariaDB: the SQL thread\'s, as Last_SQL_Errno).', (n) => n.sqlErrno, true);
   perNode('conpaas_node_up', 'Whether the node\'s agent answers and its mariadbd answers it (1) or not (0).', (n) => (n.reachable && n.mysqlRunning ? 1 : 0));
   perNode('conpaas_node_read_only', 'The node\'s read_only (1 on, 0 off); no series while unknown.', (n) => (n.readOnly === null ? null : n.readOnly ? 1 : 0));
   perNode('conpaas_replication_lag_seconds', 'Seconds_Behind_Master of a replica; no series while it is NULL (replication not running).', (n) => n.lagSeconds, true);
@@ -175,6 +176,8 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
       }
       if (last.disk) {
         const labels = { node, role: h.role };
+        // Relay_Log_Space is the relay logs' combined size: the agent's reading of them.
+        if (h.role === 'replica') relayLogSpace.set(labels, last.disk.relayLogBytes);
         disk.data.set(labels, last.disk.dataBytes);
         disk.free.set(labels, last.disk.freeBytes);
         disk.size.set(labels, last.disk.sizeBytes);
@@ -191,6 +194,7 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
     binlog: nodeGauge('conpaas_node_binlog_bytes', 'Bytes of the node\'s binary logs.'),
     relay: nodeGauge('conpaas_node_relay_log_bytes', 'Bytes of the node\'s relay logs.'),
   };
+  const relayLogSpace = nodeGauge('mysql_slave_status_relay_log_space', 'Relay_Log_Space: bytes of the replica\'s relay logs (from its agent\'s disk reading, every 10 s at most).');
   const semiSync = new Gauge({ name: 'conpaas_semi_sync_master_clients', help: 'Replicas connected to the master with semi-synchronous replication (Rpl_semi_sync_master_clients).', labelNames: ['node'], registers });
   return {
     registry,
@@ -198,6 +202,7 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
     text: async () => {
       history = src.store.endedOperations();
       for (const g of Object.values(disk)) g.reset();
+      relayLogSpace.reset();
       performance = servicePerformance(src.counterHistory(), '1m');
       semiSync.reset();
       refreshMysql();

@@ -137,6 +137,8 @@ export interface Counters {
     /** Of `count`: INSERT, UPDATE, DELETE, REPLACE and their multi-table forms (absent as `reads`). */
     writes?: number;
   };
+  /** The server's version (`@@version`, e.g. `10.11.14-MariaDB-0+deb12u2-log`; absent from agents before it). */
+  serverVersion?: string;
   /** Selected server variables by name (`max_connections`, `innodb_buffer_pool_size`; absent from agents before them). */
   variables?: Record<string, number>;
   /** What the server's data takes on disk (absent from agents before the web console, and when it cannot be read). */

@@ -44,6 +44,8 @@ export interface NodeHistory {
   points: PerformancePoint[];
   /** Its disk at the last sample, or null when its agent did not tell. */
   disk: DiskUsage | null;
+  /** Its server's version at the last sample (`@@version`), or null when unknown. */
+  version: string | null;
   /** On the master: the replicas acknowledging its commits now (`Rpl_semi_sync_master_clients`); null elsewhere or unknown. */
   semiSyncClients: number | null;
 }

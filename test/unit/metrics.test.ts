@@ -37,7 +37,15 @@ describe("the manager's Prometheus metrics", () => {
   it('failover refusals by reason, and each node\'s disk from its last sample', async () => {
     const at = (s: number) => ({ at: new Date(Date.UTC(2026, 10, 29, 12, 0, s)).toISOString(), uptimeSeconds: 10 + s, status: {}, statements: { count: 0, errors: 0, latencyPicoseconds: 0 } });
     const disk = { dataBytes: 1000, freeBytes: 5000, sizeBytes: 8000, binlogBytes: 300, relayLogBytes: 20 };
-    const t = await textFor(snapshot({ nodes: [node('node-1', 'master', { readOnly: false })] }), undefined, { 'node-1': { role: 'master', samples: [at(0), { ...at(1), disk, variables: { max_connections: 151 } }] } }, { blocked: 2, would_lose_transactions: 1 });
+    const t = await textFor(
+      snapshot({ nodes: [node('node-1', 'master', { readOnly: false }), node('node-2', 'replica', { sqlErrno: 1062 })] }),
+      undefined,
+      { 'node-1': { role: 'master', samples: [at(0), { ...at(1), disk, variables: { max_connections: 151 } }] }, 'node-2': { role: 'replica', samples: [at(0), { ...at(1), disk }] } },
+      { blocked: 2, would_lose_transactions: 1 },
+    );
+    expect(valueOf(t, 'mysql_slave_status_relay_log_space{node="node-2",role="replica",service="mysql"}')).toBe(20);
+    expect(valueOf(t, 'mysql_slave_status_relay_log_space{node="node-1",role="master",service="mysql"}')).toBeNull();
+    expect(valueOf(t, 'mysql_slave_status_last_errno{node="node-2",role="replica",service="mysql"}')).toBe(1062);
     expect(valueOf(t, 'mysql_global_variables_max_connections{node="node-1",role="master",service="mysql"}')).toBe(151);
     expect(valueOf(t, 'conpaas_failover_refusals_total{reason="blocked",service="mysql"}')).toBe(2);
     expect(valueOf(t, 'conpaas_failover_refusals_total{reason="would_lose_transactions",service="mysql"}')).toBe(1);

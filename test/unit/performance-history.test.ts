@@ -42,14 +42,14 @@ describe('performance history points', () => {
     const h = performanceHistory(
       {
         'node-10': { role: 'replica', samples: [sample(0), sample(1, { clients: 2 })] },
-        'node-2': { role: 'master', samples: [old, sample(-HISTORY_SECONDS - 5), sample(0), { ...sample(1, { clients: 2 }), disk }] },
+        'node-2': { role: 'master', samples: [old, sample(-HISTORY_SECONDS - 5), sample(0), { ...sample(1, { clients: 2 }), disk, serverVersion: '10.11.14-MariaDB-log' }] },
       },
       T0 + 1000,
     );
     expect(h.windowSeconds).toBe(HISTORY_SECONDS);
     expect(h.nodes.map((n) => n.id)).toEqual(['node-2', 'node-10']);
     expect(h.nodes[0]!.points.map((p) => p.at)).toEqual([sample(0).at, sample(1).at]);
-    expect(h.nodes[0]).toMatchObject({ role: 'master', disk, semiSyncClients: 2 });
-    expect(h.nodes[1]).toMatchObject({ role: 'replica', disk: null, semiSyncClients: null });
+    expect(h.nodes[0]).toMatchObject({ role: 'master', disk, semiSyncClients: 2, version: '10.11.14-MariaDB-log' });
+    expect(h.nodes[1]).toMatchObject({ role: 'replica', disk: null, semiSyncClients: null, version: null });
   });
 });

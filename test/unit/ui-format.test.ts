@@ -58,7 +58,7 @@ describe('the console’s words and numbers', () => {
 
 describe('chart data', () => {
   const point = (at: string, reads: number | null, writes: number | null): PerformancePoint => ({ at, statementsPerSecond: 1, readsPerSecond: reads, writesPerSecond: writes, commitsPerSecond: 0, latencyMs: null, connections: 1 });
-  const node = (id: string, points: PerformancePoint[]): NodeHistory => ({ id, role: 'replica', points, disk: null, semiSyncClients: null });
+  const node = (id: string, points: PerformancePoint[]): NodeHistory => ({ id, role: 'replica', points, disk: null, version: null, semiSyncClients: null });
 
   it('puts every node on one time axis of 5 s steps (the mean of its points in each), null where a node has none', () => {
     const a = alignNodes(

@@ -187,12 +187,13 @@ export async function readCounters(c: Connection, ignoreUsers: readonly string[]
     [READ_EVENTS, WRITE_EVENTS, ['root', ...ignoreUsers]],
   );
   const latencyHistogram = await readLatencyHistogram(c);
-  const [v] = await q(c, 'read variables', `SELECT ${COUNTED_VARIABLES.map((n) => `@@${n} AS ${n}`).join(', ')}`);
+  const [v] = await q(c, 'read variables', `SELECT @@version AS version, ${COUNTED_VARIABLES.map((n) => `@@${n} AS ${n}`).join(', ')}`);
   const variables = Object.fromEntries(COUNTED_VARIABLES.map((n) => [n, Number(v![n])]).filter(([, x]) => Number.isFinite(x)));
   return {
     uptimeSeconds: status['Uptime'] ?? 0,
     status,
     variables,
+    serverVersion: String(v!['version']),
     statements: { count: Number(s!['n']), errors: Number(s!['errors']), latencyPicoseconds: Number(s!['latency']), reads: Number(s!['reads_']), writes: Number(s!['writes_']) },
     ...(latencyHistogram ? { latencyHistogram } : {}),
   };

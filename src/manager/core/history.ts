@@ -51,6 +51,7 @@ export function performanceHistory(histories: Record<string, CounterHistory>, no
         role: h.role,
         points,
         disk: last?.disk ?? null,
+        version: last?.serverVersion ?? null,
         semiSyncClients: h.role === 'master' && clients !== undefined ? clients : null,
       };
     });

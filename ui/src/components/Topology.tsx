@@ -16,6 +16,7 @@ export function Topology({ info, history, now }: { info: ServiceInfo; history: N
               <th scope="col">node</th>
               <th scope="col">role</th>
               <th scope="col">address</th>
+              <th scope="col">version</th>
               <th scope="col">status</th>
               <th scope="col">agent</th>
               <th scope="col">mariadbd</th>
@@ -41,6 +42,7 @@ export function Topology({ info, history, now }: { info: ServiceInfo; history: N
                   <td>
                     {n.ip}:{n.port}
                   </td>
+                  <td>{h?.version ? h.version.replace(/-log$/, '') : '—'}</td>
                   <td>{n.status}</td>
                   <td>{n.lastSeen ? `seen ${ago(n.lastSeen, now)}` : 'not seen'}</td>
                   <td>{n.isRunningMySQL ? 'running' : 'down'}</td>
