@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'WRONG_STATE', // the method is not allowed in the current state
   'BUSY', // another operation holds the resource
   'NOT_FOUND', // a named object (node, file) does not exist
+  'CORRUPT', // stored data fails its check: shorter, longer or other than its checksum says
   'ENGINE_FAILED', // mariadbd or one of its tools failed
   'PEER_FAILED', // a call to another agent or manager failed
   'TIMEOUT', // something did not happen in time

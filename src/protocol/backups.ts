@@ -1,0 +1,35 @@
+/**
+ * What a backup is, as the store keeps it and list_backups will show it (issue #16): a full
+ * physical copy (`mariadb-backup --backup --stream=xbstream`, zstd-compressed by its producer), or
+ * an incremental one on top of another, with the GTID position it holds.
+ */
+export interface BackupManifest {
+  /** Its id: `full-20261129T203000Z` style, letters, digits, `.`, `_`, `-` (1–100). */
+  id: string;
+  /** `full`, or `incremental` (on top of `parent`). */
+  kind: 'full' | 'incremental';
+  /** The backup this one is on top of (incremental), or null. */
+  parent: string | null;
+  /** When the copy began and ended (ISO times). */
+  startedAt: string;
+  /** When the copy ended. */
+  endedAt: string;
+  /** The GTID position the copy corresponds to (`mariadb_backup_binlog_info`). */
+  gtid: string;
+  /** The node it was taken from. */
+  sourceNode: string;
+  /** That node's server version (`@@version`). */
+  serverVersion: string;
+  /** How the stored bytes are compressed. */
+  compression: 'zstd' | 'none';
+  /** Bytes stored (computed by the store as they were written). */
+  bytes: number;
+  /** SHA-256 of the stored bytes, hex (computed by the store). */
+  sha256: string;
+}
+
+/** What the producer of a backup says of it; the store adds `id`, `bytes` and `sha256`. */
+export type BackupFacts = Omit<BackupManifest, 'id' | 'bytes' | 'sha256'>;
+
+/** The rule a backup id follows (also a file name on any store). */
+export const BACKUP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
