@@ -3,15 +3,16 @@
 // backup tools from Debian's packages, HAProxy (the router's load balancer), and iproute2 and
 // iptables (the static cloud's tests make hosts of network namespaces and cut links between them), and
 // Prometheus (its tests scrape the manager; promtool checks the alert rules in deploy/), and
-// Chromium (the web console's tests drive it with playwright-core). Installs them with apt-get when run as root; otherwise
+// Chromium (the web console's tests drive it with playwright-core), and zstd (backups are
+// compressed with it). Installs them with apt-get when run as root; otherwise
 // prints the exact command and stops. As root it also creates the system user `cps-mysql`
 // that mariadbd and MariaDB's tools run as. The system-wide MariaDB service is never used.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-const PACKAGES = ['mariadb-server', 'mariadb-client', 'mariadb-backup', 'haproxy', 'iproute2', 'iptables', 'prometheus', 'chromium'];
-const PROGRAMS = ['mariadbd', 'mariadb-install-db', 'mariadb', 'mariadb-dump', 'mariadb-backup', 'mbstream', 'haproxy', 'ip', 'iptables', 'prometheus', 'promtool', 'chromium'];
+const PACKAGES = ['mariadb-server', 'mariadb-client', 'mariadb-backup', 'haproxy', 'iproute2', 'iptables', 'prometheus', 'chromium', 'zstd'];
+const PROGRAMS = ['mariadbd', 'mariadb-install-db', 'mariadb', 'mariadb-dump', 'mariadb-backup', 'mbstream', 'haproxy', 'ip', 'iptables', 'prometheus', 'promtool', 'chromium', 'zstd'];
 const SEARCH = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
 
 function found(program) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isGtidList, parseBinlogInfo } from '../../src/engine/mariadb/binlog-info.js';
+import { isGtidList, parseBinlogInfo } from '../../src/protocol/binlog-info.js';
 import { layoutOf } from '../../src/engine/mariadb/layout.js';
 import { renderMyCnf } from '../../src/engine/mariadb/my-cnf.js';
 import { nativePasswordHash } from '../../src/engine/mariadb/statements.js';

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { AppError } from '../../util/errors.js';
 import { runAs } from '../../util/os-user.js';
 import { TailBuffer, lastLines, run, spawnOutput, waitExit } from '../../util/proc.js';
-import { BINLOG_INFO_FILES, parseBinlogInfo } from './binlog-info.js';
+import { BINLOG_INFO_FILES, parseBinlogInfo } from '../../protocol/binlog-info.js';
 import type { ToolContext } from './logical.js';
 import { programs } from './programs.js';
 

@@ -1,4 +1,4 @@
-import { parseGtidPosition } from '../../protocol/gtid.js';
+import { parseGtidPosition } from './gtid.js';
 
 /** The files mariadb-backup writes the GTID position of a backup to (10.11's name last). */
 export const BINLOG_INFO_FILES = ['mariadb_backup_binlog_info', 'xtrabackup_binlog_info'] as const;
