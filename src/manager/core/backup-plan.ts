@@ -1,0 +1,64 @@
+import type { BackupManifest } from '../../protocol/backups.js';
+
+/**
+ * The chain a restore starts from: a full backup and the incrementals on top of it, in order,
+ * each one's parent the one before.
+ */
+export interface BackupChain {
+  /** The full backup. */
+  full: BackupManifest;
+  /** The incrementals, oldest first. */
+  incrementals: BackupManifest[];
+}
+
+/** The backups that chain onto `full`, in order (each the child of the one before), as far as they go. */
+function chainFrom(full: BackupManifest, all: BackupManifest[]): BackupManifest[] {
+  const out: BackupManifest[] = [];
+  let tip = full.id;
+  for (;;) {
+    const next = all.filter((b) => b.kind === 'incremental' && b.parent === tip).sort((a, b) => a.endedAt.localeCompare(b.endedAt))[0];
+    if (!next) return out;
+    out.push(next);
+    tip = next.id;
+  }
+}
+
+/**
+ * The chain to restore from for a point in time `at` (ms since the epoch): the latest full backup
+ * that ended at or before `at`, with its incrementals that ended at or before `at`. Null when no
+ * backup ended by then (the time is before the recoverable window). Pure.
+ */
+export function chainFor(backups: readonly BackupManifest[], at: number): BackupChain | null {
+  const done = backups.filter((b) => Date.parse(b.endedAt) <= at);
+  const full = done.filter((b) => b.kind === 'full').sort((a, b) => b.endedAt.localeCompare(a.endedAt))[0];
+  if (!full) return null;
+  return { full, incrementals: chainFrom(full, done) };
+}
+
+/**
+ * The backups a retention of `keep` full backups deletes: every chain (a full backup and its
+ * incrementals) older than the `keep` newest full ones, except what a restore to a time still
+ * inside the recoverable window needs: with archived binary logs reaching back to
+ * `archiveFrom` (ms since the epoch; null: no archive), the newest chain that ended at or before
+ * it stays, so that every second from there on remains recoverable. Incrementals whose parent is
+ * gone are deleted with it. Never deletes the newest full backup. Answers ids, oldest first. Pure.
+ */
+export function backupsToPrune(backups: readonly BackupManifest[], keep: number, archiveFrom: number | null): string[] {
+  const fulls = backups.filter((b) => b.kind === 'full').sort((a, b) => b.endedAt.localeCompare(a.endedAt));
+  const kept = new Set(fulls.slice(0, Math.max(1, keep)).map((b) => b.id));
+  if (archiveFrom !== null) {
+    // The window's first second is restored from the newest chain that ended by then.
+    const base = chainFor(backups, archiveFrom);
+    if (base) kept.add(base.full.id);
+  }
+  const keepIds = new Set<string>();
+  for (const f of fulls) {
+    if (!kept.has(f.id)) continue;
+    keepIds.add(f.id);
+    for (const i of chainFrom(f, [...backups])) keepIds.add(i.id);
+  }
+  return [...backups]
+    .sort((a, b) => a.endedAt.localeCompare(b.endedAt) || a.id.localeCompare(b.id))
+    .filter((b) => !keepIds.has(b.id))
+    .map((b) => b.id);
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { backupsToPrune, chainFor } from '../../src/manager/core/backup-plan.js';
+import type { BackupManifest } from '../../src/protocol/backups.js';
+
+/** A backup that ended at hour `h` of 2026-11-29 (UTC). */
+const b = (id: string, h: number, parent: string | null = null): BackupManifest => ({
+  id,
+  kind: parent === null ? 'full' : 'incremental',
+  parent,
+  startedAt: `2026-11-29T${String(h).padStart(2, '0')}:00:00.000Z`,
+  endedAt: `2026-11-29T${String(h).padStart(2, '0')}:05:00.000Z`,
+  gtid: `0-1-${h}`,
+  sourceNode: 'node-2',
+  serverVersion: 'test',
+  compression: 'zstd',
+  bytes: 1,
+  sha256: '0'.repeat(64),
+});
+const at = (h: number, m = 30) => Date.parse(`2026-11-29T${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:00.000Z`);
+
+// Fulls at 1, 5, 9; incrementals on 1 (at 2, 3), on 5 (at 6), on 9 (at 10).
+const ALL = [b('f1', 1), b('i2', 2, 'f1'), b('i3', 3, 'i2'), b('f5', 5), b('i6', 6, 'f5'), b('f9', 9), b('i10', 10, 'f9')];
+
+describe('the chain a restore to a time starts from', () => {
+  it.each([
+    ['before any backup ended: none (outside the window)', at(0), null],
+    ['just after the first full', at(1, 10), ['f1']],
+    ['after its incrementals', at(3, 10), ['f1', 'i2', 'i3']],
+    ['after the second full (its chain, not the first)', at(5, 10), ['f5']],
+    ['at the very end of an incremental', Date.parse('2026-11-29T06:05:00.000Z'), ['f5', 'i6']],
+    ['a second before it ended', Date.parse('2026-11-29T06:04:59.000Z'), ['f5']],
+    ['after everything', at(23), ['f9', 'i10']],
+  ])('%s', (_n, time, want) => {
+    const c = chainFor(ALL, time);
+    expect(c === null ? null : [c.full.id, ...c.incrementals.map((i) => i.id)]).toEqual(want);
+  });
+
+  it('an incremental whose parent is missing breaks the chain there', () => {
+    const c = chainFor([b('f1', 1), b('i3', 3, 'i2')], at(4));
+    expect(c?.incrementals).toEqual([]);
+  });
+});
+
+describe('retention: keep N full backups, and what the recoverable window needs', () => {
+  it.each([
+    ['keep 1, no archive: only the newest chain stays', 1, null, ['f1', 'i2', 'i3', 'f5', 'i6']],
+    ['keep 2, no archive', 2, null, ['f1', 'i2', 'i3']],
+    ['keep 3: nothing goes', 3, null, []],
+    ['keep 1, archive from 04:00: the chain of f1 restores 04:00, so it stays', 1, at(4, 0), ['f5', 'i6']],
+    ['keep 1, archive from 07:00: f5 restores 07:00', 1, at(7, 0), ['f1', 'i2', 'i3']],
+    ['keep 0 still keeps the newest full backup', 0, null, ['f1', 'i2', 'i3', 'f5', 'i6']],
+  ])('%s', (_n, keep, archiveFrom, want) => {
+    expect(backupsToPrune(ALL, keep, archiveFrom)).toEqual(want);
+  });
+
+  it('an orphaned incremental (its full backup gone) is pruned', () => {
+    expect(backupsToPrune([b('i2', 2, 'f1'), b('f5', 5)], 1, null)).toEqual(['i2']);
+  });
+
+  it('whatever is pruned, every time from the archive start on still has a chain', () => {
+    for (const keep of [0, 1, 2]) {
+      for (const from of [at(1, 10), at(4), at(6), at(11)]) {
+        const pruned = new Set(backupsToPrune(ALL, keep, from));
+        const left = ALL.filter((x) => !pruned.has(x.id));
+        for (let h = 1; h <= 23; h++) {
+          const t = at(h);
+          if (t < from) continue;
+          const before = chainFor(ALL, t);
+          if (before === null) continue;
+          expect(chainFor(left, t), `keep ${keep}, archive from ${new Date(from).toISOString()}, restore to ${new Date(t).toISOString()}`).not.toBeNull();
+        }
+      }
+    }
+  });
+});
