@@ -37,6 +37,7 @@ export class InjectedFaults {
         const port: AgentPort = {
           call: (name, params, options) => (cut() ? fail() : real.call(name, params, options)),
           dump: () => (cut() ? fail() : real.dump()),
+          snapshot: () => (cut() ? fail() : real.snapshot()),
           loadDump: (file, login) => (cut() ? fail() : real.loadDump(file, login)),
         };
         return port;

@@ -19,6 +19,8 @@ import { ManagerLoop } from '../manager/loop.js';
 import { LeaseKeeper } from '../manager/lease.js';
 import { CONSOLE_HEADER, isConsolePath, registerConsole } from './console-routes.js';
 import { RefusalLog } from '../rpc/refusal-log.js';
+import { FsBackupStore } from '../store/fs-backup-store.js';
+import { BackupRunner } from '../manager/backups.js';
 import { startMetricsListener } from './metrics-listener.js';
 import { ConsoleSessions } from './console-sessions.js';
 import { serviceMetrics } from '../manager/metrics.js';
@@ -126,6 +128,11 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     credentialsFor: hosts ? null : (id) => creds.forNode(id, [driver.nodeHost ?? '127.0.0.1']),
   });
   const loop = new ManagerLoop({ store, observer, executor, logger, clock }, { intervalMs: config.monitorIntervalMs, retryDelayMs: config.retryDelayMs, suspectRecheckMs: config.suspectRecheckMs });
+  // Backups: kept in the store's directory; what a manager that died midway left is removed now.
+  const backupStore = new FsBackupStore(config.backupDir ?? join(dataDir, 'backups'));
+  const cleaned = await backupStore.cleanup();
+  if (cleaned > 0) logger.warn({ removed: cleaned }, 'removed backups a previous run left incomplete');
+  const backupRunner = new BackupRunner({ store, backups: backupStore, agents, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), clock, logger });
   const handlers = managerHandlers({
     store,
     driver,
@@ -137,6 +144,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     failoverChecks: config.failoverChecks,
     loopWaitMs: config.loopWaitMs,
     hosts,
+    backups: { runner: backupRunner, store: backupStore },
     join: { managerUrl: `https://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`, caHash: spkiHash(creds.caCertificate()) },
   });
   const apiTls =

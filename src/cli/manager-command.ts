@@ -25,6 +25,7 @@ interface ManagerFlags {
   tlsKey?: string;
   allowInsecure?: boolean;
   metricsAddress?: string;
+  backupDir?: string;
   config?: string;
 }
 
@@ -42,6 +43,7 @@ function flagsLayer(o: ManagerFlags): ManagerConfigLayer {
     ...(o.tlsCert && o.tlsKey ? { tls: { kind: 'files' as const, certFile: o.tlsCert, keyFile: o.tlsKey } } : o.tls ? { tls: { kind: 'ca' as const } } : {}),
     ...(o.allowInsecure ? { allowInsecure: true } : {}),
     ...(o.metricsAddress ? { metricsAddress: o.metricsAddress } : {}),
+    ...(o.backupDir ? { backupDir: o.backupDir } : {}),
   };
 }
 
@@ -61,6 +63,7 @@ export function registerManagerCommand(program: Command): void {
     .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (with --tls-key)')
     .option('--tls-key <file>', 'the key of --tls-cert')
     .option('--allow-insecure', 'allow a non-loopback --host without TLS (the API token would travel in clear)')
+    .option('--backup-dir <dir>', 'where backups are kept, on any mounted path (default: backups/ in the data directory)')
     .option('--metrics-address <host:port>', 'also serve GET /metrics there, without the API token, for a Prometheus on a network you trust (default: only on the API port, behind the token)')
     .option('--failover-checks <n>', `failed checks in a row before the master counts as unreachable (default ${d.failoverChecks})`, whole(1, 100))
     .option('--failover-block-seconds <s>', `after an automatic failover, seconds before another may happen unless acknowledged (default ${d.failoverBlockSeconds})`, whole(0, 86400))

@@ -61,6 +61,8 @@ export interface ManagerConfig {
    * the API port, behind the token.
    */
   metricsAddress: string | null;
+  /** Where backups are kept (any mounted path); null: `D/backups` (docs/backups.md). */
+  backupDir: string | null;
 }
 
 /** The manager's defaults (port and data directory have none). */
@@ -87,6 +89,7 @@ export const MANAGER_DEFAULTS: Omit<ManagerConfig, 'port' | 'dataDir'> = {
   loopWaitMs: 30_000,
   dbOsUser: DEFAULT_DB_OS_USER,
   metricsAddress: null,
+  backupDir: null,
 };
 
 const int = (min: number, max: number): z.ZodNumber => z.number().int().min(min).max(max);
@@ -117,6 +120,7 @@ const layer = z
     snapshotGrantSeconds: int(10, 86_400),
     loopWaitMs: int(100, 600_000),
     dbOsUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/),
+    backupDir: z.string().min(1).nullable(),
     metricsAddress: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 10.0.0.1:9104').nullable(),
   })
   .partial()

@@ -35,6 +35,10 @@ class RpcAgent implements AgentPort {
     return this.client.stream('dump', {});
   }
 
+  snapshot(): Promise<Readable> {
+    return this.client.stream('stream_snapshot', {});
+  }
+
   loadDump(file: Readable, login: Login): Promise<LoadAnswer> {
     return this.client.upload('load_dump', 'mysqldump_file', file, { params: login });
   }

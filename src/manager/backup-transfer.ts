@@ -15,16 +15,26 @@ const ZSTD_LEVEL = 3;
  * Stores a physical backup as it arrives: the xbstream `source` (an agent's `stream_snapshot`)
  * is compressed by `zstd` straight into `store` under `id` (never a whole copy on a disk first),
  * while its `mariadb_backup_binlog_info` is read on the way for the GTID position the backup
- * holds. Answers the committed manifest. On any failure nothing is kept (the writer is aborted)
+ * holds; `onBytes` hears how many bytes of the stream came so far. Answers the committed manifest
+ * (ended now). On any failure nothing is kept (the writer is aborted)
  * and it throws: PEER_FAILED for a stream that broke or ended incomplete (no binlog info, a half
  * chunk), ENGINE_FAILED when zstd fails, what the store throws otherwise.
  */
-export async function transferBackup(source: Readable, store: BackupStore, id: string, facts: Omit<BackupFacts, 'gtid' | 'compression'>): Promise<BackupManifest> {
+export async function transferBackup(
+  source: Readable,
+  store: BackupStore,
+  id: string,
+  facts: Omit<BackupFacts, 'gtid' | 'compression' | 'endedAt'>,
+  onBytes?: (bytes: number) => void,
+): Promise<BackupManifest> {
   const writer = await store.begin(id);
   const catcher = new XbstreamCatcher(new Set(BINLOG_INFO_FILES));
+  let read = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       catcher.push(chunk);
+      read += chunk.length;
+      onBytes?.(read);
       cb(null, chunk);
     },
   });
@@ -51,7 +61,7 @@ export async function transferBackup(source: Readable, store: BackupStore, id: s
     } catch (e) {
       throw new AppError('PEER_FAILED', `backup ${id}: ${(e as Error).message}`);
     }
-    return await writer.commit({ ...facts, gtid, compression: 'zstd' });
+    return await writer.commit({ ...facts, endedAt: new Date().toISOString(), gtid, compression: 'zstd' });
   } catch (e) {
     zstd.kill('SIGKILL');
     await exited.catch(() => undefined);

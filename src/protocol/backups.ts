@@ -33,3 +33,37 @@ export type BackupFacts = Omit<BackupManifest, 'id' | 'bytes' | 'sha256'>;
 
 /** The rule a backup id follows (also a file name on any store). */
 export const BACKUP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** The backup being taken: its id, its source node, when it began, the bytes copied so far. */
+export interface BackupProgress {
+  /** Its id. */
+  id: string;
+  /** The node it is taken from. */
+  source: string;
+  /** When it began (ISO time). */
+  startedAt: string;
+  /** Bytes of the server's copy streamed so far (before compression). */
+  bytes: number;
+}
+
+/** How the last backup ended: its id, whether it was kept, why not. */
+export interface BackupOutcome {
+  /** Its id. */
+  id: string;
+  /** Kept in the store. */
+  ok: boolean;
+  /** Why it failed, or null. */
+  error: string | null;
+  /** When it ended (ISO time). */
+  endedAt: string;
+}
+
+/** What list_backups answers: the complete backups, oldest first, the one under way, how the last ended. */
+export interface BackupList {
+  /** Every complete backup, oldest first. */
+  backups: BackupManifest[];
+  /** The backup being taken, or null. */
+  running: BackupProgress | null;
+  /** How the last backup since the manager started ended, or null. */
+  last: BackupOutcome | null;
+}

@@ -3,6 +3,7 @@ import { method } from './method.js';
 import { appDatabase, appPrivileges, appUserHost, appUserName, appUserPassword, type AppUser } from './app-users.js';
 import type { ServiceState } from './service-states.js';
 import type { PerformanceHistory } from './history.js';
+import { BACKUP_ID_PATTERN, type BackupList } from './backups.js';
 
 export type { DiskUsage, NodeHistory, PerformanceHistory, PerformancePoint } from './history.js';
 
@@ -248,6 +249,12 @@ export const managerApi = {
   shutdown: method<{ state: ServiceState }>()({ verb: 'POST', params: none }),
   /** The service's performance; `window` (default `1m`) selects the window of the top-level figures. */
   get_service_performance: method<ServicePerformance>()({ verb: 'GET', params: z.object({ window: z.enum(PERFORMANCE_WINDOWS).optional() }).strict() }),
+  /** A full physical backup, taken in the background from a caught-up replica (the master only when alone) into the backup store (docs/backups.md). */
+  backup: method<{ id: string; source: string }>()({ verb: 'POST', params: none }),
+  /** The complete backups, the one under way and how the last one ended. */
+  list_backups: method<BackupList>()({ verb: 'GET', params: none }),
+  /** Deletes a complete backup. */
+  delete_backup: method<{ id: string }>()({ verb: 'POST', params: z.object({ id: z.string().regex(BACKUP_ID_PATTERN, 'must be a backup id such as full-20261129T120000Z') }).strict() }),
   /** Each ready node's last 15 minutes: statements, reads and writes, commits, latency, connections, and its disk (the web console's charts). */
   get_performance_history: method<PerformanceHistory>()({ verb: 'GET', params: none }),
   get_password: method<string>()({ verb: 'GET', params: none }),

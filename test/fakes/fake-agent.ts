@@ -60,6 +60,10 @@ export class FakeAgent implements AgentPort {
     throw new AppError('ENGINE_FAILED', 'the fake agent holds no SQL data to dump');
   }
 
+  async snapshot(): Promise<Readable> {
+    throw new AppError('ENGINE_FAILED', 'the fake agent holds no data files to copy');
+  }
+
   async loadDump(_file: Readable, _login: Login): Promise<LoadAnswer> {
     throw new AppError('ENGINE_FAILED', 'the fake agent loads no dump');
   }

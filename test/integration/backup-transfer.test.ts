@@ -12,7 +12,7 @@ import { isAppError } from '../../src/util/errors.js';
 import { AgentProcess, stopAll } from '../helpers/agent-process.js';
 import { APP_PASSWORD, APP_USER, connectApp, scalar } from '../helpers/sql.js';
 
-const FACTS = { kind: 'full' as const, parent: null, startedAt: '2026-11-29T12:00:00.000Z', endedAt: '2026-11-29T12:00:05.000Z', sourceNode: 'node-1', serverVersion: 'test' };
+const FACTS = { kind: 'full' as const, parent: null, startedAt: '2026-11-29T12:00:00.000Z', sourceNode: 'node-1', serverVersion: 'test' };
 
 /**
  * A physical backup taken from a real server (mariadb-backup through the agent's

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backupsToPrune, chainFor } from '../../src/manager/core/backup-plan.js';
+import { backupSource, backupsToPrune, chainFor } from '../../src/manager/core/backup-plan.js';
+import { node, snapshot } from '../helpers/snapshots.js';
 import type { BackupManifest } from '../../src/protocol/backups.js';
 
 /** A backup that ended at hour `h` of 2026-11-29 (UTC). */
@@ -71,5 +72,25 @@ describe('retention: keep N full backups, and what the recoverable window needs'
         }
       }
     }
+  });
+});
+
+describe('where a backup is taken from', () => {
+  it.each([
+    ['a caught-up replica, not the master', [node('node-1', 'master'), node('node-2', 'replica', { lagSeconds: 0 }), node('node-3', 'replica', { lagSeconds: 0 })], { id: 'node-2' }],
+    ['the least behind', [node('node-1', 'master'), node('node-2', 'replica', { lagSeconds: 1 }), node('node-3', 'replica', { lagSeconds: 0 })], { id: 'node-3' }],
+    ['not one whose replication is broken', [node('node-1', 'master'), node('node-2', 'replica', { sqlRunning: 'No', sqlErrno: 1062, replicationError: 'Duplicate' }), node('node-3', 'replica', { lagSeconds: 0 })], { id: 'node-3' }],
+    ['the master when it has no replica', [node('node-1', 'master')], { id: 'node-1' }],
+  ])('%s', (_n, nodes, want) => {
+    expect(backupSource(snapshot({ nodes }))).toEqual(want);
+  });
+
+  it.each([
+    ['no replica caught up: refused, the master is not used', [node('node-1', 'master'), node('node-2', 'replica', { lagSeconds: 30 })], /^no replica is caught up with node-1 \(node-2 lag or do not replicate\)/],
+    ['no master', [node('node-2', 'replica')], /^the service has no master in service$/],
+    ["the master's server down", [node('node-1', 'master', { mysqlRunning: false })], /^the service has no master in service$/],
+  ])('%s', (_n, nodes, why) => {
+    const r = backupSource(snapshot({ nodes }));
+    expect('refused' in r && r.refused).toMatch(why);
   });
 });

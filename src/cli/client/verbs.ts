@@ -9,6 +9,7 @@ import { registerFailoverVerbs } from './verbs-failover.js';
 import { registerRouterVerb } from './verbs-router.js';
 import { registerUserVerbs } from './verbs-users.js';
 import { registerHostVerbs } from './verbs-hosts.js';
+import { registerBackupVerbs } from './verbs-backups.js';
 
 /** The client verbs: they talk to a manager over the wire protocol, like any ConPaaS client. */
 export function registerClientVerbs(program: Command): void {
@@ -135,4 +136,5 @@ export function registerClientVerbs(program: Command): void {
   registerRouterVerb(program);
   registerUserVerbs(program);
   registerHostVerbs(program);
+  registerBackupVerbs(program);
 }

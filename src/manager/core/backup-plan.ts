@@ -1,4 +1,27 @@
 import type { BackupManifest } from '../../protocol/backups.js';
+import { masterOf, type Snapshot } from './model.js';
+import { diagnoseReplica } from './replicas.js';
+import { list } from './words.js';
+
+/** Seconds a replica may lag and still be the source of a backup (it is then as good as the master's copy). */
+export const BACKUP_SOURCE_MAX_LAG_SECONDS = 1;
+
+/**
+ * Where a backup is taken from (issue #16): a caught-up replica when the service has one (the
+ * least behind, then the lowest id; the master's I/O and commits stay untouched), the master
+ * only when it has no replica. Answers the node's id, or why none can be used now. Pure.
+ */
+export function backupSource(s: Snapshot): { id: string } | { refused: string } {
+  const master = masterOf(s.nodes);
+  if (!master || master.status !== 'ready' || !master.reachable || !master.mysqlRunning) return { refused: 'the service has no master in service' };
+  const replicas = s.nodes.filter((n) => n.role === 'replica' && n.status === 'ready');
+  if (replicas.length === 0) return { id: master.id };
+  const caughtUp = replicas
+    .filter((n) => diagnoseReplica(n, master.id).name === 'ReplicaHealthy' && n.lagSeconds !== null && n.lagSeconds <= BACKUP_SOURCE_MAX_LAG_SECONDS)
+    .sort((a, b) => (a.lagSeconds ?? 0) - (b.lagSeconds ?? 0) || a.id.localeCompare(b.id, 'en', { numeric: true }));
+  if (caughtUp.length === 0) return { refused: `no replica is caught up with ${master.id} (${list(replicas.map((n) => n.id))} lag or do not replicate); the master is used only when it has no replica` };
+  return { id: caughtUp[0]!.id };
+}
 
 /**
  * The chain a restore starts from: a full backup and the incrementals on top of it, in order,

@@ -1,0 +1,110 @@
+import type { BackupManifest, BackupOutcome, BackupProgress } from '../protocol/backups.js';
+import type { BackupStore } from '../store/backup-store.js';
+import type { StateStore } from '../store/store.js';
+import { AppError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import type { AgentDirectory } from './agent-port.js';
+import type { Clock } from './clock.js';
+import { backupSource } from './core/backup-plan.js';
+import type { Snapshot } from './core/model.js';
+import type { CounterHistory } from './core/performance.js';
+import { transferBackup } from './backup-transfer.js';
+
+/** What the backups need: the registry, the store, the agents, the last look at the service, the clock and the log. */
+export interface BackupRunnerDeps {
+  /** The registry and the events. */
+  store: StateStore;
+  /** Where backups go. */
+  backups: BackupStore;
+  /** The nodes' agents (the source's copy). */
+  agents: AgentDirectory;
+  /** The loop's last look at the service (the source is chosen from it), or null before the first. */
+  latest: () => Snapshot | null;
+  /** Each node's counter samples (its server version). */
+  counterHistory: () => Record<string, CounterHistory>;
+  /** The time. */
+  clock: Clock;
+  /** Where outcomes are logged. */
+  logger: Logger;
+}
+
+/**
+ * Takes full physical backups in the background, one at a time, beside the loop: a backup is not
+ * an operation of the service's state machine, so a failover or a repair never waits for one
+ * (docs/backups.md). What it writes is listed only once complete (BackupStore); a manager that
+ * dies midway leaves remains that `cleanup` removes at the next start.
+ */
+export class BackupRunner {
+  private current: (BackupProgress & { done: Promise<void> }) | null = null;
+  private lastOutcome: BackupOutcome | null = null;
+
+  constructor(private readonly deps: BackupRunnerDeps) {}
+
+  /** The backup under way, or null. */
+  get running(): BackupProgress | null {
+    if (!this.current) return null;
+    const { done: _done, ...progress } = this.current;
+    return progress;
+  }
+
+  /** How the last backup ended, or null. */
+  get last(): BackupOutcome | null {
+    return this.lastOutcome;
+  }
+
+  /**
+   * Begins a full backup of the service from the node backupSource chooses and answers at once
+   * with its id and source. Throws BUSY while one is under way, WRONG_STATE when the service is
+   * not RUNNING or no source can be used now (the reason named).
+   */
+  begin(): { id: string; source: string } {
+    if (this.current) throw new AppError('BUSY', `backup: ${this.current.id} is under way (from ${this.current.source}); one at a time`);
+    const state = this.deps.store.service()?.state ?? 'INIT';
+    if (state !== 'RUNNING') throw new AppError('WRONG_STATE', `wrong state to backup: ${state} (accepted: RUNNING)`);
+    const snapshot = this.deps.latest();
+    if (!snapshot) throw new AppError('WRONG_STATE', 'backup: the manager has not looked at the service yet; try again in a second');
+    const chosen = backupSource(snapshot);
+    if ('refused' in chosen) throw new AppError('WRONG_STATE', `backup refused: ${chosen.refused}`);
+    const node = this.deps.store.nodes().find((n) => n.id === chosen.id)!;
+    const now = new Date(this.deps.clock.now());
+    const id = `full-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+    const samples = this.deps.counterHistory()[chosen.id]?.samples;
+    const serverVersion = samples?.[samples.length - 1]?.serverVersion ?? 'unknown';
+    const progress: BackupProgress = { id, source: chosen.id, startedAt: now.toISOString(), bytes: 0 };
+    const run = async (): Promise<void> => {
+      try {
+        const stream = await this.deps.agents.for(node).snapshot();
+        const m = await transferBackup(stream, this.deps.backups, id, { kind: 'full', parent: null, startedAt: progress.startedAt, sourceNode: chosen.id, serverVersion }, (b) => {
+          progress.bytes = b;
+        });
+        this.finished({ id, ok: true, error: null, endedAt: m.endedAt }, `backup ${id} taken from ${chosen.id}: ${m.bytes} bytes compressed, GTID ${m.gtid || '(none)'}`);
+      } catch (e) {
+        this.finished({ id, ok: false, error: (e as Error).message, endedAt: new Date(this.deps.clock.now()).toISOString() }, `backup ${id} from ${chosen.id} failed, nothing kept: ${(e as Error).message}`);
+      }
+    };
+    // Recorded before it runs: a failure that comes at once (no address) still ends it properly.
+    const entry = Object.assign(progress, { done: Promise.resolve() });
+    this.current = entry;
+    this.deps.store.addEvent(`backup ${id}: copying ${chosen.id}`);
+    entry.done = run();
+    return { id, source: chosen.id };
+  }
+
+  /** Resolves once the backup under way (if any) ended. */
+  async settled(): Promise<void> {
+    await this.current?.done;
+  }
+
+  /** Every complete backup, oldest first. */
+  list(): Promise<BackupManifest[]> {
+    return this.deps.backups.list();
+  }
+
+  private finished(outcome: BackupOutcome, event: string): void {
+    this.lastOutcome = outcome;
+    if (this.current?.id === outcome.id) this.current = null;
+    this.deps.store.addEvent(event);
+    if (outcome.ok) this.deps.logger.info({ backup: outcome.id }, 'backup taken');
+    else this.deps.logger.warn({ backup: outcome.id, reason: outcome.error }, 'backup failed');
+  }
+}
