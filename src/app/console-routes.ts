@@ -6,7 +6,6 @@ import { CONSOLE_HEADER } from '../protocol/console.js';
 import { AppError } from '../util/errors.js';
 import { clearedCookie, sessionCookie, type ConsoleSessions } from './console-sessions.js';
 
-export { CONSOLE_HEADER };
 
 /**
  * What the console's pages may load and do: scripts and styles from the manager only (no inline

@@ -17,7 +17,8 @@ import { systemClock } from '../manager/clock.js';
 import { Executor } from '../manager/execute/executor.js';
 import { ManagerLoop } from '../manager/loop.js';
 import { LeaseKeeper } from '../manager/lease.js';
-import { CONSOLE_HEADER, isConsolePath, registerConsole } from './console-routes.js';
+import { CONSOLE_HEADER } from '../protocol/console.js';
+import { isConsolePath, registerConsole } from './console-routes.js';
 import { RefusalLog } from '../rpc/refusal-log.js';
 import { FsBackupStore } from '../store/fs-backup-store.js';
 import { BackupRunner } from '../manager/backups.js';
@@ -144,7 +145,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     failoverChecks: config.failoverChecks,
     loopWaitMs: config.loopWaitMs,
     hosts,
-    backups: { runner: backupRunner, store: backupStore },
+    backups: backupRunner,
     join: { managerUrl: `https://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`, caHash: spkiHash(creds.caCertificate()) },
   });
   const apiTls =

@@ -20,7 +20,6 @@ import { loadAndVerify } from './api-load.js';
 import { servicePerformance } from './core/performance.js';
 import { backupApi } from './api-backups.js';
 import type { BackupRunner } from './backups.js';
-import type { BackupStore } from '../store/backup-store.js';
 import { performanceHistory } from './core/history.js';
 import type { ManagerLoop } from './loop.js';
 import type { Observer } from './observe.js';
@@ -51,8 +50,8 @@ export interface ApiDeps {
   hosts?: HostStore | null;
   /** How a joining host reaches this manager: its URL and the service CA's pin. */
   join?: { managerUrl: string; caHash: string };
-  /** The backups: the runner and its store (null or absent: this manager keeps none). */
-  backups?: { runner: BackupRunner; store: BackupStore } | null;
+  /** The backups, taken beside the loop (null or absent: this manager keeps none). */
+  backups?: BackupRunner | null;
 }
 
 function secret(): string {
@@ -112,7 +111,7 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
   return {
     ...userApi({ store, agents, readyMaster, requireState }),
     ...hostApi({ hosts: deps.hosts ?? null, store, agents, clock, join: deps.join ?? { managerUrl: '', caHash: '' } }),
-    ...backupApi(deps.backups?.runner ?? null, deps.backups?.store ?? null),
+    ...backupApi(deps.backups ?? null),
 
     startup: async (p) => {
       requireState('startup');

@@ -35,16 +35,14 @@ export interface BackupRunnerDeps {
  * dies midway leaves remains that `cleanup` removes at the next start.
  */
 export class BackupRunner {
-  private current: (BackupProgress & { done: Promise<void> }) | null = null;
+  private current: BackupProgress | null = null;
   private lastOutcome: BackupOutcome | null = null;
 
   constructor(private readonly deps: BackupRunnerDeps) {}
 
   /** The backup under way, or null. */
   get running(): BackupProgress | null {
-    if (!this.current) return null;
-    const { done: _done, ...progress } = this.current;
-    return progress;
+    return this.current ? { ...this.current } : null;
   }
 
   /** How the last backup ended, or null. */
@@ -83,21 +81,21 @@ export class BackupRunner {
       }
     };
     // Recorded before it runs: a failure that comes at once (no address) still ends it properly.
-    const entry = Object.assign(progress, { done: Promise.resolve() });
-    this.current = entry;
+    this.current = progress;
     this.deps.store.addEvent(`backup ${id}: copying ${chosen.id}`);
-    entry.done = run();
+    void run();
     return { id, source: chosen.id };
-  }
-
-  /** Resolves once the backup under way (if any) ended. */
-  async settled(): Promise<void> {
-    await this.current?.done;
   }
 
   /** Every complete backup, oldest first. */
   list(): Promise<BackupManifest[]> {
     return this.deps.backups.list();
+  }
+
+  /** Deletes a complete backup: WRONG_STATE for the one being taken, NOT_FOUND for an id with none. */
+  async delete(id: string): Promise<void> {
+    if (this.current?.id === id) throw new AppError('WRONG_STATE', `backup ${id} is being taken; it can be deleted once it ends`);
+    await this.deps.backups.delete(id);
   }
 
   private finished(outcome: BackupOutcome, event: string): void {

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/util/errors.js';
 import { sleep } from '../../src/util/proc.js';
 import { ManagerProcess } from '../helpers/manager-process.js';
-import { connectApp, eventually, scalar } from '../helpers/sql.js';
+import { onMaster } from '../helpers/nodes.js';
+import { eventually, scalar } from '../helpers/sql.js';
 
 /**
  * Full physical backups of a real 3-node service (issue #16, first part): taken in the background
@@ -14,27 +15,18 @@ import { connectApp, eventually, scalar } from '../helpers/sql.js';
 describe('backups of a running service (real mariadbd, mariadb-backup, zstd)', () => {
   let m: ManagerProcess;
   let password: string;
-  const masterPos = async (): Promise<string> => {
-    const [h, p] = (await m.info()).master!.split(':');
-    const c = await connectApp(h!, Number(p), 'mysqldb', password);
-    try {
-      return String(await scalar(c, 'SELECT @@gtid_binlog_pos'));
-    } finally {
-      await c.end();
-    }
-  };
+  const masterPos = (): Promise<string> => onMaster(m, password, async (c) => String(await scalar(c, 'SELECT @@gtid_binlog_pos')));
 
   beforeAll(async () => {
     m = await ManagerProcess.start({ monitorMs: 500 });
     await m.client.call('startup', { slaves: 2 });
     await m.waitFor('RUNNING');
     password = await m.client.call('get_password', {});
-    const [h, p] = (await m.info()).master!.split(':');
-    const c = await connectApp(h!, Number(p), 'mysqldb', password);
-    await c.query('CREATE DATABASE shop');
-    await c.query('CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(40))');
-    for (let i = 1; i <= 200; i++) await c.query('INSERT INTO shop.t VALUES (?, SHA1(?))', [i, i]);
-    await c.end();
+    await onMaster(m, password, async (c) => {
+      await c.query('CREATE DATABASE shop');
+      await c.query('CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(40))');
+      for (let i = 1; i <= 200; i++) await c.query('INSERT INTO shop.t VALUES (?, SHA1(?))', [i, i]);
+    });
   });
   afterAll(async () => {
     await m?.cleanup();

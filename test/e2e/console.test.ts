@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, sleep } from '../../src/util/proc.js';
 import { killAndWait } from '../helpers/clients.js';
 import { ManagerProcess } from '../helpers/manager-process.js';
-import { pidsOf } from '../helpers/nodes.js';
+import { onMaster, pidsOf } from '../helpers/nodes.js';
 import { connectApp } from '../helpers/sql.js';
 
 /** Debian's chromium (installed by scripts/setup.mjs); playwright-core downloads no browser. */
@@ -66,11 +66,7 @@ describe('the web console in a real browser', () => {
     m = await ManagerProcess.start({ monitorMs: 500 });
     await m.client.call('startup', { slaves: 2 });
     await m.waitFor('RUNNING');
-    const password = await m.client.call('get_password', {});
-    const [h, p] = (await m.info()).master!.split(':');
-    const c = await connectApp(h!, Number(p), 'mysqldb', password);
-    await c.query('CREATE DATABASE chart_load');
-    await c.end();
+    await onMaster(m, await m.client.call('get_password', {}), (c) => c.query('CREATE DATABASE chart_load'));
     load = writeAndRead();
     // As root, Chromium runs only without its sandbox; the page is our own.
     server = await chromium.launchServer({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });

@@ -4,7 +4,7 @@ import { isAppError } from '../../src/util/errors.js';
 import { sleep } from '../../src/util/proc.js';
 import { killAndWait } from '../helpers/clients.js';
 import { ManagerProcess } from '../helpers/manager-process.js';
-import { pidsOf, rootOn } from '../helpers/nodes.js';
+import { onMaster as onMasterAs, pidsOf, rootOn } from '../helpers/nodes.js';
 import { connectApp, eventually, scalar } from '../helpers/sql.js';
 
 /**
@@ -24,14 +24,7 @@ describe('replicas watched, planned operations checked (real mariadbd)', () => {
     return n;
   };
   const onMaster = async (sql: string, values?: unknown[]): Promise<void> => {
-    const info = await m.info();
-    const [h, p] = info.master!.split(':');
-    const c = await connectApp(h!, Number(p), 'mysqldb', password);
-    try {
-      await c.query(sql, values);
-    } finally {
-      await c.end();
-    }
+    await onMasterAs(m, password, (c) => c.query(sql, values));
   };
   const rowsOn = async (info: ServiceInfo, id: string): Promise<number> => {
     const n = nodeOf(info, id);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql, { type Connection } from 'mysql2/promise';
 import type { ManagerProcess } from './manager-process.js';
+import { connectApp } from './sql.js';
 
 /** The pids of a local node's agent and mariadbd, from its node.json and its server's pid file. */
 export function pidsOf(m: ManagerProcess, id: string): { agent: number; mysqld: number } {
@@ -22,4 +23,18 @@ export function rootOn(m: ManagerProcess, id: string): Promise<Connection> {
     user: 'root',
     authPlugins: { unix_socket: () => () => Buffer.alloc(0) },
   });
+}
+
+/**
+ * Runs `fn` on a connection to the service's current master (as get_service_info names it) as
+ * the service user, closed after it; answers what `fn` answers.
+ */
+export async function onMaster<T>(m: ManagerProcess, password: string, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const [host, port] = (await m.info()).master!.split(':');
+  const c = await connectApp(host!, Number(port), 'mysqldb', password);
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
 }

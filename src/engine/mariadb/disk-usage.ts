@@ -78,9 +78,4 @@ export class DiskUsageCache {
     }
     return this.usage;
   }
-
-  /** Resolves once the walk under way, if any, ended (tests). */
-  async settled(): Promise<void> {
-    await this.walking;
-  }
 }
