@@ -74,7 +74,9 @@ describe('manager: hostile requests get clear errors and change nothing', () => 
     const deadline = Date.now() + 240_000;
     for (;;) {
       const info = (await call('get_service_info')) as ServiceInfo;
-      if (info.state === 'RUNNING' && info.operation === null) break;
+      // Settled: RUNNING, no operation, and the loop's last look found nothing left to do (right
+      // after startup it still sets the master's rpl_semi_sync_master_wait_no_slave, an event).
+      if (info.state === 'RUNNING' && info.operation === null && (info.diagnosis ?? '').startsWith('service RUNNING: ')) break;
       if (info.state === 'ERROR') throw new Error(`startup failed: ${info.error}`);
       if (Date.now() > deadline) throw new Error(`still ${info.state} after startup`);
       await sleep(200);
