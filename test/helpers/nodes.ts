@@ -18,8 +18,13 @@ export function pidsOf(m: ManagerProcess, id: string): { agent: number; mysqld: 
  * operator, or an attacker with root on the host, can do behind the manager's back.
  */
 export function rootOn(m: ManagerProcess, id: string): Promise<Connection> {
+  return rootAt(join(m.dataDir, 'nodes', id));
+}
+
+/** A connection as OS root over the socket of the node whose directory is `dir` (its `run/mysqld.sock`). */
+export function rootAt(dir: string): Promise<Connection> {
   return mysql.createConnection({
-    socketPath: join(m.dataDir, 'nodes', id, 'run', 'mysqld.sock'),
+    socketPath: join(dir, 'run', 'mysqld.sock'),
     user: 'root',
     authPlugins: { unix_socket: () => () => Buffer.alloc(0) },
   });

@@ -4,6 +4,7 @@ import { isGtidList, parseBinlogInfo } from '../../src/protocol/binlog-info.js';
 import { layoutOf } from '../../src/engine/mariadb/layout.js';
 import { renderMyCnf } from '../../src/engine/mariadb/my-cnf.js';
 import { nativePasswordHash } from '../../src/engine/mariadb/statements.js';
+import { resumePosition } from '../../src/engine/mariadb/resume-position.js';
 import { VERSION } from '../../src/version.js';
 
 describe('backup GTID position', () => {
@@ -24,6 +25,26 @@ describe('backup GTID position', () => {
     expect(isGtidList('0-1-2,3-4-5')).toBe(true);
     expect(isGtidList('0-1')).toBe(false);
     expect(isGtidList('a-b-c')).toBe(false);
+  });
+});
+
+describe('where a replica resumes', () => {
+  const cases: Array<[string, string, string, string]> = [
+    ['recorded position equal to the binary log', '0-1-42', '0-1-42', '0-1-42'],
+    ['recorded position one DDL behind (killed between commit and gtid_slave_pos)', '0-1-42', '0-1-41', '0-1-42'],
+    ['nothing recorded, binary log holds transactions', '0-1-7', '', '0-1-7'],
+    ['a demoted master: its own writes are ahead', '0-2-50', '0-1-40', '0-2-50'],
+    ['recorded ahead of the binary log (binary log purged / reset)', '0-1-3', '0-1-9', '0-1-9'],
+    ['several domains, each the later', '0-1-5,1-3-9', '0-1-7,1-3-2', '0-1-7,1-3-9'],
+    ['a domain only in the binary log', '0-1-5,2-1-4', '0-1-5', '0-1-5,2-1-4'],
+    ['both empty', '', '', ''],
+  ];
+  for (const [name, binlog, applied, want] of cases) {
+    it(name, () => expect(resumePosition(binlog, applied)).toBe(want));
+  }
+  it('names the position it cannot read', () => {
+    expect(() => resumePosition('0-1', '0-1-2')).toThrow(/gtid_binlog_pos/);
+    expect(() => resumePosition('0-1-2', 'x')).toThrow(/applied position/);
   });
 });
 
@@ -54,6 +75,8 @@ describe('option file', () => {
     'gtid_strict_mode=ON',
     'log_slave_updates=ON',
     'read_only=ON',
+    'skip_slave_start=ON',
+    'innodb_flush_log_at_trx_commit=1',
     'skip_name_resolve=ON',
     'innodb_buffer_pool_size=256M',
     'max_connections=50',

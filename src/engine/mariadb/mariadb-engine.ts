@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, fchownSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod, chown, lchown, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -19,6 +19,7 @@ import { programs } from './programs.js';
 import { extractSnapshot, snapshotStream } from './snapshot.js';
 import { withConnection } from './sql.js';
 import { StatusConnection } from './status-connection.js';
+import { resumeReplication } from './resume-position.js';
 import { DiskUsageCache } from './disk-usage.js';
 import * as sql from './statements.js';
 
@@ -156,14 +157,7 @@ export class MariadbEngine implements Engine {
     await this.prepareDirs();
     await this.writeConfig(settings);
     this.statusConn.reset();
-    // mariadbd switches to the database user itself (`user=` in my.cnf) and reopens its error log as it.
-    const fd = openSync(this.layout.errorLog, 'a', 0o600);
-    try {
-      fchownSync(fd, this.dbUser.uid, this.dbUser.gid);
-    } finally {
-      closeSync(fd);
-    }
-    this.proc.spawn();
+    this.proc.spawn(this.dbUser);
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
       this.proc.assertStarting();
@@ -181,6 +175,8 @@ export class MariadbEngine implements Engine {
     }
     // The account MariaDB's programs log in with, on servers made before it existed: this host's own, never replicated.
     if (this.dbUser.name !== this.adminUser) await this.sql((c) => ensureAccount(c, socketAdminAccount(this.dbUser.name), { binlog: false }));
+    // A replica's replication starts here (skip_slave_start), from where its binary log stands.
+    await this.sql(resumeReplication);
   }
 
   async stop(graceMs = this.stopTimeoutMs): Promise<void> {

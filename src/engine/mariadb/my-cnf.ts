@@ -80,6 +80,8 @@ export function renderMyCnf(layout: Layout, c: InstanceConfig): string {
     'gtid_strict_mode=ON',
     'binlog_expire_logs_seconds=604800',
     'read_only=ON',
+    '# the agent starts replication itself, once it has checked where it resumes (resume-position.ts)',
+    'skip_slave_start=ON',
     `slave_net_timeout=${c.slaveNetTimeout}`,
     `slave_parallel_threads=${c.parallelReplicationThreads}`,
     'slave_parallel_mode=optimistic',

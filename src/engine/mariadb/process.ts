@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, fchownSync, readFileSync } from 'node:fs';
 import { AppError } from '../../util/errors.js';
 import { cmdlineOf, isAlive, lastLines, sleep } from '../../util/proc.js';
 import type { Layout } from './layout.js';
@@ -37,7 +37,9 @@ export class MariadbProcess {
   ) {}
 
   get pid(): number | null {
-    if (this.child?.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null) return this.child.pid;
+    // isAlive too: a child reaped a moment ago has not yet had its exit event.
+    const c = this.child;
+    if (c?.pid !== undefined && c.exitCode === null && c.signalCode === null && isAlive(c.pid)) return c.pid;
     if (this.adoptedPid !== null && isAlive(this.adoptedPid)) return this.adoptedPid;
     return null;
   }
@@ -74,11 +76,16 @@ export class MariadbProcess {
     return true;
   }
 
-  /** Spawns `mariadbd`; the caller waits for it to accept connections. */
-  spawn(): void {
+  /**
+   * Spawns `mariadbd`; the caller waits for it to accept connections. `logOwner` (uid, gid) is
+   * given the error log first: mariadbd switches to the database user itself (`user=` in my.cnf)
+   * and reopens its error log as it.
+   */
+  spawn(logOwner?: { uid: number; gid: number }): void {
     if (this.pid !== null) return;
     const errFd = openSync(this.layout.errorLog, 'a', 0o600);
     try {
+      if (logOwner) fchownSync(errFd, logOwner.uid, logOwner.gid);
       const child = spawn(this.binary, [`--defaults-file=${this.layout.cnf}`], {
         stdio: ['ignore', errFd, errFd],
         cwd: this.layout.root,

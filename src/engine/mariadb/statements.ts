@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { EngineCounters, EngineReplication, EngineStatus, ReplicaSource } from '../engine.js';
+import { alignSlavePos } from './resume-position.js';
 import { q } from './sql.js';
 
 /**
@@ -120,8 +121,8 @@ export async function setReadOnly(c: Connection, readOnly: boolean): Promise<voi
 
 /**
  * Points the server at a master. Without an explicit position the server continues from
- * everything it already holds, its own binary log included (`gtid_current_pos`), which is
- * what a demoted master needs.
+ * everything it already holds, its own binary log included (`alignSlavePos`): what a demoted
+ * master needs, and a replica whose recorded position lags its binary log after a crash.
  */
 export async function changeMaster(c: Connection, source: ReplicaSource, gtidSlavePos?: string): Promise<void> {
   await q(c, 'stop replication', 'STOP SLAVE');
@@ -129,7 +130,7 @@ export async function changeMaster(c: Connection, source: ReplicaSource, gtidSla
   if (gtidSlavePos !== undefined) {
     await q(c, 'set gtid_slave_pos', 'SET GLOBAL gtid_slave_pos = ?', [gtidSlavePos]);
   } else {
-    await q(c, 'set gtid_slave_pos', 'SET GLOBAL gtid_slave_pos = @@gtid_current_pos');
+    await alignSlavePos(c);
   }
   await q(
     c,
