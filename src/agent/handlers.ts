@@ -18,6 +18,7 @@ import type { PeerGrants } from './peer-grants.js';
 import { fenceServer, holdFence } from './fence.js';
 import { userHandlers } from './user-handlers.js';
 import { hostHandlers } from './host-handlers.js';
+import { restoreHandlers } from './restore-handlers.js';
 
 /** What the agent's handlers work with. */
 export interface AgentDeps {
@@ -138,6 +139,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
   return {
     ...userHandlers(engine, state),
     ...hostHandlers(state, deps.onLease),
+    ...restoreHandlers({ engine, state, logger, lock, status, settingsOf, spoolDir: join(deps.dir, 'tmp') }),
 
     check_agent_process: async () => ({ ok: true, pid: process.pid, version: VERSION }),
 

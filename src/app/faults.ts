@@ -39,6 +39,8 @@ export class InjectedFaults {
           dump: () => (cut() ? fail() : real.dump()),
           snapshot: () => (cut() ? fail() : real.snapshot()),
           loadDump: (file, login) => (cut() ? fail() : real.loadDump(file, login)),
+          restoreBackup: (file, params) => (cut() ? fail() : real.restoreBackup(file, params)),
+          replayBinlog: (file, params) => (cut() ? fail() : real.replayBinlog(file, params)),
         };
         return port;
       },

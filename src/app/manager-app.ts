@@ -22,6 +22,9 @@ import { isConsolePath, registerConsole } from './console-routes.js';
 import { RefusalLog } from '../rpc/refusal-log.js';
 import { FsBackupStore } from '../store/fs-backup-store.js';
 import { BackupRunner } from '../manager/backups.js';
+import { ArchiveKeeper } from '../manager/archive/keeper.js';
+import { FsBinlogArchive } from '../store/fs-binlog-archive.js';
+import type { StepContext } from '../manager/execute/context.js';
 import { startMetricsListener } from './metrics-listener.js';
 import { ConsoleSessions } from './console-sessions.js';
 import { serviceMetrics } from '../manager/metrics.js';
@@ -120,20 +123,26 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
       probeTimeoutMs: config.probeTimeoutMs,
     },
   );
-  const executor = new Executor({
+  const executorCtx: StepContext = {
     store,
     driver,
     agents,
     timeouts: { switchoverTimeoutSeconds: config.switchoverTimeoutSeconds, drainSeconds: config.drainSeconds, fenceMs: config.fenceMs, snapshotGrantSeconds: config.snapshotGrantSeconds },
     // Static hosts made their own keys and got their certificates when they joined.
     credentialsFor: hosts ? null : (id) => creds.forNode(id, [driver.nodeHost ?? '127.0.0.1']),
-  });
+  };
+  const executor = new Executor(executorCtx);
   const loop = new ManagerLoop({ store, observer, executor, logger, clock }, { intervalMs: config.monitorIntervalMs, retryDelayMs: config.retryDelayMs, suspectRecheckMs: config.suspectRecheckMs });
   // Backups: kept in the store's directory; what a manager that died midway left is removed now.
-  const backupStore = new FsBackupStore(config.backupDir ?? join(dataDir, 'backups'));
+  const backupDir = config.backupDir ?? join(dataDir, 'backups');
+  const backupStore = new FsBackupStore(backupDir);
   const cleaned = await backupStore.cleanup();
   if (cleaned > 0) logger.warn({ removed: cleaned }, 'removed backups a previous run left incomplete');
   const backupRunner = new BackupRunner({ store, backups: backupStore, agents, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), clock, logger });
+  // Point-in-time recovery: the masters' binary logs archived beside the backups (docs/backups.md).
+  mkdirSync(join(dataDir, 'run'), { recursive: true, mode: 0o700 });
+  const pitr = new ArchiveKeeper({ store, backups: backupStore, archive: new FsBinlogArchive(backupDir), latest: () => observer.latest, backupUnderWay: () => backupRunner.running !== null, runDir: join(dataDir, 'run'), clock, logger });
+  executorCtx.pitr = pitr;
   const handlers = managerHandlers({
     store,
     driver,
@@ -146,6 +155,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     loopWaitMs: config.loopWaitMs,
     hosts,
     backups: backupRunner,
+    pitr,
     join: { managerUrl: `https://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`, caHash: spkiHash(creds.caCertificate()) },
   });
   const apiTls =
@@ -198,6 +208,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
   // Renewed twice per monitoring interval, at most every 250 ms: well within the agents' 1 s lease.
   const lease = new LeaseKeeper({ store, agents, logger }, Math.min(250, Math.max(100, Math.floor(config.monitorIntervalMs / 2))));
   lease.start();
+  pitr.start();
   return {
     app,
     logger,
@@ -208,6 +219,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
       await metricsApp?.close();
       await app.close();
       await loop.stop();
+      await pitr.close();
       store.close();
       logStream.stop();
     },

@@ -200,4 +200,12 @@ export interface Engine {
   loadDump(file: string, login: { user: string; password: string }): Promise<LoadResult>;
   /** `CHECKSUM TABLE` of every base table of `schemas`: `db.table` → checksum (null when the server gives none). */
   checksumTables(schemas: readonly string[]): Promise<Record<string, number | null>>;
+  /**
+   * Applies bytes `[start, stop)` of a binary log file (stop null: to its end; both at transaction
+   * boundaries) with their GTIDs (a restore's replay). Answers `gtid_binlog_pos` after it.
+   * ENGINE_FAILED when a statement or the reader fails; WRONG_STATE when the server does not run.
+   */
+  replayBinlog(file: string, start: number, stop: number | null): Promise<string>;
+  /** Empties the binary log and sets `gtid_binlog_state` and `gtid_slave_pos` to `gtid` (a server restored from a backup). */
+  adoptGtidPosition(gtid: string): Promise<void>;
 }

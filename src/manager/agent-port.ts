@@ -9,7 +9,7 @@ export interface CallOptions {
 }
 
 /** The agent methods that answer JSON: every method but the streams and the upload, which have calls of their own. */
-export type AgentJsonMethod = Exclude<keyof AgentApi, 'stream_snapshot' | 'dump' | 'load_dump'>;
+export type AgentJsonMethod = Exclude<keyof AgentApi, 'stream_snapshot' | 'dump' | 'load_dump' | 'restore_backup' | 'replay_binlog'>;
 
 /**
  * One node's agent as the manager sees it, derived from the agent's method map
@@ -27,6 +27,10 @@ export interface AgentPort {
   snapshot(): Promise<Readable>;
   /** Loads a dump on the node as `login` (the agent's `load_dump`); answers its size in bytes and statements. */
   loadDump(file: Readable, login: Login): Promise<LoadAnswer>;
+  /** Builds a new node from a physical backup's xbstream (the agent's `restore_backup`): its GTID position and bytes. */
+  restoreBackup(file: Readable, params: ParamsOf<AgentApi['restore_backup']>): Promise<ResultOf<AgentApi['restore_backup']>>;
+  /** Applies a part of a binary log file to the node's server (the agent's `replay_binlog`): its position after. */
+  replayBinlog(file: Readable, params: ParamsOf<AgentApi['replay_binlog']>): Promise<ResultOf<AgentApi['replay_binlog']>>;
 }
 
 /** The agents of the registry's nodes, by address. Throws WRONG_STATE for a node with no address yet. */

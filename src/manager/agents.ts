@@ -42,6 +42,14 @@ class RpcAgent implements AgentPort {
   loadDump(file: Readable, login: Login): Promise<LoadAnswer> {
     return this.client.upload('load_dump', 'mysqldump_file', file, { params: login });
   }
+
+  restoreBackup(file: Readable, params: ParamsOf<AgentApi['restore_backup']>): Promise<ResultOf<AgentApi['restore_backup']>> {
+    return this.client.upload('restore_backup', 'backup', file, { params, timeoutMs: this.longMs });
+  }
+
+  replayBinlog(file: Readable, params: ParamsOf<AgentApi['replay_binlog']>): Promise<ResultOf<AgentApi['replay_binlog']>> {
+    return this.client.upload('replay_binlog', 'binlog', file, { params, timeoutMs: this.longMs });
+  }
 }
 
 /** Typed clients for the agents of the registry's nodes, one per address, over mutual TLS when `tls` is given. */

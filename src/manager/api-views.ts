@@ -1,4 +1,5 @@
 import type { FailoverInfo, ServiceInfo, ServiceNodeInfo } from '../protocol/manager-api.js';
+import type { RecoverableWindow } from '../protocol/restore.js';
 import type { NodeRecord, StateStore } from '../store/store.js';
 import { masterOf } from './core/model.js';
 import { nodeCondition } from './core/replicas.js';
@@ -53,7 +54,7 @@ export function failoverInfo(store: StateStore, checks: number, now: number): Fa
 }
 
 /** What get_service_info answers. */
-export function serviceInfo(deps: { store: StateStore; observer: Observer; loop: ManagerLoop; failoverChecks: number; now: number }): ServiceInfo {
+export function serviceInfo(deps: { store: StateStore; observer: Observer; loop: ManagerLoop; failoverChecks: number; now: number; recoverable: RecoverableWindow | null }): ServiceInfo {
   const { store, observer, loop } = deps;
   const s = store.service();
   const nodes = store.nodes();
@@ -74,5 +75,6 @@ export function serviceInfo(deps: { store: StateStore; observer: Observer; loop:
     events: store.events(EVENTS_SHOWN),
     failover: failoverInfo(store, deps.failoverChecks, deps.now),
     diagnosis: loop.lastDecision,
+    recoverable: deps.recoverable ?? { from: null, until: null, secondsBehind: null },
   };
 }

@@ -20,6 +20,7 @@ import { loadAndVerify } from './api-load.js';
 import { servicePerformance } from './core/performance.js';
 import { backupApi } from './api-backups.js';
 import type { BackupRunner } from './backups.js';
+import type { ArchiveKeeper } from './archive/keeper.js';
 import { performanceHistory } from './core/history.js';
 import type { ManagerLoop } from './loop.js';
 import type { Observer } from './observe.js';
@@ -52,6 +53,8 @@ export interface ApiDeps {
   join?: { managerUrl: string; caHash: string };
   /** The backups, taken beside the loop (null or absent: this manager keeps none). */
   backups?: BackupRunner | null;
+  /** Point-in-time recovery: the archive's keeper (null or absent: none). */
+  pitr?: ArchiveKeeper | null;
 }
 
 function secret(): string {
@@ -137,7 +140,14 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
           pendingPassword: null,
         });
       }
-      return begin('startup', {}, 'PROLOGUE', { desiredReplicas: slaves });
+      let params: ParamsByKind['startup'] = {};
+      if (p.restore) {
+        if (!deps.pitr) throw new AppError('WRONG_STATE', 'startup: this manager keeps no backups to restore from');
+        // Checked whole before anything starts: a restore that cannot reach its target starts nothing.
+        params = { restore: await deps.pitr.plan(p.restore) };
+        requireState('startup');
+      }
+      return begin('startup', params, 'PROLOGUE', { desiredReplicas: slaves });
     },
 
     add_nodes: async (p) => {
@@ -186,7 +196,7 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
 
     get_node_info: async (p) => ({ serviceNode: nodeInfo(observer, nodeOrFail(nodeIdOf(p))) }),
 
-    get_service_info: async () => serviceInfo({ store, observer, loop, failoverChecks: deps.failoverChecks, now: clock.now() }),
+    get_service_info: async () => serviceInfo({ store, observer, loop, failoverChecks: deps.failoverChecks, now: clock.now(), recoverable: deps.pitr?.window ?? null }),
 
     set_up_replica_master: async (p) => {
       requireState('set_up_replica_master');

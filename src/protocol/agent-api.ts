@@ -199,6 +199,22 @@ export const agentApi = {
       .object({ source: peerAddress, master: replicationSource, serverId, settings: serverSettings.optional() })
       .strict(),
   }),
+  /**
+   * A restore (issue #16): fills this new node's data directory from an uploaded physical backup
+   * (file field `backup`, an xbstream), prepares it and starts the server, whose binary log then
+   * continues from the backup's GTID position. WRONG_STATE on a node that holds data.
+   */
+  restore_backup: method<AgentStatus & { restoredGtid: string; bytes: number }>()({ verb: 'UPLOAD', params: z.object({ serverId, settings: serverSettings.optional() }).strict(), files: ['backup'] }),
+  /**
+   * A restore's replay: applies bytes `[start, stop)` of an uploaded binary log file (file field
+   * `binlog`; stop null: to its end), each at a transaction boundary, with their GTIDs. Answers
+   * the server's `gtid_binlog_pos` after it.
+   */
+  replay_binlog: method<{ gtid: string; bytes: number }>()({
+    verb: 'UPLOAD',
+    params: z.object({ start: z.number().int().min(4), stop: z.number().int().min(4).nullable() }).strict(),
+    files: ['binlog'],
+  }),
   wait_for_gtid: method<{ reached: boolean; gtid: { binlogPos: string; slavePos: string; currentPos: string } }>()({
     verb: 'POST',
     params: z

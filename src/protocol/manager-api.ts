@@ -4,6 +4,7 @@ import { appDatabase, appPrivileges, appUserHost, appUserName, appUserPassword, 
 import type { ServiceState } from './service-states.js';
 import type { PerformanceHistory } from './history.js';
 import { BACKUP_ID_PATTERN, type BackupList } from './backups.js';
+import { restoreRequestSchema, type RecoverableWindow } from './restore.js';
 
 export type { DiskUsage, NodeHistory, PerformanceHistory, PerformancePoint } from './history.js';
 
@@ -138,6 +139,8 @@ export interface ServiceInfo {
   failover: FailoverInfo;
   /** What the manager concluded at its last look (e.g. why it does not fail over). */
   diagnosis: string | null;
+  /** The span a restore can reach (docs/backups.md): oldest backup → last recoverable time. */
+  recoverable: RecoverableWindow;
 }
 
 /** The seed's four performance figures (docs/metrics.md). */
@@ -211,9 +214,14 @@ export interface ServicePerformance extends WindowPerformance {
 
 /** The manager's methods: name → verb, params schema, result type (DESIGN §4). */
 export const managerApi = {
+  /**
+   * Starts the service: a master and `slaves` replicas. With `restore` (issue #16, docs/backups.md),
+   * the master is built from the backup store, to `restore.time` or the archive's end, checked
+   * before anything starts.
+   */
   startup: method<{ state: ServiceState }>()({
     verb: 'POST',
-    params: z.object({ cloud: cloud.optional(), slaves: z.number().int().min(0).max(16).optional() }).strict(),
+    params: z.object({ cloud: cloud.optional(), slaves: z.number().int().min(0).max(16).optional(), restore: restoreRequestSchema.optional() }).strict(),
   }),
   add_nodes: method<{ state: ServiceState }>()({
     verb: 'POST',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { restorePlanSchema, type RestorePlan } from './restore.js';
 
 /**
  * The operations the manager runs, one at a time (docs/state-machine.md): what the API records
@@ -19,7 +20,7 @@ export const RECORDED_PHASES = {
   startup: [],
   add_nodes: [],
   remove_nodes: [],
-  shutdown: [],
+  shutdown: ['archived'],
   switchover: ['fenced', 'caught_up', 'promoted', 'repointed'],
   attach: ['attached'],
   failover: ['fenced', 'chosen', 'drained', 'promoted', 'repointed'],
@@ -36,8 +37,8 @@ export type PhaseOf<K extends OperationKind> = (typeof RECORDED_PHASES)[K][numbe
 
 /** What each kind needs to know, fixed when it begins (or learnt in a phase, for failover's candidate). */
 export interface ParamsByKind {
-  /** A new service: the master and `desiredReplicas` replicas. */
-  startup: Record<string, never>;
+  /** A new service: the master and `desiredReplicas` replicas; with `restore`, the master is built from the backup store (issue #16). */
+  startup: { restore?: RestorePlan };
   /** More replicas (asked for, or replacing lost ones: `replacement`). */
   add_nodes: { replacement: boolean };
   /** These replicas, marked `removing` when it began. */
@@ -82,7 +83,7 @@ const empty = z.object({}).strict();
 
 /** The schema every stored operation is read through (store/sqlite-store.ts, test/fakes/memory-store.ts). */
 export const operationSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('startup'), params: empty, phase: phase(RECORDED_PHASES.startup), ...base }).strict(),
+  z.object({ kind: z.literal('startup'), params: z.object({ restore: restorePlanSchema.optional() }).strict(), phase: phase(RECORDED_PHASES.startup), ...base }).strict(),
   z.object({ kind: z.literal('add_nodes'), params: z.object({ replacement: z.boolean() }).strict(), phase: phase(RECORDED_PHASES.add_nodes), ...base }).strict(),
   z.object({ kind: z.literal('remove_nodes'), params: z.object({ ids: z.array(nodeId) }).strict(), phase: phase(RECORDED_PHASES.remove_nodes), ...base }).strict(),
   z.object({ kind: z.literal('shutdown'), params: empty, phase: phase(RECORDED_PHASES.shutdown), ...base }).strict(),

@@ -37,6 +37,12 @@ export interface BackupStore {
   read(id: string): Promise<Readable>;
   /** Deletes a backup (manifest first: it is never listed half deleted). NOT_FOUND when there is none. */
   delete(id: string): Promise<void>;
+  /**
+   * Takes a backup out of use without deleting it (a restore to an earlier time made it part of a
+   * history the service left): no longer listed, read or restored, kept under `label` for an
+   * operator. NOT_FOUND when there is none by that id.
+   */
+  setAside(id: string, label: string): Promise<void>;
   /** Removes what writers that never committed left behind (after a crash); answers how many. */
   cleanup(): Promise<number>;
 }

@@ -141,6 +141,14 @@ export class FsBackupStore implements BackupStore {
     await rm(dir, { recursive: true, force: true });
   }
 
+  async setAside(id: string, label: string): Promise<void> {
+    await this.get(id);
+    checkId(label);
+    const aside = join(this.root, '_superseded', label);
+    await mkdir(aside, { recursive: true, mode: 0o700 });
+    await rename(join(this.root, id), join(aside, id));
+  }
+
   async cleanup(): Promise<number> {
     let removed = 0;
     for (const id of await this.ids()) {

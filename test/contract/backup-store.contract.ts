@@ -102,6 +102,23 @@ export function backupStoreContract(name: string, h: BackupStoreHarness): void {
       expect(await codeOf(s.delete('early'))).toBe('NOT_FOUND');
     });
 
+    it('a backup set aside is no longer listed, read or deleted, survives a reopen and a cleanup; an unknown one is NOT_FOUND', async () => {
+      const s = await h.make();
+      await put(s, 'kept', data, '2026-11-29T11:00:00.000Z');
+      await put(s, 'left', data, '2026-11-29T13:00:00.000Z');
+      await s.setAside('left', 'restore-20261129T120000Z');
+      expect((await s.list()).map((m) => m.id)).toEqual(['kept']);
+      expect(await codeOf(s.read('left'))).toBe('NOT_FOUND');
+      expect(await codeOf(s.setAside('left', 'again'))).toBe('NOT_FOUND');
+      const again = await h.reopen(s);
+      expect(await again.cleanup()).toBe(0);
+      expect((await again.list()).map((m) => m.id)).toEqual(['kept']);
+      expect((await readAll(again, 'kept')).equals(data)).toBe(true);
+      // A new backup may take the id again: the one set aside is out of the way.
+      await put(again, 'left', data, '2026-11-29T14:00:00.000Z');
+      expect((await again.list()).map((m) => m.id)).toEqual(['kept', 'left']);
+    });
+
     it('a truncated or an altered backup fails as it is read, with CORRUPT naming what is wrong', async () => {
       const s = await h.make();
       await put(s, 'cut', data);

@@ -68,6 +68,14 @@ export class FakeAgent implements AgentPort {
     throw new AppError('ENGINE_FAILED', 'the fake agent loads no dump');
   }
 
+  async restoreBackup(): Promise<never> {
+    throw new AppError('ENGINE_FAILED', 'the fake agent holds no data files to restore');
+  }
+
+  async replayBinlog(): Promise<never> {
+    throw new AppError('ENGINE_FAILED', 'the fake agent replays no binary log');
+  }
+
   /** The cluster this agent is part of. */
   get owner(): FakeCluster {
     return this.cluster;

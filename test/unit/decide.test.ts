@@ -25,6 +25,7 @@ function op(kind: OperationKind, over: { params?: Record<string, unknown>; phase
 
 
 const m1 = node('node-1', 'master');
+const RESTORE = { backup: 'full-20261129T120000Z', backupGtid: '0-1-40', files: [{ segment: 's000001-node-1', name: 'mariadb-bin.000001', maxSeq: null }], until: '2026-11-29T12:05:00Z', cut: null };
 const r2 = node('node-2', 'replica');
 const r3 = node('node-3', 'replica');
 
@@ -191,6 +192,18 @@ describe('decide: startup', () => {
       snapshot: snapshot({ state: 'PROLOGUE', operation: startup, nodes: [created('node-1', 'master'), created('node-2', 'replica'), created('node-3', 'replica')] }),
       step: { kind: 'start_master', id: 'node-1' },
       reason: 'startup: starting node-1 as the master',
+    },
+    {
+      name: 'a restore: the master is built from the backup and the archive, to the time asked',
+      snapshot: snapshot({ state: 'PROLOGUE', operation: op('startup', { params: { restore: RESTORE } }), nodes: [created('node-1', 'master'), created('node-2', 'replica'), created('node-3', 'replica')] }),
+      step: { kind: 'restore_from_backup', id: 'node-1', plan: RESTORE },
+      reason: 'startup: building node-1 from backup full-20261129T120000Z, then the archived binary logs to every transaction written by 2026-11-29T12:05:00Z',
+    },
+    {
+      name: 'a restore to the end of the archive',
+      snapshot: snapshot({ state: 'PROLOGUE', operation: op('startup', { params: { restore: { ...RESTORE, until: null, cut: null } } }), nodes: [created('node-1', 'master'), created('node-2', 'replica'), created('node-3', 'replica')] }),
+      step: { kind: 'restore_from_backup', id: 'node-1', plan: { ...RESTORE, until: null, cut: null } },
+      reason: 'startup: building node-1 from backup full-20261129T120000Z, then the archived binary logs to the end of the archive',
     },
     {
       name: 'master ready: provision every created replica in one step',
@@ -388,8 +401,20 @@ describe('decide: remove_nodes and shutdown', () => {
       reason: 'remove_nodes abandoned: some nodes could not be destroyed',
     },
     {
-      name: 'shutdown: destroy every node',
+      name: "shutdown: first the archive takes the master's last transactions",
       snapshot: snapshot({ state: 'EPILOGUE', operation: op('shutdown'), nodes: [m1, r2, r3] }),
+      step: { kind: 'archive_final', masterId: 'node-1' },
+      reason: "shutdown: archiving node-1's last transactions",
+    },
+    {
+      name: 'shutdown: a master that is gone is not waited for: destroy every node',
+      snapshot: snapshot({ state: 'EPILOGUE', operation: op('shutdown'), nodes: [{ ...m1, alive: false, reachable: false, mysqlRunning: false }, r2, r3] }),
+      step: { kind: 'destroy_nodes', ids: ['node-1', 'node-2', 'node-3'] },
+      reason: 'shutdown: destroying node-1, node-2 and node-3',
+    },
+    {
+      name: 'shutdown: archived, destroy every node',
+      snapshot: snapshot({ state: 'EPILOGUE', operation: op('shutdown', { phase: 'archived' }), nodes: [m1, r2, r3] }),
       step: { kind: 'destroy_nodes', ids: ['node-1', 'node-2', 'node-3'] },
       reason: 'shutdown: destroying node-1, node-2 and node-3',
     },
@@ -682,6 +707,10 @@ function idsOf(step: Step): string[] {
       return [step.id];
     case 'rejoin':
       return [step.id, step.masterId];
+    case 'restore_from_backup':
+      return [step.id];
+    case 'archive_final':
+      return [step.masterId];
   }
 }
 

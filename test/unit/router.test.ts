@@ -31,7 +31,7 @@ function node(id: string, role: 'master' | 'replica', over: Partial<ServiceNodeI
 }
 
 function info(nodes: ServiceNodeInfo[]): ServiceInfo {
-  return { state: 'RUNNING', type: 'mysql', user: 'mysqldb', master: null, slaves: [], nodes, desiredReplicas: 2, operation: null, error: null, events: [], failover: { enabled: true, blockedUntil: null, checks: 2 }, diagnosis: null };
+  return { state: 'RUNNING', type: 'mysql', user: 'mysqldb', master: null, slaves: [], nodes, desiredReplicas: 2, operation: null, error: null, events: [], failover: { enabled: true, blockedUntil: null, checks: 2 }, diagnosis: null, recoverable: { from: null, until: null, secondsBehind: null } };
 }
 
 const serverLines = (cfg: string, listen: string): string[] =>

@@ -35,6 +35,9 @@ export function formatInfo(info: ServiceInfo): string {
   if (cmd) entries.push(['connect', cmd]);
   if (info.operation) entries.push(['operation', `${info.operation.kind}: ${info.operation.step ?? 'starting'}`]);
   entries.push(['failover', `${info.failover.enabled ? 'automatic' : 'manual only'}${info.failover.blockedUntil ? ` (blocked until ${info.failover.blockedUntil}; 'cps-mysql failover-ack' lifts it)` : ''}`]);
+  const w = info.recoverable;
+  // Older managers do not send the window.
+  if (w?.from) entries.push(['recoverable', w.until ? `${w.from} → ${w.until} (${w.secondsBehind ?? '?'} s behind now)` : `${w.from} (backups only; nothing archived yet)`]);
   if (info.diagnosis && info.state !== 'STOPPED' && info.state !== 'INIT') entries.push(['manager says', info.diagnosis]);
   if (info.error) entries.push(['error', info.error]);
   return pairs(entries);

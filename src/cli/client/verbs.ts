@@ -20,15 +20,20 @@ export function registerClientVerbs(program: Command): void {
 
 
   example(
-    long(program.command('startup').description('start the service: a master and --slaves replicas'))
+    long(program.command('startup').description('start the service: a master and --slaves replicas; with --restore, the master is built from the backup store (docs/backups.md)'))
       .option('--slaves <n>', 'replicas to start with', (v) => (v === '0' ? 0 : count(v)), 0)
+      .option('--restore', 'build the master from the newest backup and the archived binary logs, to the end of the archive or to --time')
+      .option('--time <iso>', 'with --restore: the last second restored, ISO 8601 UTC (2026-11-29T21:30:05Z)')
+      .option('--backup <id>', 'with --restore: the full backup to start from (default: the newest one that ended by --time)')
       .action(
-        action(async (c, g, opts: { slaves: number }) => {
+        action(async (c, g, opts: { slaves: number; restore?: boolean; time?: string; backup?: string }) => {
+          if (!opts.restore && (opts.time !== undefined || opts.backup !== undefined)) throw new Error('--time and --backup go with --restore');
+          const restore = opts.restore ? { ...(opts.time !== undefined ? { time: opts.time } : {}), ...(opts.backup !== undefined ? { backup: opts.backup } : {}) } : undefined;
           const since = new Date().toISOString();
-          await follow(c, g, since, await c.call('startup', { slaves: opts.slaves }));
+          await follow(c, g, since, await c.call('startup', { slaves: opts.slaves, ...(restore ? { restore } : {}) }));
         }),
       ),
-    'cps-mysql startup --slaves 2',
+    'cps-mysql startup --slaves 2\n  cps-mysql startup --slaves 2 --restore --time 2026-11-29T21:30:05Z',
   );
 
   example(

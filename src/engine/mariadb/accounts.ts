@@ -1,5 +1,7 @@
 import type { Connection } from 'mysql2/promise';
-import { authMatches, grantsMatch, type AccountSpec, type GlobalPriv } from './grants.js';
+import type { EngineAccounts } from '../engine.js';
+import { authMatches, grantsMatch, replicationAccount, serviceAccount, socketAdminAccount, type AccountSpec, type GlobalPriv } from './grants.js';
+import { nativePasswordHash } from './statements.js';
 import { q } from './sql.js';
 
 /**
@@ -56,4 +58,25 @@ function identified(spec: AccountSpec): string {
 
 function authValues(spec: AccountSpec): string[] {
   return spec.auth.kind === 'password' ? [spec.auth.hash] : [];
+}
+
+/**
+ * Brings every account a node holds to what it should be: the socket admin accounts `admins`
+ * (this host's own, never replicated), the replication account and the service user (with a
+ * connection limit under `maxConnections`), which follow the master's binary log when
+ * `options.binlog`. Answers what changed, by `user@host`. Throws ENGINE_FAILED when a statement fails.
+ */
+export async function ensureNodeAccounts(c: Connection, admins: readonly string[], accounts: EngineAccounts, maxConnections: number, options: { binlog: boolean }): Promise<Record<string, string[]>> {
+  const specs = [
+    ...admins.map(socketAdminAccount),
+    replicationAccount(accounts.replication.user, nativePasswordHash(accounts.replication.password)),
+    serviceAccount(accounts.service.user, nativePasswordHash(accounts.service.password), maxConnections),
+  ];
+  const changed: Record<string, string[]> = {};
+  for (const spec of specs) {
+    const local = spec.host === 'localhost';
+    const done = await ensureAccount(c, spec, { binlog: options.binlog && !local });
+    if (done.length > 0) changed[`${spec.user}@${spec.host}`] = done;
+  }
+  return changed;
 }

@@ -12,6 +12,7 @@ import type { LoadResult } from '../engine.js';
 import type { Connection } from 'mysql2/promise';
 import type { Layout } from './layout.js';
 import { programs } from './programs.js';
+import { optionFileValue } from '../../util/option-file.js';
 
 /** What the logical dump and load need of an instance. */
 export interface ToolContext {
@@ -56,14 +57,7 @@ export function dumpStream(ctx: ToolContext, databases: readonly string[]): Read
   return spawnOutput(programs.dump, dumpArgs(ctx, databases), runAs(ctx.dbUser)).stream;
 }
 
-/**
- * A value for a MariaDB option file: double-quoted, with the escapes its reader undoes
- * (mysys `my_default.c`), so any password reads back as it was.
- */
-export function optionFileValue(value: string): string {
-  const escaped = value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
-  return `"${escaped}"`;
-}
+export { optionFileValue } from '../../util/option-file.js';
 
 /** What a failing load's error codes mean, in words that carry nothing of the statement. */
 const LOAD_ERRORS: Record<string, string> = {

@@ -7,7 +7,8 @@ import type { Engine, LoadResult, EngineAccounts, EngineCounters, EngineProcess,
 import { AppError, isAppError } from '../../util/errors.js';
 import { assertTraversable, currentOsUser, type OsUser } from '../../util/os-user.js';
 import { run, sleep } from '../../util/proc.js';
-import { ensureAccount } from './accounts.js';
+import { ensureAccount, ensureNodeAccounts } from './accounts.js';
+import { replayBinlogFile } from './replay.js';
 import { leaveMasterRole, takeMasterRole } from './master-role.js';
 import { appUsersOn, OWN_ACCOUNTS } from './app-users.js';
 import { replicationAccount, serviceAccount, socketAdminAccount } from './grants.js';
@@ -282,23 +283,19 @@ export class MariadbEngine implements Engine {
   }
 
   ensureAccounts(accounts: EngineAccounts, options: { binlog: boolean }): Promise<Record<string, string[]>> {
-    return this.sql(async (c) => {
-      const maxConnections = await sql.maxConnections(c);
-      const specs = [
-        socketAdminAccount(this.adminUser),
-        ...(this.dbUser.name !== this.adminUser ? [socketAdminAccount(this.dbUser.name)] : []),
-        replicationAccount(accounts.replication.user, sql.nativePasswordHash(accounts.replication.password)),
-        serviceAccount(accounts.service.user, sql.nativePasswordHash(accounts.service.password), maxConnections),
-      ];
-      const changed: Record<string, string[]> = {};
-      for (const spec of specs) {
-        // This host's own accounts stay on it; the service's follow the master's binary log.
-        const local = spec.host === 'localhost';
-        const done = await ensureAccount(c, spec, { binlog: options.binlog && !local });
-        if (done.length > 0) changed[`${spec.user}@${spec.host}`] = done;
-      }
-      return changed;
-    });
+    const admins = [...new Set([this.adminUser, this.dbUser.name])];
+    return this.sql(async (c) => ensureNodeAccounts(c, admins, accounts, await sql.maxConnections(c), options));
+  }
+
+  async replayBinlog(file: string, start: number, stop: number | null): Promise<string> {
+    this.requireRunning();
+    await chown(file, this.dbUser.uid, this.dbUser.gid);
+    await replayBinlogFile(this.tools, file, start, stop);
+    return (await this.sql(sql.readStatus)).gtid.binlogPos;
+  }
+
+  adoptGtidPosition(gtid: string): Promise<void> {
+    return this.sql((c) => sql.adoptGtidPosition(c, gtid));
   }
 
   waitForGtid(gtid: string, timeoutSeconds: number): Promise<boolean> {

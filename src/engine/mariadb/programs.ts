@@ -8,4 +8,5 @@ export const programs = {
   dump: which('mariadb-dump'),
   backup: which('mariadb-backup'),
   mbstream: which('mbstream'),
+  binlog: which('mariadb-binlog'),
 } as const;

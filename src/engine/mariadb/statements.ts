@@ -241,3 +241,17 @@ export async function checksumTables(c: Connection, schemas: readonly string[]):
   }
   return out;
 }
+
+/**
+ * Makes a server restored from a backup continue the GTID history the backup holds: its binary
+ * log starts empty (`RESET MASTER`), with `gtid_binlog_state` and `gtid_slave_pos` at `gtid`, so
+ * the transactions replayed next, and its own writes later, take the sequence numbers that follow
+ * (gtid_strict_mode). Throws ENGINE_FAILED when a statement fails.
+ */
+export async function adoptGtidPosition(c: Connection, gtid: string): Promise<void> {
+  await q(c, 'stop replication', 'STOP SLAVE');
+  await q(c, 'forget any master', 'RESET SLAVE ALL');
+  await q(c, 'empty the binary log', 'RESET MASTER');
+  await q(c, 'set gtid_binlog_state', 'SET GLOBAL gtid_binlog_state = ?', [gtid]);
+  await q(c, 'set gtid_slave_pos', 'SET GLOBAL gtid_slave_pos = ?', [gtid]);
+}

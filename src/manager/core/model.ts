@@ -1,5 +1,6 @@
 import type { NodeRole, NodeStatus } from '../../protocol/manager-api.js';
 import type { Operation } from '../../protocol/operations.js';
+import type { RestorePlan } from '../../protocol/restore.js';
 import type { ServiceState } from '../../protocol/service-states.js';
 import type { GtidPosition } from '../../protocol/gtid.js';
 
@@ -123,6 +124,8 @@ export type Step =
   | { kind: 'register_nodes'; nodes: NewNode[] }
   | { kind: 'create_nodes'; ids: string[] }
   | { kind: 'start_master'; id: string }
+  | { kind: 'restore_from_backup'; id: string; plan: RestorePlan }
+  | { kind: 'archive_final'; masterId: string }
   | { kind: 'provision'; ids: string[]; masterId: string }
   | { kind: 'destroy_nodes'; ids: string[] }
   | { kind: 'forget_nodes'; ids: string[] }

@@ -4,6 +4,7 @@ import type { NodeRecord, StateStore } from '../../store/store.js';
 import { AppError } from '../../util/errors.js';
 import type { AgentDirectory, AgentPort } from '../agent-port.js';
 import type { Decision, StepKind, StepOf } from '../core/model.js';
+import type { RestorePlan } from '../../protocol/restore.js';
 
 /** How long the steps wait for the things they wait for. */
 export interface StepTimeouts {
@@ -29,6 +30,18 @@ export interface StepContext {
   timeouts: StepTimeouts;
   /** Issues a node's TLS identity before the cloud creates it (none: agents speak plain HTTP). */
   credentialsFor: ((id: string) => Promise<NodeCredentials>) | null;
+  /** Backups and the binary log archive (restores, shutdown's last archiving); null: none kept. */
+  pitr?: PitrPort | null;
+}
+
+/** What the restore and archive steps need of the backups and the archive (manager/archive/). */
+export interface PitrPort {
+  /** Builds a node from a restore plan: answers the GTID position reached and where the new history begins in the plan's cut file. */
+  restoreNode(agent: AgentPort, plan: RestorePlan, serverId: number, progress: (what: string) => void): Promise<{ gtid: string; cutAt: number | null }>;
+  /** Sets aside what a restore to an earlier time left behind; answers how many files and backups. */
+  setAsideAfter(plan: RestorePlan, cutAt: number | null, label: string): Promise<{ files: number; backups: number }>;
+  /** Waits until the archive holds all the master wrote (`deadlineMs` at most), then stops archiving; answers whether it did, null when nothing was archived. */
+  finish(deadlineMs: number): Promise<boolean | null>;
 }
 
 /**

@@ -3,13 +3,14 @@ import type { Decision, Step, StepKind } from '../core/model.js';
 import { phaseAfter } from '../core/operations/index.js';
 import type { StepContext, StepHandler } from './context.js';
 import { nodeHandlers } from './nodes.js';
+import { pitrHandlers } from './pitr.js';
 import { recoveryHandlers } from './recovery.js';
 import { repairHandlers } from './repairs.js';
 import { replicationHandlers } from './replication.js';
 import { serviceHandlers } from './service.js';
 
 /** Every step kind's handler, by family. */
-const HANDLERS = { ...nodeHandlers, ...replicationHandlers, ...recoveryHandlers, ...repairHandlers, ...serviceHandlers } satisfies { [K in StepKind]: StepHandler<K> };
+const HANDLERS = { ...nodeHandlers, ...replicationHandlers, ...recoveryHandlers, ...repairHandlers, ...serviceHandlers, ...pitrHandlers } satisfies { [K in StepKind]: StepHandler<K> };
 
 /** A step that failed; its message names the step (`catch_up failed: …`), its code is the cause's. */
 export class StepFailure extends AppError {

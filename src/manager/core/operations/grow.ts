@@ -54,9 +54,14 @@ export const grow: OperationSpec<Grow> = {
     },
     {
       name: 'start_master',
-      does: 'start the master: `init_server`, `configure_master`, the service\'s accounts',
+      does: 'start the master: `init_server`, `configure_master`, the service\'s accounts; with `restore`, `restore_from_backup`: the backup, then the archived binary logs to the target time (issue #16)',
       decide: (s, op) => {
         const master = masterOf(s.nodes)!;
+        const restore = op.kind === 'startup' ? op.params.restore : undefined;
+        if (master.status === 'created' && restore) {
+          const to = restore.until ? `every transaction written by ${restore.until}` : 'the end of the archive';
+          return { reason: `${op.kind}: building ${master.id} from backup ${restore.backup}, then the archived binary logs to ${to}`, step: { kind: 'restore_from_backup', id: master.id, plan: restore } };
+        }
         if (master.status === 'created') return { reason: `${op.kind}: starting ${master.id} as the master`, step: { kind: 'start_master', id: master.id } };
         return master.alive ? null : vanished(op.kind, master.id);
       },

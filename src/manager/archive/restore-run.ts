@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { pipeline } from 'node:stream/promises';
+import { parseGtidPosition, type GtidPosition } from '../../protocol/gtid.js';
+import type { RestorePlan } from '../../protocol/restore.js';
+import type { BackupStore } from '../../store/backup-store.js';
+import type { FsBinlogArchive } from '../../store/fs-binlog-archive.js';
+import { AppError } from '../../util/errors.js';
+import { TailBuffer, describeExit, lastLines, waitExit } from '../../util/proc.js';
+import type { AgentPort } from '../agent-port.js';
+import { scanFile } from './archive-index.js';
+import { newScan } from './binlog-scan.js';
+
+/** Where a restore reads from. */
+export interface RestoreSources {
+  /** The backups. */
+  backups: BackupStore;
+  /** The binary log archive. */
+  archive: FsBinlogArchive;
+}
+
+/** The part of one archived file a replay applies: bytes `[start, stop)`, or null when it holds nothing to apply. */
+export async function replayRange(path: string, size: number, reached: GtidPosition, until: number | null, maxSeq: number | null = null): Promise<{ start: number; stop: number; last: number | null } | null> {
+  let start: number | null = null;
+  let stop: number | null = null;
+  let last: number | null = null;
+  await scanFile(path, newScan(), size, (t) => {
+    if (until !== null && t.at > until) {
+      // Past the target: nothing after this is applied (the file holds the cut).
+      until = -1;
+      return;
+    }
+    if (until === -1) return;
+    // Past the segment's seam: a lost master's orphans, and nothing after them, are applied.
+    if (maxSeq !== null && t.gtid.seq > maxSeq) {
+      until = -1;
+      return;
+    }
+    const have = reached.find((g) => g.domain === t.gtid.domain)?.seq ?? 0;
+    if (t.gtid.seq <= have) return;
+    start ??= t.start;
+    stop = t.end;
+    last = t.at;
+  });
+  return start !== null && stop !== null ? { start, stop, last } : null;
+}
+
+/**
+ * Builds a new node's server from `plan` (issue #16): the full backup, checked as it is read
+ * (CORRUPT when it was truncated or altered) and decompressed (`zstd -d`) into the agent's
+ * `restore_backup`; then each archived file's transactions past the position reached, up to the
+ * plan's `until`, through `replay_binlog`. A node that holds data (an earlier attempt) is wiped
+ * first. `progress` hears each stage in words. Answers the GTID position reached and the offset in
+ * the plan's `cut` file where the new history begins (null without a cut).
+ */
+export async function restoreNode(src: RestoreSources, agent: AgentPort, plan: RestorePlan, serverId: number, progress: (what: string) => void): Promise<{ gtid: string; cutAt: number | null }> {
+  const st = await agent.call('get_status', {});
+  if (st.mysqld.state !== 'uninitialized') await agent.call('wipe', {});
+  const stored = await src.backups.read(plan.backup);
+  const zstd = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const err = new TailBuffer();
+  zstd.stderr.on('data', (c: Buffer) => err.push(c));
+  const exited = waitExit(zstd);
+  const feeding = pipeline(stored, zstd.stdin).catch((e: unknown) => {
+    zstd.kill('SIGKILL');
+    throw e;
+  });
+  let restored;
+  try {
+    [restored] = await Promise.all([agent.restoreBackup(zstd.stdout, { serverId }), feeding]);
+  } catch (e) {
+    zstd.kill('SIGKILL');
+    throw e;
+  }
+  const exit = await exited;
+  if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `restore from ${plan.backup}: zstd ${describeExit(exit)}: ${lastLines(err.text(), 3)}`);
+  progress(`restored ${plan.backup} (${restored.bytes} bytes, GTID ${restored.restoredGtid || '(none)'})`);
+  let gtid = restored.restoredGtid;
+  const until = plan.until !== null ? Date.parse(plan.until) / 1000 : null;
+  let cutAt: number | null = null;
+  for (const f of plan.files) {
+    const path = src.archive.pathOf(f.segment, f.name);
+    const size = (await src.archive.segments()).find((s) => s.id === f.segment)?.files.find((x) => x.name === f.name)?.bytes;
+    if (size === undefined) throw new AppError('CORRUPT', `restore: the archived file ${f.segment}/${f.name} is gone`);
+    const reached = parseGtidPosition(gtid) ?? [];
+    const range = await replayRange(path, size, reached, until, f.maxSeq ?? null);
+    if (range !== null) {
+      const r = await agent.replayBinlog(await src.archive.read(f.segment, f.name, 0, range.stop), { start: range.start, stop: range.stop });
+      gtid = r.gtid;
+      progress(`replayed ${f.segment}/${f.name} to GTID ${gtid}`);
+    }
+  }
+  if (plan.cut) {
+    // The new history begins at the first transaction the restore did not apply.
+    const size = (await src.archive.segments()).find((s) => s.id === plan.cut!.segment)?.files.find((x) => x.name === plan.cut!.name)?.bytes ?? 0;
+    const rest = size > 0 ? await replayRange(src.archive.pathOf(plan.cut.segment, plan.cut.name), size, parseGtidPosition(gtid) ?? [], null) : null;
+    cutAt = rest?.start ?? size;
+  }
+  return { gtid, cutAt };
+}
