@@ -23,6 +23,7 @@ import { RefusalLog } from '../rpc/refusal-log.js';
 import { FsBackupStore } from '../store/fs-backup-store.js';
 import { BackupRunner } from '../manager/backups.js';
 import { ArchiveKeeper } from '../manager/archive/keeper.js';
+import { BackupSchedule } from '../manager/backup-schedule.js';
 import { FsBinlogArchive } from '../store/fs-binlog-archive.js';
 import type { StepContext } from '../manager/execute/context.js';
 import { startMetricsListener } from './metrics-listener.js';
@@ -138,11 +139,14 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
   const backupStore = new FsBackupStore(backupDir);
   const cleaned = await backupStore.cleanup();
   if (cleaned > 0) logger.warn({ removed: cleaned }, 'removed backups a previous run left incomplete');
-  const backupRunner = new BackupRunner({ store, backups: backupStore, agents, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), clock, logger });
+  // Retention follows every backup that succeeds (the schedule is made below, with the archive).
+  let backupSchedule: BackupSchedule | null = null;
+  const backupRunner = new BackupRunner({ store, backups: backupStore, agents, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), clock, logger, afterBackup: async () => backupSchedule?.prune() });
   // Point-in-time recovery: the masters' binary logs archived beside the backups (docs/backups.md).
   mkdirSync(join(dataDir, 'run'), { recursive: true, mode: 0o700 });
   const pitr = new ArchiveKeeper({ store, backups: backupStore, archive: new FsBinlogArchive(backupDir), latest: () => observer.latest, backupUnderWay: () => backupRunner.running !== null, runDir: join(dataDir, 'run'), clock, logger });
   executorCtx.pitr = pitr;
+  backupSchedule = new BackupSchedule({ store, backups: backupStore, runner: backupRunner, policyFile: join(dataDir, 'backup-policy.json'), pruneArchive: (gtid) => pitr.pruneBefore(gtid), clock, logger });
   const handlers = managerHandlers({
     store,
     driver,
@@ -155,6 +159,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     loopWaitMs: config.loopWaitMs,
     hosts,
     backups: backupRunner,
+    backupSchedule,
     pitr,
     join: { managerUrl: `https://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`, caHash: spkiHash(creds.caCertificate()) },
   });
@@ -191,7 +196,12 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
   });
   registerConsole(app, { sessions, tokenMatches: (token) => creds.checkBearer(`Bearer ${token}`), now: () => clock.now(), refused: () => loginRefusals.refused({ code: 'UNAUTHORIZED', url: '/ui/session' }) });
   // Prometheus metrics, behind the same credentials as the API (docs/metrics.md, "Prometheus").
-  const metrics = serviceMetrics({ store, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), checks: () => observer.checks, refusals: () => loop.refusals, version: VERSION, service: 'mysql' });
+  const backupFigures = async (): Promise<{ count: number; newestEnd: number | null; windowBehind: number | null }> => {
+    const all = await backupStore.list();
+    const newest = all.reduce<number | null>((m, b) => Math.max(m ?? 0, Date.parse(b.endedAt) / 1000), null);
+    return { count: all.length, newestEnd: newest, windowBehind: pitr.window.secondsBehind };
+  };
+  const metrics = serviceMetrics({ store, latest: () => observer.latest, counterHistory: () => observer.counterHistory(), checks: () => observer.checks, refusals: () => loop.refusals, version: VERSION, service: 'mysql', backups: backupFigures });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
   await app.listen({ host: config.host, port: config.port });
   // Or also, without the token, where the operator binds it (--metrics-address).
@@ -209,6 +219,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
   const lease = new LeaseKeeper({ store, agents, logger }, Math.min(250, Math.max(100, Math.floor(config.monitorIntervalMs / 2))));
   lease.start();
   pitr.start();
+  backupSchedule.start();
   return {
     app,
     logger,
@@ -219,6 +230,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
       await metricsApp?.close();
       await app.close();
       await loop.stop();
+      backupSchedule.close();
       await pitr.close();
       store.close();
       logStream.stop();

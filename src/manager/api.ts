@@ -20,6 +20,7 @@ import { loadAndVerify } from './api-load.js';
 import { servicePerformance } from './core/performance.js';
 import { backupApi } from './api-backups.js';
 import type { BackupRunner } from './backups.js';
+import type { BackupSchedule } from './backup-schedule.js';
 import type { ArchiveKeeper } from './archive/keeper.js';
 import { performanceHistory } from './core/history.js';
 import type { ManagerLoop } from './loop.js';
@@ -53,6 +54,8 @@ export interface ApiDeps {
   join?: { managerUrl: string; caHash: string };
   /** The backups, taken beside the loop (null or absent: this manager keeps none). */
   backups?: BackupRunner | null;
+  /** The backup schedule and retention (null or absent: none). */
+  backupSchedule?: BackupSchedule | null;
   /** Point-in-time recovery: the archive's keeper (null or absent: none). */
   pitr?: ArchiveKeeper | null;
 }
@@ -114,7 +117,7 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
   return {
     ...userApi({ store, agents, readyMaster, requireState }),
     ...hostApi({ hosts: deps.hosts ?? null, store, agents, clock, join: deps.join ?? { managerUrl: '', caHash: '' } }),
-    ...backupApi(deps.backups ?? null),
+    ...backupApi(deps.backups ?? null, deps.backupSchedule ?? null),
 
     startup: async (p) => {
       requireState('startup');

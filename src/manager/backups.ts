@@ -26,6 +26,8 @@ export interface BackupRunnerDeps {
   clock: Clock;
   /** Where outcomes are logged. */
   logger: Logger;
+  /** Called after each backup that succeeded (retention); its failure is logged, the backup stays. */
+  afterBackup?: () => Promise<unknown>;
 }
 
 /**
@@ -76,6 +78,7 @@ export class BackupRunner {
           progress.bytes = b;
         });
         this.finished({ id, ok: true, error: null, endedAt: m.endedAt }, `backup ${id} taken from ${chosen.id}: ${m.bytes} bytes compressed, GTID ${m.gtid || '(none)'}`);
+        await this.deps.afterBackup?.().catch((e: unknown) => this.deps.logger.warn({ err: (e as Error).message }, 'retention after a backup failed'));
       } catch (e) {
         this.finished({ id, ok: false, error: (e as Error).message, endedAt: new Date(this.deps.clock.now()).toISOString() }, `backup ${id} from ${chosen.id} failed, nothing kept: ${(e as Error).message}`);
       }

@@ -20,6 +20,8 @@ export interface MetricsSources {
   refusals: () => Partial<Record<FailoverRefusal, number>>;
   /** This build's version (`conpaas_build_info`). */
   version: string;
+  /** The backups and the archive (null or absent: none kept): complete backups, the newest one's end (s since the epoch), how far the recoverable window is behind now (s). */
+  backups?: (() => Promise<{ count: number; newestEnd: number | null; windowBehind: number | null }>) | null;
   /** The `service` label every series carries. */
   service: string;
 }
@@ -51,6 +53,22 @@ export function serviceMetrics(src: MetricsSources): ServiceMetrics {
   registry.setDefaultLabels({ service: src.service });
   const snap = (): Snapshot | null => src.latest();
 
+  if (src.backups) {
+    const read = src.backups;
+    new Gauge({ name: 'conpaas_backups', help: 'Complete backups in the store.', registers, async collect() {
+      this.set((await read()).count);
+    } });
+    new Gauge({ name: 'conpaas_backup_last_end_timestamp_seconds', help: 'When the newest complete backup ended (s since the epoch); no series without one.', registers, async collect() {
+      this.reset();
+      const end = (await read()).newestEnd;
+      if (end !== null) this.set(end);
+    } });
+    new Gauge({ name: 'conpaas_recoverable_seconds_behind', help: 'How far the last recoverable time (the binary log archive\'s last catch-up) is behind now, seconds; no series while nothing is archived.', registers, async collect() {
+      this.reset();
+      const behind = (await read()).windowBehind;
+      if (behind !== null) this.set(behind);
+    } });
+  }
   new Gauge({ name: 'conpaas_build_info', help: 'The manager build, as a label; always 1.', labelNames: ['version'], registers, collect() {
     this.reset();
     this.set({ version: src.version }, 1);

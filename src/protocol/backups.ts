@@ -58,8 +58,21 @@ export interface BackupOutcome {
   endedAt: string;
 }
 
+/** When backups are taken by themselves and how many are kept (set_backup_policy). */
+export interface BackupPolicy {
+  /** Seconds between scheduled full backups (from the start of the newest one), or null: none scheduled. */
+  intervalSeconds: number | null;
+  /** How many full backups retention keeps (with what they need); older ones are deleted after each new one. */
+  keep: number;
+}
+
+/** The policy a manager starts with: nothing scheduled, seven full backups kept. */
+export const DEFAULT_BACKUP_POLICY: BackupPolicy = { intervalSeconds: null, keep: 7 };
+
 /** What list_backups answers: the complete backups, oldest first, the one under way, how the last ended. */
 export interface BackupList {
+  /** The schedule and retention. */
+  policy: BackupPolicy;
   /** Every complete backup, oldest first. */
   backups: BackupManifest[];
   /** The backup being taken, or null. */

@@ -3,7 +3,7 @@ import { method } from './method.js';
 import { appDatabase, appPrivileges, appUserHost, appUserName, appUserPassword, type AppUser } from './app-users.js';
 import type { ServiceState } from './service-states.js';
 import type { PerformanceHistory } from './history.js';
-import { BACKUP_ID_PATTERN, type BackupList } from './backups.js';
+import { BACKUP_ID_PATTERN, type BackupList, type BackupPolicy } from './backups.js';
 import { restoreRequestSchema, type RecoverableWindow } from './restore.js';
 
 export type { DiskUsage, NodeHistory, PerformanceHistory, PerformancePoint } from './history.js';
@@ -261,6 +261,21 @@ export const managerApi = {
   backup: method<{ id: string; source: string }>()({ verb: 'POST', params: none }),
   /** The complete backups, the one under way and how the last one ended. */
   list_backups: method<BackupList>()({ verb: 'GET', params: none }),
+  /**
+   * The backup schedule and retention (docs/backups.md): a full backup every `interval` seconds
+   * (5 s to 31 days; 0 stops the schedule), `keep` full backups kept (1–1000) with what a restore
+   * from them needs. Answers the policy now in force.
+   */
+  set_backup_policy: method<BackupPolicy>()({
+    verb: 'POST',
+    params: z
+      .object({
+        interval: z.union([z.literal(0), z.number().int().min(5).max(31 * 86400)], { errorMap: () => ({ message: 'interval is seconds between backups: 0 (none scheduled) or 5 to 2678400' }) }).optional(),
+        keep: z.number().int().min(1).max(1000).optional(),
+      })
+      .strict()
+      .refine((p) => p.interval !== undefined || p.keep !== undefined, { message: "needs 'interval' (seconds, 0: none) or 'keep' (full backups kept)" }),
+  }),
   /** Deletes a complete backup. */
   delete_backup: method<{ id: string }>()({ verb: 'POST', params: z.object({ id: z.string().regex(BACKUP_ID_PATTERN, 'must be a backup id such as full-20261129T120000Z') }).strict() }),
   /** Each ready node's last 15 minutes: statements, reads and writes, commits, latency, connections, and its disk (the web console's charts). */

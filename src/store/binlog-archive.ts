@@ -39,6 +39,8 @@ export interface BinlogArchive {
   state(): Promise<ArchiveState>;
   /** Records the archive's state (atomically). */
   setState(state: ArchiveState): Promise<void>;
+  /** Deletes one archived file (retention: no kept backup needs it). NOT_FOUND when there is none. */
+  remove(segment: string, file: string): Promise<void>;
   /**
    * Moves out of use what comes after a restored point (a restore to an earlier time starts a new
    * history): every segment begun after `segment`, and the files of `segment` after `file`, whose

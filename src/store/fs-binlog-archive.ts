@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readdir, rename, stat, truncate } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AppError } from '../util/errors.js';
@@ -61,6 +61,13 @@ export class FsBinlogArchive implements BinlogArchive {
       throw new AppError('NOT_FOUND', `the archive holds no ${segment}/${file}`);
     });
     return createReadStream(path, { start, ...(end !== undefined ? { end: end - 1 } : {}) });
+  }
+
+  async remove(segment: string, file: string): Promise<void> {
+    const path = this.pathOf(segment, file);
+    await rm(path).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'ENOENT' ? new AppError('NOT_FOUND', `the archive holds no ${segment}/${file}`) : e;
+    });
   }
 
   async state(): Promise<ArchiveState> {

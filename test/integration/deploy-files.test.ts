@@ -27,6 +27,7 @@ async function exportedNames(): Promise<Set<string>> {
     refusals: () => ({ blocked: 1 }),
     version: 'test',
     service: 'mysql',
+    backups: async () => ({ count: 2, newestEnd: 1_795_000_000, windowBehind: 1 }),
   });
   const text = await m.text();
   return new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) => (type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name!])));

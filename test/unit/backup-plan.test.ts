@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backupSource, backupsToPrune, chainFor } from '../../src/manager/core/backup-plan.js';
+import { backupDue, backupSource, backupsToPrune, chainFor } from '../../src/manager/core/backup-plan.js';
 import { node, snapshot } from '../helpers/snapshots.js';
 import type { BackupManifest } from '../../src/protocol/backups.js';
 
@@ -92,5 +92,24 @@ describe('where a backup is taken from', () => {
   ])('%s', (_n, nodes, why) => {
     const r = backupSource(snapshot({ nodes }));
     expect('refused' in r && r.refused).toMatch(why);
+  });
+});
+
+describe('when the schedule takes a backup', () => {
+  const H = 3600;
+  const last = [b('f5', 5)]; // f5 began at 05:00 (see b)
+  const started = Date.parse(last[0]!.startedAt);
+  it.each([
+    ['no schedule', null, last, started + 10 * H * 1000, false, null, false],
+    ['no backup yet: at once', H, [], started, false, null, true],
+    ['the interval has passed since the newest began', H, last, started + H * 1000, false, null, true],
+    ['not yet', H, last, started + H * 1000 - 1, false, null, false],
+    ['one under way', H, last, started + 2 * H * 1000, true, null, false],
+    ['a failed attempt 10 s ago: waits the retry delay', H, last, started + 2 * H * 1000, false, started + 2 * H * 1000 - 10_000, false],
+    ['a failed attempt a minute ago: tries again', H, last, started + 2 * H * 1000, false, started + 2 * H * 1000 - 60_000, true],
+    ['a short interval waits only itself after a failure', 5, last, started + H * 1000, false, started + H * 1000 - 5_000, true],
+    ['incrementals do not count as the newest full one', H, [...last, b('i6', 6, 'f5')], started + H * 1000, false, null, true],
+  ] as const)('%s', (_n, interval, backups, now, running, lastAttempt, want) => {
+    expect(backupDue(interval, backups, now, running, lastAttempt)).toBe(want);
   });
 });

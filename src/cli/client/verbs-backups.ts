@@ -8,6 +8,16 @@ const PROGRESS_MS = 1000;
 
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
 
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `--interval`: `off`, or a number of seconds with an optional unit (`90`, `30m`, `6h`, `1d`). Throws naming the option. */
+export function parseInterval(v: string): number {
+  if (v === 'off' || v === '0') return 0;
+  const m = /^(\d+)([smhd]?)$/.exec(v.trim());
+  if (!m) throw new Error(`--interval: '${v}' is not a duration (90, 30m, 6h, 1d, or off)`);
+  return Number(m[1]) * UNITS[m[2] || 's']!;
+}
+
 /** The verbs of backups (docs/backups.md): take one, list them, delete one. */
 export function registerBackupVerbs(program: Command): void {
   example(
@@ -52,6 +62,7 @@ export function registerBackupVerbs(program: Command): void {
             const l = await c.call('list_backups', {});
             if (g.json) return out(JSON.stringify(l));
             out(l.backups.length === 0 ? '(no backup yet: cps-mysql backup)' : table(['ID', 'KIND', 'FROM', 'ENDED', 'SIZE', 'GTID'], l.backups.map((b) => [b.id, b.kind, b.sourceNode, b.endedAt, mib(b.bytes), b.gtid || '-'])));
+            out(`policy: ${l.policy.intervalSeconds === null ? 'no schedule' : `a full backup every ${l.policy.intervalSeconds} s`}, ${l.policy.keep} kept`);
             if (l.running) out(`under way: ${l.running.id} from ${l.running.source}, ${mib(l.running.bytes)} copied`);
             if (l.last && !l.last.ok) out(`last failed: ${l.last.id}: ${l.last.error}`);
           }),
@@ -72,5 +83,21 @@ export function registerBackupVerbs(program: Command): void {
         }),
       ),
     'cps-mysql delete-backup full-20261129T120000Z',
+  );
+
+  example(
+    program
+      .command('backup-policy')
+      .description('schedule full backups and set how many are kept (with the archived binary logs they need); older ones are deleted after each new backup')
+      .option('--interval <duration>', 'time between backups: seconds, or 30m, 6h, 1d; off to stop the schedule', parseInterval)
+      .option('--keep <n>', 'full backups kept', (v) => Number.parseInt(v, 10))
+      .action(
+        action(async (c, _g, opts: { interval?: number; keep?: number }) => {
+          if (opts.interval === undefined && opts.keep === undefined) throw new Error('give --interval, --keep or both');
+          const p = await c.call('set_backup_policy', { ...(opts.interval !== undefined ? { interval: opts.interval } : {}), ...(opts.keep !== undefined ? { keep: opts.keep } : {}) });
+          out(`backup policy: ${p.intervalSeconds === null ? 'no schedule' : `a full backup every ${p.intervalSeconds} s`}, ${p.keep} kept`);
+        }),
+      ),
+    'cps-mysql backup-policy --interval 6h --keep 14',
   );
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../../util/logger.js';
 import type { Clock } from '../clock.js';
 import { masterOf, type Snapshot } from '../core/model.js';
 import { planRestore } from '../core/restore-plan.js';
+import { parseGtidPosition } from '../../protocol/gtid.js';
 import { ArchiveIndex } from './archive-index.js';
 import { BinlogArchiver, type ArchiveSource } from './archiver.js';
 import { restoreNode } from './restore-run.js';
@@ -149,6 +150,28 @@ export class ArchiveKeeper implements PitrPort {
     if (live) return { at: live.at / 1000, gtid: live.gtid };
     const state = await this.deps.archive.state();
     return state.caughtUpAt && state.caughtUpGtid !== null && state.caughtUpGtid !== undefined ? { at: Date.parse(state.caughtUpAt) / 1000, gtid: state.caughtUpGtid } : null;
+  }
+
+  /**
+   * Retention of the archive: deletes the files whose transactions all precede `oldestKeptGtid`
+   * (the oldest backup kept: no restore can start before it), never the file being written; with
+   * no backup left (null), every file but that one. Answers how many were deleted.
+   */
+  async pruneBefore(oldestKeptGtid: string | null): Promise<number> {
+    const floor = new Map((oldestKeptGtid !== null ? (parseGtidPosition(oldestKeptGtid) ?? []) : []).map((g) => [g.domain, g.seq]));
+    const files = await this.index.refresh();
+    const segments = await this.deps.archive.segments();
+    const writing = segments.at(-1);
+    const current = writing ? `${writing.id}/${writing.files.at(-1)?.name ?? ''}` : '';
+    let removed = 0;
+    for (const f of files) {
+      if (`${f.segment}/${f.name}` === current) continue;
+      const done = oldestKeptGtid === null || (f.last !== null && f.last.gtid.seq <= (floor.get(f.last.gtid.domain) ?? 0)) || f.last === null;
+      if (!done) continue;
+      await this.deps.archive.remove(f.segment, f.name);
+      removed++;
+    }
+    return removed;
   }
 
   private async sourceNow(): Promise<ArchiveSource | null> {

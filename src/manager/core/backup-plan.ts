@@ -85,3 +85,20 @@ export function backupsToPrune(backups: readonly BackupManifest[], keep: number,
     .filter((b) => !keepIds.has(b.id))
     .map((b) => b.id);
 }
+
+/** How long (ms) a scheduled backup that failed waits before the schedule tries again, at most. */
+export const RETRY_AFTER_FAILURE_MS = 60_000;
+
+/**
+ * Whether the schedule takes a backup now (issue #16): a policy with an interval, none under way,
+ * and the newest full backup began `intervalSeconds` or more ago (or there is none); after a failed
+ * attempt at `lastAttempt` (ms), not before the interval or RETRY_AFTER_FAILURE_MS has passed
+ * since it, whichever is shorter. `now` in ms. Pure.
+ */
+export function backupDue(intervalSeconds: number | null, backups: readonly BackupManifest[], now: number, running: boolean, lastAttempt: number | null): boolean {
+  if (intervalSeconds === null || running) return false;
+  const interval = intervalSeconds * 1000;
+  if (lastAttempt !== null && now - lastAttempt < Math.min(interval, RETRY_AFTER_FAILURE_MS)) return false;
+  const newest = backups.filter((b) => b.kind === 'full').reduce((m, b) => Math.max(m, Date.parse(b.startedAt)), Number.NEGATIVE_INFINITY);
+  return now - newest >= interval;
+}
