@@ -196,10 +196,10 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
       return { peer: params.peer, revoked };
     },
 
-    stream_snapshot: async (_params, ctx) => {
+    stream_snapshot: async (params, ctx) => {
       requireRunning('stream_snapshot');
       if (snapshotting) throw new AppError('BUSY', 'stream_snapshot: this node is streaming another snapshot; try again when it ends');
-      const stream = engine.snapshotStream();
+      const stream = engine.snapshotStream(params.incrementalLsn);
       snapshotting = true;
       stream.once('close', () => (snapshotting = false));
       if (ctx.peer !== null && ctx.peer !== MANAGER_PEER) deps.grants.consume(ctx.peer);

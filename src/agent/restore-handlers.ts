@@ -45,14 +45,17 @@ export function restoreHandlers(deps: RestoreDeps): Pick<Handlers<AgentApi>, 're
           file.resume();
           throw new AppError('WRONG_STATE', 'wrong state to restore_backup: this node already holds data (accepted: a new node; wipe it first)');
         }
-        await state.update({ serverId: params.serverId, settings: params.settings ?? {}, role: 'none' });
+        const stage = { part: params.part ?? 'full', last: params.last ?? true };
+        if (stage.part === 'full') await state.update({ serverId: params.serverId, settings: params.settings ?? {}, role: 'none' });
         const settings = deps.settingsOf(params.serverId, params.settings ?? {});
         const started = Date.now();
-        const { gtid, bytes } = await engine.restoreSnapshot(file as Readable, settings);
-        // Its binary log goes on from the backup's position: replayed transactions, then its own.
-        await engine.adoptGtidPosition(gtid);
-        await state.update({ restoredGtid: gtid });
-        logger.info({ bytes, gtid, ms: Date.now() - started }, 'restored from a backup');
+        const { gtid, bytes } = await engine.restoreSnapshot(file as Readable, settings, stage);
+        if (stage.last) {
+          // Its binary log goes on from the backup's position: replayed transactions, then its own.
+          await engine.adoptGtidPosition(gtid);
+          await state.update({ restoredGtid: gtid });
+        }
+        logger.info({ bytes, gtid, part: stage.part, last: stage.last, ms: Date.now() - started }, 'restored a backup');
         return { restoredGtid: gtid, bytes };
       });
       return { ...(await deps.status()), ...restored };

@@ -37,7 +37,7 @@ export class InjectedFaults {
         const port: AgentPort = {
           call: (name, params, options) => (cut() ? fail() : real.call(name, params, options)),
           dump: () => (cut() ? fail() : real.dump()),
-          snapshot: () => (cut() ? fail() : real.snapshot()),
+          snapshot: (lsn) => (cut() ? fail() : real.snapshot(lsn)),
           loadDump: (file, login) => (cut() ? fail() : real.loadDump(file, login)),
           restoreBackup: (file, params) => (cut() ? fail() : real.restoreBackup(file, params)),
           replayBinlog: (file, params) => (cut() ? fail() : real.replayBinlog(file, params)),

@@ -80,6 +80,14 @@ export interface EngineAccounts {
   service: { user: string; password: string };
 }
 
+/** Which part of a restore a stream is: the full backup or an incremental on it, and whether the server starts after it. */
+export interface RestoreStage {
+  /** `full` first, then each `incremental` in order. */
+  part: 'full' | 'incremental';
+  /** The last part: the server starts after it. */
+  last: boolean;
+}
+
 /** Server counters: what get_counters answers, without its time. */
 export type EngineCounters = Omit<Counters, 'at'>;
 
@@ -177,14 +185,16 @@ export interface Engine {
   waitForGtid(gtid: string, timeoutSeconds: number): Promise<boolean>;
   /** Server counters; client statements leave out root and `ignoreUsers`. */
   counters(ignoreUsers: readonly string[]): Promise<EngineCounters>;
-  /** A physical hot copy of the running server, as an xbstream. */
-  snapshotStream(): Readable;
+  /** A physical hot copy of the running server, as an xbstream; with `incrementalLsn`, only the pages changed since that LSN. */
+  snapshotStream(incrementalLsn?: number): Readable;
   /**
    * Fills the (absent) data directory from a snapshot stream, prepares it and starts the server;
-   * returns the GTID position it was taken at and its size (bytes). WRONG_STATE on a node that
-   * holds data; PEER_FAILED when the stream breaks or is incomplete.
+   * returns the GTID position it was taken at and its size (bytes). With `stage`, a restore in
+   * parts: a full backup, then incrementals applied to it, the server started after the `last`.
+   * WRONG_STATE on a node that holds data, or for an incremental without its full backup first;
+   * PEER_FAILED when the stream breaks or is incomplete.
    */
-  restoreSnapshot(stream: Readable, settings: EngineSettings): Promise<{ gtid: string; bytes: number }>;
+  restoreSnapshot(stream: Readable, settings: EngineSettings, stage?: RestoreStage): Promise<{ gtid: string; bytes: number }>;
   /** A logical dump of the user databases, streamed; the stream fails (not ends) if the dump fails. */
   dumpStream(): Promise<Readable>;
   /**

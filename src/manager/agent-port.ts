@@ -23,8 +23,8 @@ export interface AgentPort {
   call<K extends AgentJsonMethod>(name: K, params: ParamsOf<AgentApi[K]>, options?: CallOptions): Promise<ResultOf<AgentApi[K]>>;
   /** A logical dump of the node's user databases, streamed (the agent's `dump`). */
   dump(): Promise<Readable>;
-  /** A physical hot copy of the node's server as an xbstream (the agent's `stream_snapshot`): a backup's bytes. */
-  snapshot(): Promise<Readable>;
+  /** A physical hot copy of the node's server as an xbstream (the agent's `stream_snapshot`): a backup's bytes; with `incrementalLsn`, an incremental one. */
+  snapshot(incrementalLsn?: number): Promise<Readable>;
   /** Loads a dump on the node as `login` (the agent's `load_dump`); answers its size in bytes and statements. */
   loadDump(file: Readable, login: Login): Promise<LoadAnswer>;
   /** Builds a new node from a physical backup's xbstream (the agent's `restore_backup`): its GTID position and bytes. */

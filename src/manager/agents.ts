@@ -35,8 +35,8 @@ class RpcAgent implements AgentPort {
     return this.client.stream('dump', {});
   }
 
-  snapshot(): Promise<Readable> {
-    return this.client.stream('stream_snapshot', {});
+  snapshot(incrementalLsn?: number): Promise<Readable> {
+    return this.client.stream('stream_snapshot', incrementalLsn !== undefined ? { incrementalLsn } : {});
   }
 
   loadDump(file: Readable, login: Login): Promise<LoadAnswer> {

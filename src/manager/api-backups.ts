@@ -22,7 +22,7 @@ export function backupApi(runner: BackupRunner | null, schedule: BackupSchedule 
     return schedule;
   };
   return {
-    backup: async () => need().begin(),
+    backup: async (p) => need().begin({ incremental: p.incremental ?? false }),
     list_backups: async () => {
       const r = need();
       return { backups: await r.list(), running: r.running, last: r.last, policy: policy().policy };

@@ -78,7 +78,7 @@ export class BackupSchedule {
       const now = this.deps.clock.now();
       if (!backupDue(this.current.intervalSeconds, await this.deps.backups.list(), now, this.deps.runner.running !== null, this.lastAttempt)) return;
       this.lastAttempt = now;
-      this.deps.runner.begin();
+      await this.deps.runner.begin();
     } catch (err) {
       this.deps.logger.warn({ err: (err as Error).message }, 'scheduled backup not begun');
     }

@@ -8,6 +8,9 @@ import { AppError } from '../util/errors.js';
 import { TailBuffer, describeExit, lastLines, waitExit } from '../util/proc.js';
 import { XbstreamCatcher } from '../util/xbstream.js';
 
+/** The file of a mariadb-backup stream that says which LSNs it covers (`to_lsn = N`). */
+const CHECKPOINTS = 'xtrabackup_checkpoints';
+
 /** zstd's level for backups: 3 (its default) keeps up with a 2-core machine's copy. */
 const ZSTD_LEVEL = 3;
 
@@ -15,7 +18,7 @@ const ZSTD_LEVEL = 3;
  * Stores a physical backup as it arrives: the xbstream `source` (an agent's `stream_snapshot`)
  * is compressed by `zstd` straight into `store` under `id` (never a whole copy on a disk first),
  * while its `mariadb_backup_binlog_info` is read on the way for the GTID position the backup
- * holds; `onBytes` hears how many bytes of the stream came so far. Answers the committed manifest
+ * holds, and its `xtrabackup_checkpoints` for the LSN it reaches; `onBytes` hears how many bytes of the stream came so far. Answers the committed manifest
  * (ended now). On any failure nothing is kept (the writer is aborted)
  * and it throws: PEER_FAILED for a stream that broke or ended incomplete (no binlog info, a half
  * chunk), ENGINE_FAILED when zstd fails, what the store throws otherwise.
@@ -24,11 +27,11 @@ export async function transferBackup(
   source: Readable,
   store: BackupStore,
   id: string,
-  facts: Omit<BackupFacts, 'gtid' | 'compression' | 'endedAt'>,
+  facts: Omit<BackupFacts, 'gtid' | 'compression' | 'endedAt' | 'toLsn'>,
   onBytes?: (bytes: number) => void,
 ): Promise<BackupManifest> {
   const writer = await store.begin(id);
-  const catcher = new XbstreamCatcher(new Set(BINLOG_INFO_FILES));
+  const catcher = new XbstreamCatcher(new Set([...BINLOG_INFO_FILES, CHECKPOINTS]));
   let read = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -61,7 +64,9 @@ export async function transferBackup(
     } catch (e) {
       throw new AppError('PEER_FAILED', `backup ${id}: ${(e as Error).message}`);
     }
-    return await writer.commit({ ...facts, endedAt: new Date().toISOString(), gtid, compression: 'zstd' });
+    const lsn = /^to_lsn\s*=\s*(\d+)\s*$/m.exec(catcher.files.get(CHECKPOINTS)?.toString('utf8') ?? '');
+    if (!lsn) throw new AppError('PEER_FAILED', `backup ${id}: the stream holds no ${CHECKPOINTS} with a to_lsn (incomplete)`);
+    return await writer.commit({ ...facts, endedAt: new Date().toISOString(), gtid, toLsn: Number(lsn[1]), compression: 'zstd' });
   } catch (e) {
     zstd.kill('SIGKILL');
     await exited.catch(() => undefined);

@@ -182,7 +182,8 @@ export const agentApi = {
     verb: 'POST',
     params: z.object({ master: replicationSource, gtidSlavePos: gtidPosition.optional() }).strict(),
   }),
-  stream_snapshot: method()({ verb: 'GET', params: none, result: 'stream' }),
+  /** A physical hot copy as an xbstream; with `incrementalLsn` (a parent backup's to_lsn), an incremental one. */
+  stream_snapshot: method()({ verb: 'GET', params: z.object({ incrementalLsn: z.number().int().min(0).optional() }).strict(), result: 'stream' }),
   /**
    * The manager lets one peer agent (by its certificate's name, the node id) pull one snapshot:
    * the permission is used up when that snapshot starts, or lapses after `ttlSeconds`.
@@ -202,9 +203,15 @@ export const agentApi = {
   /**
    * A restore (issue #16): fills this new node's data directory from an uploaded physical backup
    * (file field `backup`, an xbstream), prepares it and starts the server, whose binary log then
-   * continues from the backup's GTID position. WRONG_STATE on a node that holds data.
+   * continues from the backup's GTID position. In parts (`part`, `last`): the full backup, then
+   * each incremental applied to it, the server started after the last. WRONG_STATE on a node
+   * that holds data.
    */
-  restore_backup: method<AgentStatus & { restoredGtid: string; bytes: number }>()({ verb: 'UPLOAD', params: z.object({ serverId, settings: serverSettings.optional() }).strict(), files: ['backup'] }),
+  restore_backup: method<AgentStatus & { restoredGtid: string; bytes: number }>()({
+    verb: 'UPLOAD',
+    params: z.object({ serverId, settings: serverSettings.optional(), part: z.enum(['full', 'incremental']).optional(), last: z.boolean().optional() }).strict(),
+    files: ['backup'],
+  }),
   /**
    * A restore's replay: applies bytes `[start, stop)` of an uploaded binary log file (file field
    * `binlog`; stop null: to its end), each at a transaction boundary, with their GTIDs. Answers

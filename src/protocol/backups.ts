@@ -16,6 +16,8 @@ export interface BackupManifest {
   endedAt: string;
   /** The GTID position the copy corresponds to (`mariadb_backup_binlog_info`). */
   gtid: string;
+  /** The InnoDB LSN the copy reaches (`xtrabackup_checkpoints`' to_lsn): an incremental on it starts there. Absent in backups from before it was recorded. */
+  toLsn?: number;
   /** The node it was taken from. */
   sourceNode: string;
   /** That node's server version (`@@version`). */

@@ -257,8 +257,12 @@ export const managerApi = {
   shutdown: method<{ state: ServiceState }>()({ verb: 'POST', params: none }),
   /** The service's performance; `window` (default `1m`) selects the window of the top-level figures. */
   get_service_performance: method<ServicePerformance>()({ verb: 'GET', params: z.object({ window: z.enum(PERFORMANCE_WINDOWS).optional() }).strict() }),
-  /** A full physical backup, taken in the background from a caught-up replica (the master only when alone) into the backup store (docs/backups.md). */
-  backup: method<{ id: string; source: string }>()({ verb: 'POST', params: none }),
+  /**
+   * A physical backup, taken in the background into the backup store (docs/backups.md): a full one
+   * from a caught-up replica (the master only when alone), or with `incremental` the pages changed
+   * since the newest backup, from the node that one came from.
+   */
+  backup: method<{ id: string; source: string }>()({ verb: 'POST', params: z.object({ incremental: z.boolean().optional() }).strict() }),
   /** The complete backups, the one under way and how the last one ended. */
   list_backups: method<BackupList>()({ verb: 'GET', params: none }),
   /**

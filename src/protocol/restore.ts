@@ -21,7 +21,9 @@ export interface ReplayFile {
 export interface RestorePlan {
   /** The full backup. */
   backup: string;
-  /** Its GTID position: the replay applies the transactions after it. */
+  /** The incremental backups applied on it, in order (each on the one before). */
+  incrementals: string[];
+  /** The GTID position of the last of them (or of the full one): the replay applies the transactions after it. */
   backupGtid: string;
   /** The archived files to replay, in order (each from the first transaction it holds past what is applied). */
   files: ReplayFile[];
@@ -38,6 +40,7 @@ export interface RestorePlan {
 export const restorePlanSchema = z
   .object({
     backup: z.string().min(1).max(100),
+    incrementals: z.array(z.string().min(1).max(100)).max(10_000),
     backupGtid: z.string().max(4096),
     files: z.array(z.object({ segment: z.string().min(1).max(80), name: z.string().min(1).max(120), maxSeq: z.number().int().min(0).nullable().optional() }).strict()).max(100_000),
     until: z.string().max(40).nullable(),

@@ -39,7 +39,7 @@ describe('backup policy: schedule and retention (real mariadbd)', () => {
     for (const d of copies) rmSync(d, { recursive: true, force: true });
   });
 
-  it('refuses a policy it cannot keep, naming the parameter', async () => {
+  it('refuses a policy it cannot keep, naming the parameter, and an incremental with no full backup', async () => {
     for (const [params, pattern] of [
       [{ interval: 1 }, /interval/],
       [{ keep: 0 }, /keep/],
@@ -50,6 +50,10 @@ describe('backup policy: schedule and retention (real mariadbd)', () => {
       expect((e as Error).message).toMatch(pattern);
     }
     expect((await m.client.call('list_backups', {})).policy).toEqual({ intervalSeconds: null, keep: 7 });
+    // An incremental builds on a full backup: with none, it is refused, saying so.
+    const e = await m.client.call('backup', { incremental: true }).catch((x: unknown) => x);
+    expect(isAppError(e) && e.code).toBe('WRONG_STATE');
+    expect((e as Error).message).toMatch(/take a full backup first/);
   });
 
   it('takes a backup every interval, keeps the newest `keep`, drops the archived files no kept backup needs; what stays restores', async () => {

@@ -16,7 +16,8 @@ const iso = (second: number): string => new Date(second * 1000).toISOString().re
 /**
  * Point-in-time restore over real mariadbd, mariadb-backup and mariadb-binlog (issue #16): a
  * service takes numbered writes for ~20 s, with a full backup, a switchover and a killed master's
- * failover among them, and its binary logs archived all along. Restores to three chosen seconds
+ * failover among them, an incremental backup between the last two, and its binary logs archived
+ * all along. Restores to three chosen seconds
  * each hold exactly the rows committed by then; a restore to the end after shutdown holds every
  * acknowledged row; a damaged backup, a time outside the window and a gap in the archive are
  * refused before anything starts.
@@ -33,6 +34,7 @@ describe('point-in-time restore (real mariadbd, mariadb-backup, mariadb-binlog)'
   const unknown = new Set<number>();
   const times: Record<'t1' | 't2' | 't3', number> = { t1: 0, t2: 0, t3: 0 };
   let backupEnded = 0;
+  let incremental = '';
   const extra: ManagerProcess[] = [];
   const copies: string[] = [];
 
@@ -121,6 +123,12 @@ describe('point-in-time restore (real mariadbd, mariadb-backup, mariadb-binlog)'
       const candidate = info.nodes.find((n) => n.role === 'replica' && n.servesReads)!.id;
       await m.client.call('set_up_replica_master', { serviceNodeId: candidate });
       await m.waitFor('RUNNING', 60_000);
+      // An incremental backup on the full one (from the node it came from), writes going on.
+      const incr = await m.client.call('backup', { incremental: true });
+      const after = await eventually(() => m.client.call('list_backups', {}), (l) => l.running === null, 120_000);
+      expect(after.last).toMatchObject({ id: incr.id, ok: true });
+      expect(after.backups.find((b) => b.id === incr.id)).toMatchObject({ kind: 'incremental', parent: id });
+      incremental = incr.id;
       await sleep(2500);
       times.t2 = Math.floor(Date.now() / 1000) - 1;
       // The master killed (its agent and its server): a failover, writes going on.
@@ -177,6 +185,8 @@ describe('point-in-time restore (real mariadbd, mariadb-backup, mariadb-binlog)'
       process.stdout.write(`restore to ${which}: ${ids.size} rows of ${acked.size} acknowledged (${unknown.size} unknown)\n`);
       const events = (await r.info()).events.map((e) => e.message);
       expect(events.some((e) => e.startsWith('restore: node-1 is the master'))).toBe(true);
+      // After the incremental ended, the restore builds on it; before, on the full backup alone.
+      expect(events.some((e) => e.startsWith(`restore: restored ${incremental} on full-`))).toBe(which !== 't1');
       await r.cleanup();
     }, 180_000);
   }

@@ -25,7 +25,7 @@ function op(kind: OperationKind, over: { params?: Record<string, unknown>; phase
 
 
 const m1 = node('node-1', 'master');
-const RESTORE = { backup: 'full-20261129T120000Z', backupGtid: '0-1-40', files: [{ segment: 's000001-node-1', name: 'mariadb-bin.000001', maxSeq: null }], until: '2026-11-29T12:05:00Z', cut: null };
+const RESTORE = { backup: 'full-20261129T120000Z', incrementals: [], backupGtid: '0-1-40', files: [{ segment: 's000001-node-1', name: 'mariadb-bin.000001', maxSeq: null }], until: '2026-11-29T12:05:00Z', cut: null };
 const r2 = node('node-2', 'replica');
 const r3 = node('node-3', 'replica');
 

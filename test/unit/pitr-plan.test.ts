@@ -119,6 +119,15 @@ describe('planning a restore (pure)', () => {
     it(name, () => expect(planRestore(request, backups, files, caught, now)).toMatchObject(want as object));
   }
 
+  it('builds on the incrementals of the chosen full backup that ended by the target, and replays from the last one', () => {
+    const incr = (id: string, parent: string, endedAt: string, gtid: string): BackupManifest => ({ ...backup(id, endedAt, gtid), kind: 'incremental', parent });
+    const withIncr = [...backups, incr('incr-1', 'full-a', at(30), '0-1-200'), incr('incr-2', 'incr-1', at(55), '0-1-380')];
+    expect(planRestore({ time: at(50) }, withIncr, files, caught, now)).toMatchObject({ backup: 'full-a', incrementals: ['incr-1'], backupGtid: '0-1-200' });
+    expect(planRestore({ time: at(60) }, withIncr, files, caught, now)).toMatchObject({ backup: 'full-a', incrementals: ['incr-1', 'incr-2'], backupGtid: '0-1-380' });
+    expect(planRestore({ time: at(20) }, withIncr, files, caught, now)).toMatchObject({ backup: 'full-a', incrementals: [], backupGtid: '0-1-100' });
+    expect(planRestore({ backup: 'incr-1' }, withIncr, files, caught, now)).toEqual({ refused: expect.stringMatching(/incr-1 is incremental: name the full backup it belongs to \(full-a\)/) });
+  });
+
   it('refuses a gap: transactions no archived file holds, named', () => {
     const holed = [files[0]!, file('s000001-node-1', 'mariadb-bin.000003', 1, [800, 170], [950, 205])];
     expect(planRestore({ time: at(200) }, backups, holed, caught, now)).toEqual({ refused: expect.stringMatching(/misses transactions 0-\*-501 to 0-\*-799/) });

@@ -24,10 +24,11 @@ export function registerBackupVerbs(program: Command): void {
     program
       .command('backup')
       .description('take a full physical backup from a caught-up replica (the master only when alone), compressed into the backup store; waits for it and shows its progress unless --no-wait')
+      .option('--incremental', 'only the pages changed since the newest backup (from the node that one came from)')
       .option('--no-wait', 'return once the backup began')
       .action(
-        action(async (c, _g, opts: { wait: boolean }) => {
-          const { id, source } = await c.call('backup', {});
+        action(async (c, _g, opts: { wait: boolean; incremental?: boolean }) => {
+          const { id, source } = await c.call('backup', opts.incremental ? { incremental: true } : {});
           out(`backup ${id}: copying ${source}`);
           if (!opts.wait) return;
           const began = Date.now();
@@ -49,7 +50,7 @@ export function registerBackupVerbs(program: Command): void {
           }
         }),
       ),
-    'cps-mysql backup',
+    'cps-mysql backup\n  cps-mysql backup --incremental',
   );
 
   example(

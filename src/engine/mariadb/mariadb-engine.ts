@@ -3,7 +3,7 @@ import { chmod, chown, lchown, lstat, mkdir, readdir, rename, rm, writeFile } fr
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
-import type { Engine, LoadResult, EngineAccounts, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
+import type { Engine, RestoreStage, LoadResult, EngineAccounts, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
 import { AppError, isAppError } from '../../util/errors.js';
 import { assertTraversable, currentOsUser, type OsUser } from '../../util/os-user.js';
 import { run, sleep } from '../../util/proc.js';
@@ -310,17 +310,20 @@ export class MariadbEngine implements Engine {
     return disk ? { ...c, disk } : c;
   }
 
-  snapshotStream(): Readable {
+  snapshotStream(incrementalLsn?: number): Readable {
     this.requireRunning();
-    return snapshotStream(this.tools, this.backupParallel);
+    return snapshotStream(this.tools, this.backupParallel, incrementalLsn);
   }
 
-  async restoreSnapshot(stream: Readable, settings: EngineSettings): Promise<{ gtid: string; bytes: number }> {
+  async restoreSnapshot(stream: Readable, settings: EngineSettings, stage: RestoreStage = { part: 'full', last: true }): Promise<{ gtid: string; bytes: number }> {
     if (this.isInitialized()) throw new AppError('WRONG_STATE', 'this node already holds a data directory: a snapshot is restored only into a new node');
-    await this.prepareDirs();
-    await this.writeConfig(settings);
     const staging = join(this.layout.tmp, 'restore');
-    const { gtid, bytes } = await extractSnapshot(this.tools, stream, staging, this.backupParallel);
+    if (stage.part === 'full') {
+      await this.prepareDirs();
+      await this.writeConfig(settings);
+    } else if (!existsSync(join(staging, 'xtrabackup_checkpoints'))) throw new AppError('WRONG_STATE', 'an incremental backup is restored on top of a full one: restore the full backup first');
+    const { gtid, bytes } = await extractSnapshot(this.tools, stream, stage.part === 'full' ? staging : `${staging}-incremental`, this.backupParallel, stage.part === 'full' ? undefined : staging);
+    if (!stage.last) return { gtid, bytes };
     await rm(this.layout.data, { recursive: true, force: true });
     await rename(staging, this.layout.data);
     await writeFile(this.marker, `${new Date().toISOString()} restored at ${gtid}\n`, { mode: 0o600 });

@@ -19,13 +19,15 @@ export const BACKUP_LOCK_WAIT_SECONDS = 30;
  * the database's OS user. A reader that goes away kills the copy (SIGKILL after a short grace):
  * a backup left running would keep its backup lock and stall every later one.
  */
-export function snapshotStream(ctx: ToolContext, parallel: number): Readable {
+export function snapshotStream(ctx: ToolContext, parallel: number, incrementalLsn?: number): Readable {
   return spawnOutput(
     programs.backup,
     [
       `--defaults-file=${ctx.layout.cnf}`,
       '--backup',
       '--stream=xbstream',
+      // An incremental copy: only the pages changed since that LSN (a parent backup's to_lsn).
+      ...(incrementalLsn !== undefined ? [`--incremental-lsn=${incrementalLsn}`] : []),
       `--parallel=${parallel}`,
       // The log-copy thread looks for new redo every 10 ms instead of every second: commits
       // stall while the backup waits for it, so this shortens the pause writers see.
@@ -40,11 +42,13 @@ export function snapshotStream(ctx: ToolContext, parallel: number): Readable {
 
 /**
  * Extracts a snapshot stream into `staging` (mbstream) and prepares it (`mariadb-backup
- * --prepare`), as the database's OS user. Returns the GTID position the snapshot was taken at
- * and its size in bytes. Throws PEER_FAILED when the stream breaks or is incomplete,
- * ENGINE_FAILED when a program fails; `staging` is removed on failure.
+ * --prepare`), as the database's OS user. With `incrementalOf` (the directory of a full backup
+ * extracted and prepared already), the stream is an incremental backup: it is applied to that
+ * directory (`--prepare --incremental-dir`) and `staging` removed after. Returns the GTID
+ * position the snapshot was taken at and its size in bytes. Throws PEER_FAILED when the stream
+ * breaks or is incomplete, ENGINE_FAILED when a program fails; `staging` is removed on failure.
  */
-export async function extractSnapshot(ctx: ToolContext, stream: Readable, staging: string, parallel: number): Promise<{ gtid: string; bytes: number }> {
+export async function extractSnapshot(ctx: ToolContext, stream: Readable, staging: string, parallel: number, incrementalOf?: string): Promise<{ gtid: string; bytes: number }> {
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true, mode: 0o700 });
   await chown(staging, ctx.dbUser.uid, ctx.dbUser.gid);
@@ -70,8 +74,12 @@ export async function extractSnapshot(ctx: ToolContext, stream: Readable, stagin
     const exit = await exited;
     if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed after ${bytes} bytes: ${lastLines(err.text(), 4)}`);
     if (!existsSync(join(staging, 'xtrabackup_checkpoints'))) throw new AppError('PEER_FAILED', `the snapshot is incomplete (${bytes} bytes, no checkpoint file)`);
-    await run(programs.backup, [`--defaults-file=${ctx.layout.cnf}`, '--prepare', `--target-dir=${staging}`, '--use-memory=256M'], runAs(ctx.dbUser));
-    return { gtid: readBackupGtid(staging), bytes };
+    const target = incrementalOf ?? staging;
+    const incremental = incrementalOf !== undefined ? [`--incremental-dir=${staging}`] : [];
+    await run(programs.backup, [`--defaults-file=${ctx.layout.cnf}`, '--prepare', `--target-dir=${target}`, ...incremental, '--use-memory=256M'], runAs(ctx.dbUser));
+    const gtid = readBackupGtid(staging);
+    if (incrementalOf !== undefined) await rm(staging, { recursive: true, force: true });
+    return { gtid, bytes };
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw e;

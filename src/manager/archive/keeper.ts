@@ -91,8 +91,8 @@ export class ArchiveKeeper implements PitrPort {
   }
 
   /**
-   * Plans a restore for `request` against the store as it is now, and checks the full backup's
-   * bytes (a whole read). Throws WRONG_STATE naming what cannot be reached (planRestore), CORRUPT
+   * Plans a restore for `request` against the store as it is now, and checks the bytes of the
+   * backups it starts from (a whole read of each). Throws WRONG_STATE naming what cannot be reached (planRestore), CORRUPT
    * when the backup was truncated or altered. Nothing is started either way.
    */
   async plan(request: RestoreRequest): Promise<RestorePlan> {
@@ -102,9 +102,11 @@ export class ArchiveKeeper implements PitrPort {
     if ('diverged' in seams) throw new AppError('WRONG_STATE', `restore refused, nothing started: the archive ${seams.diverged}`);
     const plan = planRestore(request, await this.deps.backups.list(), files, caughtUp, this.deps.clock.now() / 1000, seams.limits);
     if ('refused' in plan) throw new AppError('WRONG_STATE', `restore refused, nothing started: ${plan.refused}`);
-    await pipeline(await this.deps.backups.read(plan.backup), new Writable({ write: (_c, _e, cb) => cb() })).catch((e: unknown) => {
-      throw new AppError('CORRUPT', `restore refused, nothing started: ${(e as Error).message}`);
-    });
+    for (const id of [plan.backup, ...plan.incrementals]) {
+      await pipeline(await this.deps.backups.read(id), new Writable({ write: (_c, _e, cb) => cb() })).catch((e: unknown) => {
+        throw new AppError('CORRUPT', `restore refused, nothing started: ${(e as Error).message}`);
+      });
+    }
     return plan;
   }
 

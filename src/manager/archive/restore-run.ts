@@ -18,6 +18,26 @@ export interface RestoreSources {
   archive: FsBinlogArchive;
 }
 
+/** Uploads one stored backup to the agent's `restore_backup`, checked as it is read (CORRUPT) and decompressed on the way. */
+async function sendBackup(backups: BackupStore, agent: AgentPort, id: string, params: { serverId: number; part: 'full' | 'incremental'; last: boolean }): Promise<{ restoredGtid: string; bytes: number }> {
+  const stored = await backups.read(id);
+  const zstd = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const err = new TailBuffer();
+  zstd.stderr.on('data', (c: Buffer) => err.push(c));
+  const exited = waitExit(zstd);
+  const feeding = pipeline(stored, zstd.stdin);
+  let answer;
+  try {
+    [answer] = await Promise.all([agent.restoreBackup(zstd.stdout, params), feeding]);
+  } catch (e) {
+    zstd.kill('SIGKILL');
+    throw e;
+  }
+  const exit = await exited;
+  if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `restore from ${id}: zstd ${describeExit(exit)}: ${lastLines(err.text(), 3)}`);
+  return answer;
+}
+
 /** The part of one archived file a replay applies: bytes `[start, stop)`, or null when it holds nothing to apply. */
 export async function replayRange(path: string, size: number, reached: GtidPosition, until: number | null, maxSeq: number | null = null): Promise<{ start: number; stop: number; last: number | null } | null> {
   let start: number | null = null;
@@ -55,25 +75,14 @@ export async function replayRange(path: string, size: number, reached: GtidPosit
 export async function restoreNode(src: RestoreSources, agent: AgentPort, plan: RestorePlan, serverId: number, progress: (what: string) => void): Promise<{ gtid: string; cutAt: number | null }> {
   const st = await agent.call('get_status', {});
   if (st.mysqld.state !== 'uninitialized') await agent.call('wipe', {});
-  const stored = await src.backups.read(plan.backup);
-  const zstd = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const err = new TailBuffer();
-  zstd.stderr.on('data', (c: Buffer) => err.push(c));
-  const exited = waitExit(zstd);
-  const feeding = pipeline(stored, zstd.stdin).catch((e: unknown) => {
-    zstd.kill('SIGKILL');
-    throw e;
-  });
-  let restored;
-  try {
-    [restored] = await Promise.all([agent.restoreBackup(zstd.stdout, { serverId }), feeding]);
-  } catch (e) {
-    zstd.kill('SIGKILL');
-    throw e;
+  // The full backup, then each incremental applied to it; the server starts after the last.
+  const parts = [plan.backup, ...plan.incrementals];
+  let restored: { restoredGtid: string; bytes: number } = { restoredGtid: '', bytes: 0 };
+  for (const [i, id] of parts.entries()) {
+    const r = await sendBackup(src.backups, agent, id, { serverId, part: i === 0 ? 'full' : 'incremental', last: i === parts.length - 1 });
+    restored = { restoredGtid: r.restoredGtid, bytes: restored.bytes + r.bytes };
+    progress(`restored ${id}${i > 0 ? ` on ${parts[i - 1]}` : ''} (${r.bytes} bytes)`);
   }
-  const exit = await exited;
-  if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `restore from ${plan.backup}: zstd ${describeExit(exit)}: ${lastLines(err.text(), 3)}`);
-  progress(`restored ${plan.backup} (${restored.bytes} bytes, GTID ${restored.restoredGtid || '(none)'})`);
   let gtid = restored.restoredGtid;
   const until = plan.until !== null ? Date.parse(plan.until) / 1000 : null;
   let cutAt: number | null = null;

@@ -34,8 +34,8 @@ export interface BackupChain {
   incrementals: BackupManifest[];
 }
 
-/** The backups that chain onto `full`, in order (each the child of the one before), as far as they go. */
-function chainFrom(full: BackupManifest, all: BackupManifest[]): BackupManifest[] {
+/** The backups that chain onto `full`, in order (each the child of the one before), as far as they go. Pure. */
+export function chainFrom(full: BackupManifest, all: BackupManifest[]): BackupManifest[] {
   const out: BackupManifest[] = [];
   let tip = full.id;
   for (;;) {

@@ -1,4 +1,5 @@
 import type { BackupManifest } from '../../protocol/backups.js';
+import { chainFrom } from './backup-plan.js';
 import { parseGtidPosition, type Gtid } from '../../protocol/gtid.js';
 import type { ReplayFile, RestorePlan, RestoreRequest } from '../../protocol/restore.js';
 
@@ -60,8 +61,11 @@ export function planRestore(
       return { refused: oldest ? `the time ${request.time} is before the recoverable window, which begins when the oldest backup ended (${oldest})` : 'there is no backup to restore from: take one with `backup` first' };
     }
   }
-  const start = parseGtidPosition(backup.gtid);
-  if (!start) return { refused: `backup ${backup.id} records a GTID position that cannot be read: ${backup.gtid}` };
+  // The incrementals on it that ended by the target: the replay starts after the last of them.
+  const incrementals = chainFrom(backup, backups.filter((b) => target === null || Math.ceil(Date.parse(b.endedAt) / 1000) <= target));
+  const base = incrementals.at(-1) ?? backup;
+  const start = parseGtidPosition(base.gtid);
+  if (!start) return { refused: `backup ${base.id} records a GTID position that cannot be read: ${base.gtid}` };
   const reached = new Map(start.map((g) => [g.domain, g]));
   const chosen: ReplayFile[] = [];
   let lastAt: number | null = null;
@@ -105,5 +109,5 @@ export function planRestore(
       return { refused: `the archive misses transactions ${short.domain}-*-${have + 1} to ${short.domain}-${short.server}-${short.seq} (it held them at ${iso(caughtUp.at)}): an archived file is missing` };
     }
   }
-  return { backup: backup.id, backupGtid: backup.gtid, files: chosen, until: target !== null ? iso(target) : null, cut };
+  return { backup: backup.id, incrementals: incrementals.map((b) => b.id), backupGtid: base.gtid, files: chosen, until: target !== null ? iso(target) : null, cut };
 }
