@@ -11,6 +11,7 @@ import { killMentioning, now, processesMentioning, stopAllTracked } from './lib/
 import { Results } from './lib/results.js';
 import { ensureTools } from './lib/tools.js';
 import { setUpBigService, type BigService } from './items/big-service.js';
+import { backupRound } from './items/backup.js';
 import { coldStartRound } from './items/cold-start.js';
 import { controlPlaneRound } from './items/control-plane.js';
 import { failoverRound, setUpFailoverService, type FailoverService } from './items/failover.js';
@@ -20,16 +21,17 @@ import { parallelRound } from './items/parallel.js';
 import { provisionRound } from './items/provision.js';
 import { switchoverRound } from './items/switchover.js';
 
-const ITEMS = [1, 2, 3, 4, 5, 6, 7, 8];
+const ITEMS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 
-const USAGE = `usage: npm run bench [-- [--quick] [--runs N] [--only 1,2,3,4,5,6,7,8] [--keep] [--no-write]]
+const USAGE = `usage: npm run bench [-- [--quick] [--runs N] [--only 1,2,3,4,5,6,7,8,9] [--keep] [--no-write]]
 
   --quick      a small data set (~75 MiB of tables) and 1 run per item: a few minutes
   (default)    ~1 GiB on the provisioning master and 3 runs per item: ~20 minutes
   --runs N     runs per item (rounds), overriding the mode's
   --only LIST  items to run: 1 provisioning (a–d), 2 parallel provisioning, 3 cold start,
                4 switchover, 5 control plane, 6 monitoring overhead, 7 automatic failover,
-               8 hosts (static cloud in network namespaces, root only)
+               8 hosts (static cloud in network namespaces, root only),
+               9 backup and point-in-time restore
                (results of a subset go to <date>-<mode>-item(s)-<list>.md)
   --keep       leave the temporary directory (processes are stopped all the same)
   --no-write   print the tables only, do not write bench/results/
@@ -126,7 +128,7 @@ async function main(): Promise<number> {
 
   const want = (i: number): boolean => args.only.has(i);
   try {
-    if (want(1) || want(2) || want(6)) {
+    if (want(1) || want(2) || want(6) || want(9)) {
       let big: BigService | null = null;
       await attempt('provisioning master', async () => {
         big = await setUpBigService(ctx);
@@ -151,6 +153,10 @@ async function main(): Promise<number> {
             }
             monitoringNoise(ctx);
           });
+        }
+        for (let round = 0; round < config.runs && want(9); round++) {
+          log(`item 9, backup and point-in-time restore, run ${round + 1}/${config.runs}`);
+          await attempt(`item 9 run ${round + 1}`, () => backupRound(ctx, b, round));
         }
         if (!interrupted) {
           log('destroying the provisioning service');

@@ -53,18 +53,20 @@ export async function provisionRound(ctx: Ctx, big: BigService, round: number): 
   r.ratio(ITEM, '(b) / (a): the 2011 method vs ours', fig(F.b), fig(F.a));
 }
 
-async function floorCopy(ctx: Ctx, big: BigService, round: number): Promise<void> {
+/** The floor of a copy: `cp -a` of the stopped data directory (and with `sync`), recorded under `item` (names `F.cp`, `F.cpSync` unless given). */
+export async function floorCopy(ctx: Ctx, big: BigService, round: number, item = ITEM, names: { plain: string; sync: string } = { plain: F.cp, sync: F.cpSync }): Promise<void> {
   const dst = join(ctx.root, 'floor-cp');
   await runCmd('sync', []);
   ctx.log(`  (c) cp -a of ${big.seed}`);
   const cp = await runCmd('cp', ['-a', big.seed, dst]);
   const s = await runCmd('sync', []);
-  ctx.results.record(ITEM, F.cp, 's', round, cp.ms / 1000);
-  ctx.results.record(ITEM, F.cpSync, 's', round, (cp.ms + s.ms) / 1000);
+  ctx.results.record(item, names.plain, 's', round, cp.ms / 1000);
+  ctx.results.record(item, names.sync, 's', round, (cp.ms + s.ms) / 1000);
   await rm(dst, { recursive: true, force: true });
 }
 
-async function floorTcp(ctx: Ctx, big: BigService, round: number): Promise<void> {
+/** The socket floor: the same bytes through loopback TCP (`tar | socat | tar`), recorded under `item`. */
+export async function floorTcp(ctx: Ctx, big: BigService, round: number, item = ITEM, names: { plain: string; sync: string } = { plain: F.tcp, sync: F.tcpSync }): Promise<void> {
   const dst = join(ctx.root, 'floor-tcp');
   await mkdir(dst, { recursive: true });
   const port = await freePort();
@@ -76,8 +78,8 @@ async function floorTcp(ctx: Ctx, big: BigService, round: number): Promise<void>
     `tar -C ${q(big.seed)} -cf - . | socat -u STDIN TCP:127.0.0.1:${port},retry=200,interval=0.01 && wait $r`;
   const t = await runShell(script);
   const s = await runCmd('sync', []);
-  ctx.results.record(ITEM, F.tcp, 's', round, t.ms / 1000);
-  ctx.results.record(ITEM, F.tcpSync, 's', round, (t.ms + s.ms) / 1000);
+  ctx.results.record(item, names.plain, 's', round, t.ms / 1000);
+  ctx.results.record(item, names.sync, 's', round, (t.ms + s.ms) / 1000);
   await rm(dst, { recursive: true, force: true });
 }
 

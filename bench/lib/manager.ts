@@ -41,6 +41,7 @@ export class BenchManager {
     private readonly ctx: Ctx,
     readonly dataDir: string,
     readonly port: number,
+    private readonly extraArgs: string[] = [],
   ) {
     this.client = this.makeClient();
   }
@@ -63,11 +64,11 @@ export class BenchManager {
     return true;
   }
 
-  /** Starts a manager on a new, empty data directory `<root>/<name>`. */
-  static async create(ctx: Ctx, name: string, monitorMs?: number): Promise<BenchManager> {
+  /** Starts a manager on a new, empty data directory `<root>/<name>`, with `extraArgs` (e.g. `--backup-dir D`). */
+  static async create(ctx: Ctx, name: string, monitorMs?: number, extraArgs: string[] = []): Promise<BenchManager> {
     const dir = join(ctx.root, name);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const m = new BenchManager(ctx, dir, await freePort());
+    const m = new BenchManager(ctx, dir, await freePort(), extraArgs);
     await m.launch(monitorMs);
     return m;
   }
@@ -85,6 +86,7 @@ export class BenchManager {
     const out = openSync(`${this.dataDir}.out`, 'a');
     const args = [this.ctx.cli, 'manager', '--port', String(this.port), '--data-dir', this.dataDir];
     if (monitorMs !== undefined) args.push('--monitor-interval', String(monitorMs));
+    args.push(...this.extraArgs);
     try {
       this.child = spawnTracked('manager', process.execPath, args, { stdio: ['ignore', out, out] });
     } finally {
