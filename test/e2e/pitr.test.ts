@@ -199,6 +199,17 @@ describe('point-in-time restore (real mariadbd, mariadb-backup, mariadb-binlog)'
     expect(info.nodes.filter((n) => n.status === 'ready')).toHaveLength(2);
   }, 180_000);
 
+  it('a restore cut short by a killed manager is finished by the restarted one, from the start, to the same rows', async () => {
+    const r = await restoreManager(storeCopy());
+    await r.client.call('startup', { slaves: 0, restore: { time: iso(times.t2) } });
+    await eventually(() => r.info(), (i) => (i.operation?.step ?? '').includes('building node-1 from backup'), 30_000);
+    await r.kill('SIGKILL');
+    await r.launch();
+    await r.waitFor('RUNNING', 120_000);
+    expectRowsBy(await idsOn(r), times.t2);
+    await r.cleanup();
+  }, 180_000);
+
   const refused = async (r: ManagerProcess, restore: { time?: string; backup?: string }, pattern: RegExp, code: string): Promise<void> => {
     const e = await r.client.call('startup', { slaves: 0, restore }).catch((x: unknown) => x);
     expect(isAppError(e) && e.code, String(e)).toBe(code);
