@@ -38,6 +38,14 @@ export function uploadHandler<M extends MethodMap>(deps: UploadDeps<M>): (req: F
       if (fields.has('id')) framing.id = parseId(fields.get('id'), true);
     };
     let handled = false;
+    // A caller that goes away midway (its process killed, its host gone) may leave the form
+    // unfinished without an error from the parser: the file being read then fails, so the
+    // handler's work stops and releases what it holds instead of waiting forever.
+    let current: Readable | null = null;
+    const cutOff = (): void => {
+      if (!req.raw.complete && current && !current.readableEnded) current.destroy(new AppError('PEER_FAILED', 'the upload was cut off: the caller went away before the file ended'));
+    };
+    req.raw.once('close', cutOff);
     try {
       for await (const part of req.parts()) {
         if (part.type === 'field') {
@@ -47,6 +55,7 @@ export function uploadHandler<M extends MethodMap>(deps: UploadDeps<M>): (req: F
         readFields();
         // Wrapped at once, so a failure of the upload always has somewhere to go.
         const file = limitedFile(part.file);
+        current = file;
         try {
           if (handled) throw new AppError('INVALID_PARAMS', 'only one file may be uploaded');
           const spec = method !== null && Object.hasOwn(methods, method) ? methods[method] : undefined;
@@ -77,6 +86,8 @@ export function uploadHandler<M extends MethodMap>(deps: UploadDeps<M>): (req: F
       }
     } catch (err) {
       fail(reply, framing, multipartError(err), method);
+    } finally {
+      req.raw.removeListener('close', cutOff);
     }
   };
 }

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
@@ -16,6 +17,7 @@ const api = {
   bytes: method()({ verb: 'GET', params: z.object({ size: z.number().int().min(0) }).strict(), result: 'stream' }),
   broken_stream: method()({ verb: 'GET', params: z.object({}).strict(), result: 'stream' }),
   upload: method<{ bytes: number; text: string }>()({ verb: 'UPLOAD', params: z.object({}).strict(), files: ['mysqldump_file'] }),
+  upload_watch: method<{ bytes: number }>()({ verb: 'UPLOAD', params: z.object({}).strict(), files: ['mysqldump_file'] }),
 } as const;
 
 let state = 0;
@@ -23,6 +25,8 @@ let state = 0;
 describe('the JSON-RPC transport', () => {
   let app: FastifyInstance;
   let url: string;
+  /** How the watched upload's file ended, as its handler saw it. */
+  let watched: string | null = null;
   let client: RpcClient<typeof api>;
 
   beforeAll(async () => {
@@ -48,6 +52,16 @@ describe('the JSON-RPC transport', () => {
             throw new Error('source failed midway');
           }
           return streamResult(Readable.from(gen()));
+        },
+        upload_watch: async (_p, ctx) => {
+          let bytes = 0;
+          try {
+            for await (const c of ctx.file!) bytes += (c as Buffer).length;
+            watched = `ended after ${bytes} bytes`;
+          } catch (e) {
+            watched = `failed: ${(e as Error).message}`;
+          }
+          return { bytes };
         },
         upload: async (_p, ctx) => {
           const chunks: Buffer[] = [];
@@ -177,6 +191,22 @@ describe('the JSON-RPC transport', () => {
     expect(res.status).toBe(405);
     expect(((await res.json()) as { code: string }).code).toBe('WRONG_VERB');
     await expect(client.upload('upload', 'mysqldump_file', Readable.from([Buffer.alloc(2 * 1024 * 1024)]))).rejects.toMatchObject({ code: 'TOO_LARGE' });
+  });
+
+  it('fails the file a handler reads when its caller goes away midway (the connection cut), so the handler never waits forever', async () => {
+    watched = null;
+    const boundary = 'XyZ';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="method"\r\n\r\nupload_watch\r\n--${boundary}\r\nContent-Disposition: form-data; name="mysqldump_file"; filename="d.sql"\r\n\r\n`;
+    const { port } = new URL(url);
+    const sock = connect(Number(port), '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: 100000\r\n\r\n${head}${'x'.repeat(5000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+    sock.destroy();
+    const deadline = Date.now() + 5000;
+    while (watched === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(watched).toMatch(/^failed: /);
+    await expect(client.call('echo', { n: 2 })).resolves.toEqual({ n: 2, s: null });
   });
 
   it('answers a truncated multipart body with an error and stays up', async () => {
