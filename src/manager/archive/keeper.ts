@@ -189,19 +189,23 @@ export class ArchiveKeeper implements PitrPort {
     return { node: master.id, host: rec.host, port: rec.mysqlPort, user: svc.replUser, password: svc.replPassword };
   }
 
+  /**
+   * The window: from the end of the oldest full backup the archive continues without a gap to
+   * its last catch-up (a backup of an earlier history, or one whose archive was lost, does not
+   * count), to that catch-up. The seams are not read here (a look every second); a restore checks them.
+   */
   private async refreshWindow(): Promise<void> {
-    const fulls = (await this.deps.backups.list()).filter((b) => b.kind === 'full');
+    const all = await this.deps.backups.list();
+    const fulls = all.filter((b) => b.kind === 'full').sort((a, b) => a.endedAt.localeCompare(b.endedAt));
     const files = await this.index.refresh();
+    const caughtUp = await this.lastCatchUp();
     const lastAt = files.reduce((m, f) => Math.max(m, f.last?.at ?? 0), 0);
-    const caught = (await this.lastCatchUp())?.at ?? 0;
-    const until = Math.floor(Math.max(lastAt, caught));
-    const from = fulls.length > 0 ? Math.min(...fulls.map((b) => Math.ceil(Date.parse(b.endedAt) / 1000))) : null;
-    this.until = from !== null && until > 0 ? until : null;
-    this.current = {
-      from: from !== null ? iso(from) : null,
-      until: this.until !== null ? iso(this.until) : null,
-      secondsBehind: null,
-    };
+    const until = Math.floor(Math.max(lastAt, caughtUp?.at ?? 0));
+    const nowS = this.deps.clock.now() / 1000;
+    const base = fulls.find((b) => !('refused' in planRestore({ backup: b.id }, all, files, caughtUp, nowS)));
+    const from = base ? Math.ceil(Date.parse(base.endedAt) / 1000) : null;
+    this.until = from !== null && until >= from ? until : null;
+    this.current = { from: from !== null ? iso(from) : null, until: this.until !== null ? iso(this.until) : null, secondsBehind: null };
   }
 }
 
