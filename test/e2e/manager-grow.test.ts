@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import { ManagerProcess } from '../helpers/manager-process.js';
@@ -97,6 +99,27 @@ describe('manager: startup, then add_nodes while the master takes writes', () =>
     expect(replica.replication!.gtidPosition).toMatch(/^0-1-[0-9]+$/);
     await expect(m.client.call('get_node_info', { serviceNodeId: 'node-9' })).rejects.toThrow('no node node-9 in this service (nodes: node-1, node-2, node-3)');
   });
+  it('copies a replica added to a service with caught-up replicas from one of them, not from the master (issue #17)', async () => {
+    const snapshotsServed = (id: string): number => readFileSync(join(m.dataDir, 'nodes', id, 'agent.log'), 'utf8').split('\n').filter((l) => l.includes('"streaming a snapshot"')).length;
+    const before = snapshotsServed('node-1');
+    const info = await m.info();
+    const mc = await connect(info.master!);
+    await eventually(() => m.info(), (i) => i.nodes.filter((n) => n.servesReads).length === 2, 20_000);
+    await m.client.call('add_nodes', { slaves: 1 });
+    await mc.query('INSERT INTO app.events VALUES (?, ?)', [3_000_000, 'during']);
+    await m.waitFor('RUNNING');
+    const messages = (await m.info()).events.map((e) => e.message);
+    expect(messages.some((e) => /^add_nodes: provisioning node-4 from a snapshot of node-[23] \(a caught-up replica: the master's writes untouched\), attached to node-1$/.test(e)), messages.join(' | ')).toBe(true);
+    expect(snapshotsServed('node-1')).toBe(before);
+    expect(snapshotsServed('node-2') + snapshotsServed('node-3')).toBe(1);
+    const n4 = (await m.info()).nodes.find((n) => n.id === 'node-4')!;
+    const rc = await connect(`${n4.ip}:${n4.port}`);
+    const total = Number(await scalar(mc, 'SELECT COUNT(*) FROM app.events'));
+    expect(Number(await eventually(() => scalar(rc, 'SELECT COUNT(*) FROM app.events'), (v) => Number(v) === total))).toBe(total);
+    await m.client.call('remove_nodes', { slaves: 1 });
+    await m.waitFor('RUNNING');
+  });
+
 
   it('reports performance from real counters under a write load', async () => {
     const info = await m.info();

@@ -208,13 +208,19 @@ describe('decide: startup', () => {
     {
       name: 'master ready: provision every created replica in one step',
       snapshot: snapshot({ state: 'PROLOGUE', operation: startup, nodes: [m1, created('node-2', 'replica'), created('node-3', 'replica')] }),
-      step: { kind: 'provision', ids: ['node-2', 'node-3'], masterId: 'node-1' },
+      step: { kind: 'provision', ids: ['node-2', 'node-3'], masterId: 'node-1', donorId: 'node-1' },
       reason: 'startup: provisioning node-2 and node-3 from a snapshot of node-1',
     },
     {
       name: 'a replica provisioned, one left: provision only that one',
       snapshot: snapshot({ state: 'PROLOGUE', operation: startup, nodes: [m1, r2, created('node-3', 'replica')] }),
-      step: { kind: 'provision', ids: ['node-3'], masterId: 'node-1' },
+      step: { kind: 'provision', ids: ['node-3'], masterId: 'node-1', donorId: 'node-2' },
+      reason: "startup: provisioning node-3 from a snapshot of node-2 (a caught-up replica: the master's writes untouched), attached to node-1",
+    },
+    {
+      name: 'the only replica lags: the new one is copied from the master',
+      snapshot: snapshot({ state: 'PROLOGUE', operation: startup, nodes: [m1, node('node-2', 'replica', { lagSeconds: 30 }), created('node-3', 'replica')] }),
+      step: { kind: 'provision', ids: ['node-3'], masterId: 'node-1', donorId: 'node-1' },
       reason: 'startup: provisioning node-3 from a snapshot of node-1',
     },
     {
@@ -271,10 +277,10 @@ describe('decide: add_nodes', () => {
       reason: 'add_nodes: creating node-4 and node-5',
     },
     {
-      name: 'new replicas created: provision them from the master',
+      name: 'new replicas created: provision them from a caught-up replica, attached to the master',
       snapshot: snapshot({ state: 'ADAPTING', desiredReplicas: 3, nextSeq: 6, operation: addNodes, nodes: [m1, r2, created('node-4', 'replica'), created('node-5', 'replica')] }),
-      step: { kind: 'provision', ids: ['node-4', 'node-5'], masterId: 'node-1' },
-      reason: 'add_nodes: provisioning node-4 and node-5 from a snapshot of node-1',
+      step: { kind: 'provision', ids: ['node-4', 'node-5'], masterId: 'node-1', donorId: 'node-2' },
+      reason: "add_nodes: provisioning node-4 and node-5 from a snapshot of node-2 (a caught-up replica: the master's writes untouched), attached to node-1",
     },
     {
       name: 'the master vanished before the new replicas were provisioned: abort',
@@ -311,7 +317,7 @@ describe('decide: failing steps and aborts of startup and add_nodes', () => {
     {
       name: `a step failed ${MAX_ATTEMPTS - 1} times: try it again`,
       snapshot: failing(MAX_ATTEMPTS - 1, 'provision failed: connection refused'),
-      step: { kind: 'provision', ids: ['node-3'], masterId: 'node-1' },
+      step: { kind: 'provision', ids: ['node-3'], masterId: 'node-1', donorId: 'node-2' },
     },
     {
       name: `a step failed ${MAX_ATTEMPTS} times: abandon the operation, naming the attempts and the last error`,
@@ -658,7 +664,7 @@ function idsOf(step: Step): string[] {
     case 'destroy_unknown':
       return step.ids;
     case 'provision':
-      return [...step.ids, step.masterId];
+      return [...step.ids, step.masterId, step.donorId];
     case 'repoint':
       return [...step.ids, step.masterId];
     case 'start_master':

@@ -24,6 +24,16 @@ export function backupSource(s: Snapshot): { id: string } | { refused: string } 
 }
 
 /**
+ * Which node new replicas copy their snapshot from (issue #17): the node backupSource would take a
+ * backup from — a caught-up replica when the service has one, so the master's I/O and commits stay
+ * untouched — else the master (provisioning is never refused for want of a replica). Pure.
+ */
+export function snapshotDonor(s: Snapshot, masterId: string): string {
+  const chosen = backupSource(s);
+  return 'id' in chosen ? chosen.id : masterId;
+}
+
+/**
  * The chain a restore starts from: a full backup and the incrementals on top of it, in order,
  * each one's parent the one before.
  */

@@ -126,7 +126,7 @@ export type Step =
   | { kind: 'start_master'; id: string }
   | { kind: 'restore_from_backup'; id: string; plan: RestorePlan }
   | { kind: 'archive_final'; masterId: string }
-  | { kind: 'provision'; ids: string[]; masterId: string }
+  | { kind: 'provision'; ids: string[]; masterId: string; donorId: string }
   | { kind: 'destroy_nodes'; ids: string[] }
   | { kind: 'forget_nodes'; ids: string[] }
   | { kind: 'destroy_unknown'; ids: string[] }

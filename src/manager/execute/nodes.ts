@@ -26,19 +26,20 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
   },
 
   provision: async (ctx, step) => {
-    const master = nodeOf(ctx, step.masterId);
+    // The snapshot comes from the donor (a caught-up replica, or the master); the new node replicates from the master.
+    const donor = nodeOf(ctx, step.donorId);
     const source = sourceOf(ctx, step.masterId);
-    const masterAgent = ctx.agents.for(master);
+    const donorAgent = ctx.agents.for(donor);
     await settleEach(step.ids, async (id) => {
       const n = nodeOf(ctx, id);
-      // The master's agent streams its snapshot to this node only because the manager says so,
+      // The donor's agent streams its snapshot to this node only because the manager says so,
       // and only until this provisioning ends.
       const peer = ctx.driver.peerName?.(id) ?? id;
-      await masterAgent.call('authorize_peer', { peer, ttlSeconds: ctx.timeouts.snapshotGrantSeconds });
+      await donorAgent.call('authorize_peer', { peer, ttlSeconds: ctx.timeouts.snapshotGrantSeconds });
       try {
-        await ctx.agents.for(n).call('provision_from', { source: { host: master.host!, port: master.agentPort! }, master: source, serverId: n.serverId });
+        await ctx.agents.for(n).call('provision_from', { source: { host: donor.host!, port: donor.agentPort! }, master: source, serverId: n.serverId });
       } finally {
-        await masterAgent.call('revoke_peer', { peer }).catch(() => undefined);
+        await donorAgent.call('revoke_peer', { peer }).catch(() => undefined);
       }
       await ensureAccounts(ctx, id, false);
       ctx.store.updateNode(id, { status: 'ready' });

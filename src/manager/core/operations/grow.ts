@@ -1,5 +1,6 @@
 import { countedReplicas, masterOf, nodeId, replicasOf, type Decision, type NewNode, type Snapshot } from '../model.js';
 import { list } from '../words.js';
+import { snapshotDonor } from '../backup-plan.js';
 import type { OperationSpec } from './spec.js';
 
 type Grow = 'startup' | 'add_nodes';
@@ -68,13 +69,16 @@ export const grow: OperationSpec<Grow> = {
     },
     {
       name: 'provision',
-      does: 'provision every new replica in parallel: `provision_from` a snapshot of the master, attached at its GTID position',
+      does: 'provision every new replica in parallel: `provision_from` a snapshot of a caught-up replica (the master when there is none), attached to the master at the snapshot\'s GTID position',
       decide: (s, op) => {
         const master = masterOf(s.nodes)!;
         const ids = replicasOf(s.nodes)
           .filter((n) => n.status === 'created')
           .map((n) => n.id);
-        return ids.length > 0 ? { reason: `${op.kind}: provisioning ${list(ids)} from a snapshot of ${master.id}`, step: { kind: 'provision', ids, masterId: master.id } } : null;
+        if (ids.length === 0) return null;
+        const donor = snapshotDonor(s, master.id);
+        const from = donor === master.id ? master.id : `${donor} (a caught-up replica: the master's writes untouched), attached to ${master.id}`;
+        return { reason: `${op.kind}: provisioning ${list(ids)} from a snapshot of ${from}`, step: { kind: 'provision', ids, masterId: master.id, donorId: donor } };
       },
     },
   ],
