@@ -208,20 +208,26 @@ describe('decide: startup', () => {
     {
       name: 'master ready: provision every created replica in one step',
       snapshot: snapshot({ state: 'PROLOGUE', operation: startup, nodes: [m1, created('node-2', 'replica'), created('node-3', 'replica')] }),
-      step: { kind: 'provision', ids: ['node-2', 'node-3'], masterId: 'node-1', donorId: 'node-1' },
-      reason: 'startup: provisioning node-2 and node-3 from a snapshot of node-1',
+      step: { kind: 'init_replicas', ids: ['node-2', 'node-3'], masterId: 'node-1' },
+      reason: 'startup: starting node-2 and node-3 as new servers replicating node-1 from its first transaction (no snapshot of a new master)',
     },
     {
       name: 'a replica provisioned, one left: provision only that one',
       snapshot: snapshot({ state: 'PROLOGUE', operation: startup, nodes: [m1, r2, created('node-3', 'replica')] }),
-      step: { kind: 'provision', ids: ['node-3'], masterId: 'node-1', donorId: 'node-2' },
-      reason: "startup: provisioning node-3 from a snapshot of node-2 (a caught-up replica: the master's writes untouched), attached to node-1",
+      step: { kind: 'init_replicas', ids: ['node-3'], masterId: 'node-1' },
+      reason: 'startup: starting node-3 as new servers replicating node-1 from its first transaction (no snapshot of a new master)',
     },
     {
-      name: 'the only replica lags: the new one is copied from the master',
-      snapshot: snapshot({ state: 'PROLOGUE', operation: startup, nodes: [m1, node('node-2', 'replica', { lagSeconds: 30 }), created('node-3', 'replica')] }),
+      name: 'a restore: its replicas are copied from the restored master, which holds data',
+      snapshot: snapshot({ state: 'PROLOGUE', desiredReplicas: 1, operation: op('startup', { params: { restore: RESTORE } }), nodes: [m1, created('node-2', 'replica')] }),
+      step: { kind: 'provision', ids: ['node-2'], masterId: 'node-1', donorId: 'node-1' },
+      reason: 'startup: provisioning node-2 from a snapshot of node-1',
+    },
+    {
+      name: 'add_nodes while the only replica lags: the new one is copied from the master',
+      snapshot: snapshot({ state: 'ADAPTING', desiredReplicas: 2, operation: op('add_nodes', { params: { replacement: false } }), nodes: [m1, node('node-2', 'replica', { lagSeconds: 30 }), created('node-3', 'replica')] }),
       step: { kind: 'provision', ids: ['node-3'], masterId: 'node-1', donorId: 'node-1' },
-      reason: 'startup: provisioning node-3 from a snapshot of node-1',
+      reason: 'add_nodes: provisioning node-3 from a snapshot of node-1',
     },
     {
       name: 'everything ready: RUNNING',
@@ -665,6 +671,8 @@ function idsOf(step: Step): string[] {
       return step.ids;
     case 'provision':
       return [...step.ids, step.masterId, step.donorId];
+    case 'init_replicas':
+      return [...step.ids, step.masterId];
     case 'repoint':
       return [...step.ids, step.masterId];
     case 'start_master':

@@ -127,6 +127,7 @@ export type Step =
   | { kind: 'restore_from_backup'; id: string; plan: RestorePlan }
   | { kind: 'archive_final'; masterId: string }
   | { kind: 'provision'; ids: string[]; masterId: string; donorId: string }
+  | { kind: 'init_replicas'; ids: string[]; masterId: string }
   | { kind: 'destroy_nodes'; ids: string[] }
   | { kind: 'forget_nodes'; ids: string[] }
   | { kind: 'destroy_unknown'; ids: string[] }

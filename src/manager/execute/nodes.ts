@@ -1,7 +1,11 @@
-import { ensureAccounts, nodeOf, settleEach, sourceOf, type HandlerTable } from './context.js';
+import { AppError } from '../../util/errors.js';
+import { agentOf, ensureAccounts, nodeOf, settleEach, sourceOf, type HandlerTable } from './context.js';
+
+/** How long (s) a new service's replica may take to apply its new master's first transactions. */
+export const INIT_CATCH_UP_SECONDS = 60;
 
 /** Steps that make, start, provision and remove nodes. */
-export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'start_master' | 'provision' | 'destroy_nodes' | 'forget_nodes' | 'destroy_unknown'> = {
+export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'start_master' | 'provision' | 'init_replicas' | 'destroy_nodes' | 'forget_nodes' | 'destroy_unknown'> = {
   register_nodes: async (ctx, step) => () => {
     for (const n of step.nodes) ctx.store.insertNode({ ...n, status: 'creating', host: null, agentPort: null, mysqlPort: null, healthPort: null });
     const next = Math.max(...step.nodes.map((n) => n.serverId)) + 1;
@@ -41,6 +45,25 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
       } finally {
         await donorAgent.call('revoke_peer', { peer }).catch(() => undefined);
       }
+      await ensureAccounts(ctx, id, false);
+      ctx.store.updateNode(id, { status: 'ready' });
+    });
+  },
+
+  init_replicas: async (ctx, step) => {
+    // The master's binary log holds everything since it was made (mariadb-install-db, as these
+    // are): each new server replicates it from the first transaction, then takes the accounts.
+    const source = sourceOf(ctx, step.masterId);
+    const masterPos = (await agentOf(ctx, step.masterId).call('get_status', {})).gtid?.binlogPos ?? '';
+    await settleEach(step.ids, async (id) => {
+      const n = nodeOf(ctx, id);
+      const agent = agentOf(ctx, id);
+      const st = await agent.call('init_server', { serverId: n.serverId });
+      // Again after a failed attempt: one that replicates already goes on from where it stands.
+      if (st.role !== 'replica') await agent.call('configure_replica', { master: source, gtidSlavePos: '' });
+      const w = await agent.call('wait_for_gtid', { gtid: masterPos, timeoutSeconds: INIT_CATCH_UP_SECONDS });
+      if (!w.reached) throw new AppError('TIMEOUT', `${id} did not apply ${step.masterId}'s first transactions (to ${masterPos}) within ${INIT_CATCH_UP_SECONDS} s`);
+      // Its accounts came from the master's binary log; this only checks them.
       await ensureAccounts(ctx, id, false);
       ctx.store.updateNode(id, { status: 'ready' });
     });

@@ -69,13 +69,18 @@ export const grow: OperationSpec<Grow> = {
     },
     {
       name: 'provision',
-      does: 'provision every new replica in parallel: `provision_from` a snapshot of a caught-up replica (the master when there is none), attached to the master at the snapshot\'s GTID position',
+      does: 'provision every new replica in parallel: `provision_from` a snapshot of a caught-up replica (the master when there is none), attached to the master at the snapshot\'s GTID position; at startup (not a restore), `init_replicas`: new servers that replicate the new master from its first transaction, no snapshot',
       decide: (s, op) => {
         const master = masterOf(s.nodes)!;
         const ids = replicasOf(s.nodes)
           .filter((n) => n.status === 'created')
           .map((n) => n.id);
         if (ids.length === 0) return null;
+        // A new service's master holds only what its binary log holds since it was made: its
+        // replicas start from the same empty server and replicate from the first transaction.
+        if (op.kind === 'startup' && !op.params.restore) {
+          return { reason: `${op.kind}: starting ${list(ids)} as new servers replicating ${master.id} from its first transaction (no snapshot of a new master)`, step: { kind: 'init_replicas', ids, masterId: master.id } };
+        }
         const donor = snapshotDonor(s, master.id);
         const from = donor === master.id ? master.id : `${donor} (a caught-up replica: the master's writes untouched), attached to ${master.id}`;
         return { reason: `${op.kind}: provisioning ${list(ids)} from a snapshot of ${from}`, step: { kind: 'provision', ids, masterId: master.id, donorId: donor } };
