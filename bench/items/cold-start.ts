@@ -93,5 +93,22 @@ export async function coldStartRound(ctx: Ctx, round: number, keep: boolean): Pr
     throw err;
   }
   if (!keep) await mgr.destroy();
+  await startupWithReplicas(ctx, round);
   return mgr;
+}
+
+/** `startup {slaves: 2}` on a new manager: its replicas start empty and replicate the master from its first transaction (issue #17), no snapshot. */
+async function startupWithReplicas(ctx: Ctx, round: number): Promise<void> {
+  const mgr = await BenchManager.create(ctx, `cold-direct${round}`);
+  try {
+    await runCmd('sync', []);
+    ctx.log('  startup --slaves 2');
+    const t0 = now();
+    await mgr.client.call('startup', { slaves: 2 });
+    const done = await mgr.waitIdle('RUNNING');
+    if (done.info.nodes.length !== 3) throw new Error(`expected 3 nodes, found ${done.info.nodes.length}`);
+    ctx.results.record(ITEM, '`startup --slaves 2` → RUNNING with 3 nodes (replicas replicate from the first transaction, no snapshot)', 's', round, (done.at - t0) / 1000);
+  } finally {
+    await mgr.destroy();
+  }
 }

@@ -64,7 +64,9 @@ describe('manager: startup, then add_nodes while the master takes writes', () =>
       writing = false;
       await writer;
     }
-    const after = await m.info();
+    // Read endpoints are the replicas caught up enough to serve reads: under load, one may still
+    // be applying the writes that came while it was copied.
+    const after = await eventually(() => m.info(), (i) => i.slaves.length === 2, 30_000);
     expect(after.slaves).toHaveLength(2);
     expect(after.desiredReplicas).toBe(2);
     const messages = after.events.map((e) => e.message);
