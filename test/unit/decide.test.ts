@@ -190,8 +190,8 @@ describe('decide: startup', () => {
     {
       name: 'machines created: start the master first',
       snapshot: snapshot({ state: 'PROLOGUE', operation: startup, nodes: [created('node-1', 'master'), created('node-2', 'replica'), created('node-3', 'replica')] }),
-      step: { kind: 'start_master', id: 'node-1' },
-      reason: 'startup: starting node-1 as the master',
+      step: { kind: 'start_master', id: 'node-1', initReplicas: ['node-2', 'node-3'] },
+      reason: 'startup: starting node-1 as the master, and node-2 and node-3 as new servers beside it',
     },
     {
       name: 'a restore: the master is built from the backup and the archive, to the time asked',
@@ -676,7 +676,7 @@ function idsOf(step: Step): string[] {
     case 'repoint':
       return [...step.ids, step.masterId];
     case 'start_master':
-      return [step.id];
+      return [step.id, ...(step.initReplicas ?? [])];
     case 'attach':
       return [step.id, step.masterId];
     case 'fence':

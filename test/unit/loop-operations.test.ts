@@ -35,7 +35,7 @@ describe('the loop over fakes: each operation from start to end', () => {
     expect(h.decisions).toEqual([
       'startup: registering node-1, node-2 and node-3 (master node-1)',
       'startup: creating node-1, node-2 and node-3',
-      'startup: starting node-1 as the master',
+      'startup: starting node-1 as the master, and node-2 and node-3 as new servers beside it',
       'startup: starting node-2 and node-3 as new servers replicating node-1 from its first transaction (no snapshot of a new master)',
       'startup complete: master node-1, replicas node-2 and node-3',
     ]);

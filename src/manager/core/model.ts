@@ -123,7 +123,7 @@ export interface NewNode {
 export type Step =
   | { kind: 'register_nodes'; nodes: NewNode[] }
   | { kind: 'create_nodes'; ids: string[] }
-  | { kind: 'start_master'; id: string }
+  | { kind: 'start_master'; id: string; initReplicas?: string[] }
   | { kind: 'restore_from_backup'; id: string; plan: RestorePlan }
   | { kind: 'archive_final'; masterId: string }
   | { kind: 'provision'; ids: string[]; masterId: string; donorId: string }

@@ -23,9 +23,14 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
     const n = nodeOf(ctx, step.id);
     const s = ctx.store.service()!;
     const agent = ctx.agents.for(n);
-    await agent.call('init_server', { serverId: n.serverId });
-    await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
-    await ensureAccounts(ctx, n.id, true);
+    const master = async (): Promise<void> => {
+      await agent.call('init_server', { serverId: n.serverId });
+      await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
+      await ensureAccounts(ctx, n.id, true);
+    };
+    // A new service's replicas' data directories are made while the master's is (init_replicas attaches them).
+    const replicas = settleEach(step.initReplicas ?? [], async (id) => void (await agentOf(ctx, id).call('init_server', { serverId: nodeOf(ctx, id).serverId })));
+    await Promise.all([master(), replicas]);
     return () => ctx.store.updateNode(n.id, { status: 'ready' });
   },
 

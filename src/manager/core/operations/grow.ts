@@ -55,7 +55,7 @@ export const grow: OperationSpec<Grow> = {
     },
     {
       name: 'start_master',
-      does: 'start the master: `init_server`, `configure_master`, the service\'s accounts; with `restore`, `restore_from_backup`: the backup, then the archived binary logs to the target time (issue #16)',
+      does: 'start the master: `init_server`, `configure_master`, the service\'s accounts (at startup, the new replicas\' `init_server` at the same time); with `restore`, `restore_from_backup`: the backup, then the archived binary logs to the target time (issue #16)',
       decide: (s, op) => {
         const master = masterOf(s.nodes)!;
         const restore = op.kind === 'startup' ? op.params.restore : undefined;
@@ -63,7 +63,12 @@ export const grow: OperationSpec<Grow> = {
           const to = restore.until ? `every transaction written by ${restore.until}` : 'the end of the archive';
           return { reason: `${op.kind}: building ${master.id} from backup ${restore.backup}, then the archived binary logs to ${to}`, step: { kind: 'restore_from_backup', id: master.id, plan: restore } };
         }
-        if (master.status === 'created') return { reason: `${op.kind}: starting ${master.id} as the master`, step: { kind: 'start_master', id: master.id } };
+        if (master.status === 'created') {
+          // A new service's replicas are made as new servers too: at the same time as the master.
+          const fresh = op.kind === 'startup' ? replicasOf(s.nodes).filter((n) => n.status === 'created').map((n) => n.id) : [];
+          if (fresh.length > 0) return { reason: `${op.kind}: starting ${master.id} as the master, and ${list(fresh)} as new servers beside it`, step: { kind: 'start_master', id: master.id, initReplicas: fresh } };
+          return { reason: `${op.kind}: starting ${master.id} as the master`, step: { kind: 'start_master', id: master.id } };
+        }
         return master.alive ? null : vanished(op.kind, master.id);
       },
     },
