@@ -20,7 +20,7 @@ import { programs } from './programs.js';
 import { extractSnapshot, snapshotStream } from './snapshot.js';
 import { withConnection } from './sql.js';
 import { StatusConnection } from './status-connection.js';
-import { resumeReplication } from './resume-position.js';
+import { resumePosition, resumeReplication } from './resume-position.js';
 import { DiskUsageCache } from './disk-usage.js';
 import * as sql from './statements.js';
 
@@ -328,7 +328,9 @@ export class MariadbEngine implements Engine {
     await rename(staging, this.layout.data);
     await writeFile(this.marker, `${new Date().toISOString()} restored at ${gtid}\n`, { mode: 0o600 });
     await this.start(settings);
-    return { gtid, bytes };
+    // A copy of a replica may hold transactions past the binary log position it recorded: what its
+    // replication applied (mysql.gtid_slave_pos, in the same InnoDB transactions) says (resume-position.ts).
+    return { gtid: resumePosition(gtid, (await this.sql(sql.readStatus)).gtid.slavePos), bytes };
   }
 
   async dumpStream(): Promise<Readable> {
