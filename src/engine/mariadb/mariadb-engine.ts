@@ -176,8 +176,9 @@ export class MariadbEngine implements Engine {
     }
     // The account MariaDB's programs log in with, on servers made before it existed: this host's own, never replicated.
     if (this.dbUser.name !== this.adminUser) await this.sql((c) => ensureAccount(c, socketAdminAccount(this.dbUser.name), { binlog: false }));
-    // A replica's replication starts here (skip_slave_start), from where its binary log stands.
-    await this.sql(resumeReplication);
+    // A replica's replication starts here (skip_slave_start), from where its binary log stands; one
+    // that cannot start now leaves the server running, its replication stopped (the manager repairs it).
+    await this.sql(resumeReplication).catch(() => undefined);
   }
 
   async stop(graceMs = this.stopTimeoutMs): Promise<void> {
