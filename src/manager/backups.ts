@@ -9,6 +9,7 @@ import { backupSource, chainFor } from './core/backup-plan.js';
 import type { Snapshot } from './core/model.js';
 import type { CounterHistory } from './core/performance.js';
 import { transferBackup } from './backup-transfer.js';
+import { compactUtc } from '../util/utc.js';
 
 /** What the backups need: the registry, the store, the agents, the last look at the service, the clock and the log. */
 export interface BackupRunnerDeps {
@@ -77,7 +78,7 @@ export class BackupRunner {
     }
     if (this.current) throw new AppError('BUSY', `backup: ${(this.current as BackupProgress).id} is under way; one at a time`);
     const node = this.deps.store.nodes().find((n) => n.id === sourceId)!;
-    const id = `${parent ? 'incr' : 'full'}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+    const id = `${parent ? 'incr' : 'full'}-${compactUtc(now)}`;
     const samples = this.deps.counterHistory()[sourceId]?.samples;
     const serverVersion = samples?.[samples.length - 1]?.serverVersion ?? 'unknown';
     const progress: BackupProgress = { id, source: sourceId, startedAt: now.toISOString(), bytes: 0 };

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RecoverableWindow, RestorePlan, RestoreRequest } from '../../protocol/restore.js';
 import type { BackupStore } from '../../store/backup-store.js';
+import type { BackupManifest } from '../../protocol/backups.js';
 import type { FsBinlogArchive } from '../../store/fs-binlog-archive.js';
 import type { StateStore } from '../../store/store.js';
 import { AppError } from '../../util/errors.js';
@@ -16,6 +17,7 @@ import { restoreNode } from './restore-run.js';
 import { archiveSeams } from './seams.js';
 import type { AgentPort } from '../agent-port.js';
 import type { PitrPort } from '../execute/context.js';
+import { isoSecond } from '../../util/utc.js';
 
 /** How often the archive is looked at (ms): the archiver follows the master, the window is brought up to date. */
 const TICK_MS = 1000;
@@ -81,8 +83,10 @@ export class ArchiveKeeper implements PitrPort {
     if (this.ticking) return;
     this.ticking = true;
     try {
-      await this.archiver.follow(await this.sourceNow());
-      await this.refreshWindow();
+      // One listing of the backups per look, for both.
+      const backups = await this.deps.backups.list();
+      await this.archiver.follow(this.sourceNow(backups));
+      await this.refreshWindow(backups);
     } catch (err) {
       this.deps.logger.warn({ err: (err as Error).message }, 'archive: look failed');
     } finally {
@@ -176,7 +180,7 @@ export class ArchiveKeeper implements PitrPort {
     return removed;
   }
 
-  private async sourceNow(): Promise<ArchiveSource | null> {
+  private sourceNow(backups: readonly BackupManifest[]): ArchiveSource | null {
     const svc = this.deps.store.service();
     const op = this.deps.store.operation();
     if (!svc || svc.state === 'INIT' || svc.state === 'STOPPED' || op?.kind === 'shutdown') return null;
@@ -185,7 +189,7 @@ export class ArchiveKeeper implements PitrPort {
     const rec = this.deps.store.node(master.id);
     if (!rec?.host || !rec.mysqlPort) return null;
     // Nothing to recover to without a backup: no copy runs until the first one begins.
-    if (!this.deps.backupUnderWay() && (await this.deps.backups.list()).length === 0) return null;
+    if (!this.deps.backupUnderWay() && backups.length === 0) return null;
     return { node: master.id, host: rec.host, port: rec.mysqlPort, user: svc.replUser, password: svc.replPassword };
   }
 
@@ -194,8 +198,7 @@ export class ArchiveKeeper implements PitrPort {
    * its last catch-up (a backup of an earlier history, or one whose archive was lost, does not
    * count), to that catch-up. The seams are not read here (a look every second); a restore checks them.
    */
-  private async refreshWindow(): Promise<void> {
-    const all = await this.deps.backups.list();
+  private async refreshWindow(all: readonly BackupManifest[]): Promise<void> {
     const fulls = all.filter((b) => b.kind === 'full').sort((a, b) => a.endedAt.localeCompare(b.endedAt));
     const files = await this.index.refresh();
     const caughtUp = await this.lastCatchUp();
@@ -205,10 +208,6 @@ export class ArchiveKeeper implements PitrPort {
     const base = fulls.find((b) => !('refused' in planRestore({ backup: b.id }, all, files, caughtUp, nowS)));
     const from = base ? Math.ceil(Date.parse(base.endedAt) / 1000) : null;
     this.until = from !== null && until >= from ? until : null;
-    this.current = { from: from !== null ? iso(from) : null, until: this.until !== null ? iso(this.until) : null, secondsBehind: null };
+    this.current = { from: from !== null ? isoSecond(from) : null, until: this.until !== null ? isoSecond(this.until) : null, secondsBehind: null };
   }
-}
-
-function iso(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 }

@@ -49,18 +49,12 @@ export async function replayRange(path: string, size: number, reached: GtidPosit
   let start: number | null = null;
   let stop: number | null = null;
   let last: number | null = null;
+  // Past the target (the file holds the cut), or past the segment's seam (a lost master's
+  // orphans): nothing from there on is applied.
+  let past = false;
   await scanFile(path, newScan(), size, (t) => {
-    if (until !== null && t.at > until) {
-      // Past the target: nothing after this is applied (the file holds the cut).
-      until = -1;
-      return;
-    }
-    if (until === -1) return;
-    // Past the segment's seam: a lost master's orphans, and nothing after them, are applied.
-    if (maxSeq !== null && t.gtid.seq > maxSeq) {
-      until = -1;
-      return;
-    }
+    past ||= (until !== null && t.at > until) || (maxSeq !== null && t.gtid.seq > maxSeq);
+    if (past) return;
     const have = reached.find((g) => g.domain === t.gtid.domain)?.seq ?? 0;
     if (t.gtid.seq <= have) return;
     start ??= t.start;
@@ -93,9 +87,12 @@ export async function restoreNode(src: RestoreSources, agent: AgentPort, plan: R
   let gtid = restored.restoredGtid;
   const until = plan.until !== null ? Date.parse(plan.until) / 1000 : null;
   let cutAt: number | null = null;
+  // The archive's listing, read once: nothing is added to the segments a restore reads.
+  const segments = await src.archive.segments();
+  const sizeOf = (segment: string, name: string): number | undefined => segments.find((s) => s.id === segment)?.files.find((x) => x.name === name)?.bytes;
   for (const f of plan.files) {
     const path = src.archive.pathOf(f.segment, f.name);
-    const size = (await src.archive.segments()).find((s) => s.id === f.segment)?.files.find((x) => x.name === f.name)?.bytes;
+    const size = sizeOf(f.segment, f.name);
     if (size === undefined) throw new AppError('CORRUPT', `restore: the archived file ${f.segment}/${f.name} is gone`);
     const reached = parseGtidPosition(gtid) ?? [];
     const range = await replayRange(path, size, reached, until, f.maxSeq ?? null);
@@ -108,7 +105,7 @@ export async function restoreNode(src: RestoreSources, agent: AgentPort, plan: R
   }
   if (plan.cut) {
     // The new history begins at the first transaction the restore did not apply.
-    const size = (await src.archive.segments()).find((s) => s.id === plan.cut!.segment)?.files.find((x) => x.name === plan.cut!.name)?.bytes ?? 0;
+    const size = sizeOf(plan.cut.segment, plan.cut.name) ?? 0;
     const rest = size > 0 ? await replayRange(src.archive.pathOf(plan.cut.segment, plan.cut.name), size, parseGtidPosition(gtid) ?? [], null) : null;
     cutAt = rest?.start ?? size;
   }

@@ -2,6 +2,7 @@ import type { BackupManifest } from '../../protocol/backups.js';
 import { chainFrom } from './backup-plan.js';
 import { parseGtidPosition, type Gtid } from '../../protocol/gtid.js';
 import type { ReplayFile, RestorePlan, RestoreRequest } from '../../protocol/restore.js';
+import { isoSecond } from '../../util/utc.js';
 
 /** What the planner knows of one archived file (a BinlogFileScan's summary). */
 export interface ArchivedFile extends ReplayFile {
@@ -15,7 +16,6 @@ export interface ArchivedFile extends ReplayFile {
   error: string | null;
 }
 
-const iso = (seconds: number): string => new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 
 /**
  * Plans a restore (issue #16), before anything starts: the full backup, the archived files to
@@ -98,7 +98,7 @@ export function planRestore(
   }
   const archivedUntil = Math.max(caughtUp?.at ?? 0, lastAt ?? 0);
   if (target !== null && target > archivedUntil) {
-    return { refused: `the time ${request.time} is after the last recoverable time (${archivedUntil > 0 ? iso(archivedUntil) : 'nothing archived'}): the archive holds nothing later` };
+    return { refused: `the time ${request.time} is after the last recoverable time (${archivedUntil > 0 ? isoSecond(archivedUntil) : 'nothing archived'}): the archive holds nothing later` };
   }
   // To the end, or past the last transaction the files hold: the files must reach the last catch-up.
   if (caughtUp && cut === null && (target === null || target >= (lastAt ?? 0))) {
@@ -106,8 +106,8 @@ export function planRestore(
     const short = want.find((g) => (reached.get(g.domain)?.seq ?? 0) < g.seq);
     if (short) {
       const have = reached.get(short.domain)?.seq ?? 0;
-      return { refused: `the archive misses transactions ${short.domain}-*-${have + 1} to ${short.domain}-${short.server}-${short.seq} (it held them at ${iso(caughtUp.at)}): an archived file is missing` };
+      return { refused: `the archive misses transactions ${short.domain}-*-${have + 1} to ${short.domain}-${short.server}-${short.seq} (it held them at ${isoSecond(caughtUp.at)}): an archived file is missing` };
     }
   }
-  return { backup: backup.id, incrementals: incrementals.map((b) => b.id), backupGtid: base.gtid, files: chosen, until: target !== null ? iso(target) : null, cut };
+  return { backup: backup.id, incrementals: incrementals.map((b) => b.id), backupGtid: base.gtid, files: chosen, until: target !== null ? isoSecond(target) : null, cut };
 }

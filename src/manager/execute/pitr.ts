@@ -1,5 +1,6 @@
 import { AppError } from '../../util/errors.js';
 import { agentOf, ensureAccounts, nodeOf, type HandlerTable } from './context.js';
+import { compactUtc } from '../../util/utc.js';
 
 /** How long shutdown waits for the archive to take the master's last events (ms). */
 export const FINAL_ARCHIVE_MS = 15_000;
@@ -14,7 +15,7 @@ export const pitrHandlers: HandlerTable<'restore_from_backup' | 'archive_final'>
     const r = await ctx.pitr.restoreNode(agent, step.plan, n.serverId, (what) => ctx.store.addEvent(`restore: ${what}`));
     await agent.call('configure_master', { replUser: s.replUser, replPassword: s.replPassword });
     await ensureAccounts(ctx, n.id, true);
-    const label = `restore-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+    const label = `restore-${compactUtc(new Date())}`;
     const aside = await ctx.pitr.setAsideAfter(step.plan, r.cutAt, label);
     return () => {
       ctx.store.updateNode(n.id, { status: 'ready' });
