@@ -2,14 +2,12 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AgentApi, AgentStatus, ReplicationStatus, ServerSettings } from '../protocol/agent-api.js';
 import { serverSettings, type Engine, type EngineReplication, type EngineSettings } from '../engine/engine.js';
 import type { RpcClient } from '../rpc/client.js';
 import { streamResult, type Handlers } from '../rpc/server.js';
 import { AppError, isAppError } from '../util/errors.js';
-import { sleep } from '../util/proc.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
 import { VERSION } from '../version.js';
@@ -19,6 +17,7 @@ import { fenceServer, holdFence } from './fence.js';
 import { userHandlers } from './user-handlers.js';
 import { hostHandlers } from './host-handlers.js';
 import { restoreHandlers } from './restore-handlers.js';
+import { snapshotHandlers } from './snapshot-handlers.js';
 
 /** What the agent's handlers work with. */
 export interface AgentDeps {
@@ -43,12 +42,8 @@ export interface AgentDeps {
 /** Accounts the service must keep for itself; `set_password` refuses them. */
 const RESERVED_USERS = new Set(['root', 'mariadb.sys', 'mysql', 'public']);
 
+export { MANAGER_PEER } from './snapshot-handlers.js';
 
-/** The manager's certificate name; every method is its to call. */
-export const MANAGER_PEER = 'manager';
-
-/** How long a new node keeps asking a busy source for its snapshot (one is streamed at a time). */
-const SNAPSHOT_QUEUE_MS = 10 * 60_000;
 
 /** A replica's status as the wire carries it (the account it logs in as stays here). */
 function withoutUser(r: EngineReplication): ReplicationStatus {
@@ -60,8 +55,6 @@ function withoutUser(r: EngineReplication): ReplicationStatus {
 export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
   const { engine, state, logger } = deps;
   const lock = new Mutex();
-  /** The snapshot streaming now, if any: one at a time on a node. */
-  let snapshotting = false;
 
   const settingsOf = (serverId: number, s: ServerSettings): EngineSettings => serverSettings(serverId, s);
 
@@ -113,19 +106,6 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
     }
   };
 
-  /** Asks the source for its snapshot, waiting while it streams another one. */
-  const pullSnapshot = async (peer: RpcClient<AgentApi>): Promise<Readable> => {
-    const deadline = Date.now() + SNAPSHOT_QUEUE_MS;
-    for (;;) {
-      try {
-        return await peer.stream('stream_snapshot', {});
-      } catch (err) {
-        if (!(isAppError(err) && err.code === 'BUSY') || Date.now() > deadline) throw err;
-        await sleep(250);
-      }
-    }
-  };
-
   const requireMaster = (method: string): void => {
     requireRunning(method);
     const role = state.get().role;
@@ -140,6 +120,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
     ...userHandlers(engine, state),
     ...hostHandlers(state, deps.onLease),
     ...restoreHandlers({ engine, state, logger, lock, status, settingsOf, spoolDir: join(deps.dir, 'tmp') }),
+    ...snapshotHandlers({ engine, state, logger, lock, status, settingsOf, grants: deps.grants, peerClient: deps.peerClient, onChange: deps.onChange, requireRunning }),
 
     check_agent_process: async () => ({ ok: true, pid: process.pid, version: VERSION }),
 
@@ -183,63 +164,6 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
         await engine.configureReplica(params.master, params.gtidSlavePos);
         await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, fenced: false });
       }),
-
-    authorize_peer: async (params) => {
-      const until = deps.grants.grant(params.peer, params.ttlSeconds);
-      logger.info({ peer: params.peer, ttlSeconds: params.ttlSeconds }, 'peer authorized to pull a snapshot');
-      return { peer: params.peer, until: new Date(until).toISOString() };
-    },
-
-    revoke_peer: async (params) => {
-      const revoked = deps.grants.revoke(params.peer);
-      if (revoked) logger.info({ peer: params.peer }, 'peer no longer authorized to pull a snapshot');
-      return { peer: params.peer, revoked };
-    },
-
-    stream_snapshot: async (params, ctx) => {
-      requireRunning('stream_snapshot');
-      if (snapshotting) throw new AppError('BUSY', 'stream_snapshot: this node is streaming another snapshot; try again when it ends');
-      const stream = engine.snapshotStream(params.incrementalLsn);
-      snapshotting = true;
-      stream.once('close', () => (snapshotting = false));
-      if (ctx.peer !== null && ctx.peer !== MANAGER_PEER) deps.grants.consume(ctx.peer);
-      logger.info({ peer: ctx.peer }, 'streaming a snapshot');
-      return streamResult(stream, { contentType: 'application/octet-stream', filename: 'snapshot.xbstream' });
-    },
-
-    provision_from: async (params) => {
-      const restored = await lock.run('provision_from', async (): Promise<{ restoredGtid: string; bytes: number }> => {
-        const st = state.get();
-        if (engine.isInitialized()) {
-          const replicatingFromIt = st.role === 'replica' && st.masterHost === params.master.host && st.masterPort === params.master.port;
-          if (replicatingFromIt && st.serverId === params.serverId) {
-            if (engine.process().state !== 'running') await engine.start(settingsOf(params.serverId, st.settings));
-            return { restoredGtid: '', bytes: 0 };
-          }
-          // Restored earlier but never attached (the attach failed, or the caller went away).
-          if (st.role === 'none' && st.restoredGtid !== null && st.serverId === params.serverId) {
-            if (engine.process().state !== 'running') await engine.start(settingsOf(params.serverId, st.settings));
-            await engine.configureReplica(params.master, st.restoredGtid);
-            await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null });
-            return { restoredGtid: st.restoredGtid, bytes: 0 };
-          }
-          throw new AppError('WRONG_STATE', 'wrong state to provision_from: this node already holds data (accepted: a new node)');
-        }
-        const settingsIn = params.settings ?? {};
-        const settings = settingsOf(params.serverId, settingsIn);
-        await state.update({ serverId: params.serverId, settings: settingsIn, role: 'none' });
-        const peer = deps.peerClient(params.source.host, params.source.port);
-        const started = Date.now();
-        const stream = await pullSnapshot(peer);
-        const { gtid, bytes } = await engine.restoreSnapshot(stream, settings);
-        await state.update({ restoredGtid: gtid });
-        await engine.configureReplica(params.master, gtid);
-        await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null });
-        logger.info({ bytes, gtid, ms: Date.now() - started }, 'provisioned from snapshot');
-        return { restoredGtid: gtid, bytes };
-      }).finally(() => deps.onChange?.());
-      return { ...(await status()), ...restored };
-    },
 
     wait_for_gtid: async (params) => {
       requireRunning('wait_for_gtid');

@@ -40,6 +40,12 @@ export const login = z.object({ user: userName, password }).strict();
 /** An account's name and password. */
 export type Login = z.infer<typeof login>;
 
+/**
+ * New nodes taking one snapshot together (issue #17): the donor reads its data once for the
+ * `receivers` calls that name the same `key` (a token the manager draws per attempt).
+ */
+export const snapshotShare = z.object({ key: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/), receivers: z.number().int().min(1).max(64) }).strict();
+
 /** Where a peer agent's API listens. */
 export const peerAddress = z.object({ host, port }).strict();
 /** A peer agent's address and API port. */
@@ -183,7 +189,7 @@ export const agentApi = {
     params: z.object({ master: replicationSource, gtidSlavePos: gtidPosition.optional() }).strict(),
   }),
   /** A physical hot copy as an xbstream; with `incrementalLsn` (a parent backup's to_lsn), an incremental one. */
-  stream_snapshot: method()({ verb: 'GET', params: z.object({ incrementalLsn: z.number().int().min(0).optional() }).strict(), result: 'stream' }),
+  stream_snapshot: method()({ verb: 'GET', params: z.object({ incrementalLsn: z.number().int().min(0).optional(), share: snapshotShare.optional() }).strict(), result: 'stream' }),
   /**
    * The manager lets one peer agent (by its certificate's name, the node id) pull one snapshot:
    * the permission is used up when that snapshot starts, or lapses after `ttlSeconds`.
@@ -197,7 +203,7 @@ export const agentApi = {
   provision_from: method<AgentStatus & { restoredGtid: string; bytes: number }>()({
     verb: 'POST',
     params: z
-      .object({ source: peerAddress, master: replicationSource, serverId, settings: serverSettings.optional() })
+      .object({ source: peerAddress, master: replicationSource, serverId, settings: serverSettings.optional(), share: snapshotShare.optional() })
       .strict(),
   }),
   /**

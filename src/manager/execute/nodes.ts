@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { AppError } from '../../util/errors.js';
 import { agentOf, ensureAccounts, nodeOf, settleEach, sourceOf, type HandlerTable } from './context.js';
 
@@ -39,6 +40,9 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
     const donor = nodeOf(ctx, step.donorId);
     const source = sourceOf(ctx, step.masterId);
     const donorAgent = ctx.agents.for(donor);
+    // Several new nodes take one snapshot together: the donor reads its data once for all of them.
+    // A new token per attempt: on a retry, the nodes not yet ready form a new group.
+    const share = step.ids.length > 1 ? { key: randomBytes(12).toString('base64url'), receivers: step.ids.length } : undefined;
     await settleEach(step.ids, async (id) => {
       const n = nodeOf(ctx, id);
       // The donor's agent streams its snapshot to this node only because the manager says so,
@@ -46,7 +50,7 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
       const peer = ctx.driver.peerName?.(id) ?? id;
       await donorAgent.call('authorize_peer', { peer, ttlSeconds: ctx.timeouts.snapshotGrantSeconds });
       try {
-        await ctx.agents.for(n).call('provision_from', { source: { host: donor.host!, port: donor.agentPort! }, master: source, serverId: n.serverId });
+        await ctx.agents.for(n).call('provision_from', { source: { host: donor.host!, port: donor.agentPort! }, master: source, serverId: n.serverId, ...(share ? { share } : {}) });
       } finally {
         await donorAgent.call('revoke_peer', { peer }).catch(() => undefined);
       }

@@ -74,7 +74,7 @@ export const grow: OperationSpec<Grow> = {
     },
     {
       name: 'provision',
-      does: 'provision every new replica in parallel: `provision_from` a snapshot of a caught-up replica (the master when there is none), attached to the master at the snapshot\'s GTID position; at startup (not a restore), `init_replicas`: new servers that replicate the new master from its first transaction, no snapshot',
+      does: 'provision every new replica in parallel: `provision_from` one snapshot of a caught-up replica (the master when there is none), read once for all of them, each attached to the master at the snapshot\'s GTID position; at startup (not a restore), `init_replicas`: new servers that replicate the new master from its first transaction, no snapshot',
       decide: (s, op) => {
         const master = masterOf(s.nodes)!;
         const ids = replicasOf(s.nodes)
