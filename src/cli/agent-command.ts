@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startAgent } from '../agent/agent-main.js';
 import { AGENT_DEFAULTS, resolveAgentConfig, type AgentConfig, type AgentFlags } from '../config/agent-config.js';
 import { createLogger } from '../util/logger.js';
 import { messageOf } from '../util/errors.js';
@@ -37,6 +36,8 @@ export function registerAgentCommand(program: Command): void {
       }
       const logger = createLogger('agent', { level: config.logLevel });
       try {
+        // Loaded only by the command that runs it: each process holds only the code it runs.
+        const { startAgent } = await import('../agent/agent-main.js');
         const { app, health, engine } = await startAgent(config, { logger, dbUser: databaseOsUser(config.dbOsUser) });
         const shutdown = async (signal: string): Promise<void> => {
           logger.info({ signal }, 'agent stopping');

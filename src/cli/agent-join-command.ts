@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startAgent } from '../agent/agent-main.js';
-import { addressTowards, joinManager, tlsDirOf } from '../agent/join.js';
 import { resolveAgentConfig } from '../config/agent-config.js';
 import { messageOf } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
@@ -42,6 +40,7 @@ export function registerAgentJoinCommands(agent: Command): void {
       try {
         if (!f.manager) throw new Error('--manager https://ADDRESS:PORT is required (the manager of the static cloud)');
         const dir = resolve(f.dir);
+        const { addressTowards, joinManager, tlsDirOf } = await import('../agent/join.js');
         const address = f.host ?? (await addressTowards(new URL(f.manager).hostname));
         const r = await joinManager({ manager: f.manager, token: f.token ?? process.env['CPS_MYSQL_JOIN_TOKEN'] ?? '', caHash: f.caHash, dir, address, agentPort: f.port, mysqlPort: f.mysqlPort, healthPort: f.healthPort });
         logger.info({ address, manager: f.manager }, r.joined ? 'joined the manager' : 'joined before: resuming');
@@ -49,6 +48,7 @@ export function registerAgentJoinCommands(agent: Command): void {
           env: process.env,
           flags: { host: address, port: f.port, mysqlPort: f.mysqlPort, healthPort: f.healthPort, dir, tlsDir: tlsDirOf(dir), ...(f.dbOsUser ? { dbOsUser: f.dbOsUser } : {}) },
         });
+        const { startAgent } = await import('../agent/agent-main.js');
         const { app, health, engine } = await startAgent(config, { logger, dbUser: databaseOsUser(config.dbOsUser) });
         const shutdown = async (): Promise<void> => {
           await Promise.all([app.close(), health.close()]);

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startManager } from '../app/manager-app.js';
 import { resolveManagerConfig } from '../config/manager-config.js';
 import { managerApi } from '../protocol/manager-api.js';
 import { RpcClient } from '../rpc/client.js';
@@ -12,8 +11,6 @@ import { DEFAULT_MANAGER_PORT, defaultHome } from '../config/client-config.js';
 import { formatInfo } from './client/format.js';
 import { waitForOperation } from './client/wait.js';
 import { portOption } from './options.js';
-import { HaproxyProcess } from '../router/haproxy-process.js';
-import { Router } from '../router/router.js';
 import { createLogger } from '../util/logger.js';
 import { which } from '../util/which.js';
 
@@ -39,6 +36,7 @@ export function registerDemoCommand(program: Command): void {
       const url = `http://127.0.0.1:${opts.port}/`;
       let manager;
       try {
+        const { startManager } = await import('../app/manager-app.js');
         manager = await startManager(resolveManagerConfig({ env: process.env, flags: { port: opts.port, dataDir, quiet: true } }));
       } catch (e) {
         process.stderr.write(`cps-mysql demo: cannot start the manager on port ${opts.port}: ${messageOf(e)}\n`);
@@ -47,6 +45,8 @@ export function registerDemoCommand(program: Command): void {
       const client = new RpcClient(managerApi, { url, token: manager.token });
       const routerDir = mkdtempSync(join(tmpdir(), 'cps-router-'));
       const logger = createLogger('router', { level: 'warn' });
+      const { HaproxyProcess } = await import('../router/haproxy-process.js');
+      const { Router } = await import('../router/router.js');
       const router = new Router(
         { fetchInfo: () => client.call('get_service_info', {}), haproxy: new HaproxyProcess(which('haproxy'), routerDir, logger), logger },
         { writePort: opts.writePort, readPort: opts.readPort, maxLagSeconds: 10, bind: '127.0.0.1', pollMs: 500 },

@@ -1,5 +1,4 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { startManager } from '../app/manager-app.js';
 import { MANAGER_DEFAULTS, readConfigFile, resolveManagerConfig, type ManagerConfigLayer } from '../config/manager-config.js';
 import { messageOf } from '../util/errors.js';
 import { portOption, whole } from './options.js';
@@ -76,6 +75,8 @@ export function registerManagerCommand(program: Command): void {
       }
       try {
         const config = resolveManagerConfig({ file: opts.config ? readConfigFile(opts.config) : undefined, env: process.env, flags: flagsLayer(opts) });
+        // Loaded only by the command that runs it: each process holds only the code it runs.
+        const { startManager } = await import('../app/manager-app.js');
         const m = await startManager(config);
         const shutdown = async (signal: string): Promise<void> => {
           m.logger.info({ signal }, 'manager stopping; the nodes keep running');

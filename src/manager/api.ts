@@ -9,7 +9,8 @@ import { AppError } from '../util/errors.js';
 import { readableLog } from '../util/log-text.js';
 import { withoutSandboxLine } from '../util/sandbox-line.js';
 import type { AgentDirectory } from './agent-port.js';
-import { DEFAULT_USER, failoverInfo, nodeInfo, serviceInfo } from './api-views.js';
+import { DEFAULT_USER, failoverInfo, nodeInfo } from './api-views.js';
+import { ServiceView } from './service-view.js';
 import type { Clock } from './clock.js';
 import { liveReplicas, masterOf } from './core/model.js';
 import { planFailover, planRetry, planSwitchover, type Begin } from './api-recovery.js';
@@ -46,7 +47,7 @@ export interface ApiDeps {
   readLog: () => Promise<string>;
   /** Failed checks before the master counts as unreachable (shown in get_service_info). */
   failoverChecks: number;
-  /** How long (ms) a call that waits for the loop (list_nodes, set_password) waits at most. */
+  /** How long (ms) a call that waits for the loop (set_password) waits at most. */
   loopWaitMs: number;
   /** The static cloud's hosts (null or absent on another cloud). */
   hosts?: HostStore | null;
@@ -67,10 +68,13 @@ function secret(): string {
 /**
  * The manager's API. Methods that change the service record the intent (an operation and the
  * new state, or a new password) in one transaction and wake the loop; the loop does the work.
- * Those that must answer with its outcome (list_nodes, set_password) wait for it, bounded.
+ * Those that must answer with its outcome (set_password) wait for it, bounded. Reads
+ * (get_service_info, list_nodes, get_node_info) answer from memory (ServiceView).
  */
 export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
   const { store, driver, agents, observer, loop, clock } = deps;
+  // get_service_info (and get_node_info) from memory: rebuilt only when what it shows changes.
+  const view = new ServiceView({ store, observer, loop, failoverChecks: deps.failoverChecks, now: () => clock.now(), recoverable: () => deps.pitr?.window ?? null });
 
   const service = (): ServiceRecord => {
     const s = store.service();
@@ -186,20 +190,17 @@ export function managerHandlers(deps: ApiDeps): Handlers<ManagerApi> {
       });
     },
 
-    list_nodes: async () => {
-      // The seed's list_nodes reconciles the registry with the cloud: the loop does, in the round it is woken for.
-      await loop.nextRound(deps.loopWaitMs);
-      const nodes = store.nodes();
-      return {
-        masters: nodes.filter((n) => n.role === 'master').map((n) => n.id),
-        slaves: nodes.filter((n) => n.role === 'replica').map((n) => n.id),
-        serviceNode: nodes.map((n) => n.id),
-      };
+    // From the in-memory view (issue #17): the loop reconciles the registry with the cloud every
+    // monitoring round, so a node the cloud lost leaves the list within a round.
+    list_nodes: async () => view.nodeLists(),
+
+    get_node_info: async (p) => {
+      const id = nodeIdOf(p);
+      const shown = view.info().nodes.find((n) => n.id === id);
+      return { serviceNode: shown ?? nodeInfo(observer, nodeOrFail(id)) };
     },
 
-    get_node_info: async (p) => ({ serviceNode: nodeInfo(observer, nodeOrFail(nodeIdOf(p))) }),
-
-    get_service_info: async () => serviceInfo({ store, observer, loop, failoverChecks: deps.failoverChecks, now: clock.now(), recoverable: deps.pitr?.window ?? null }),
+    get_service_info: async () => view.info(),
 
     set_up_replica_master: async (p) => {
       requireState('set_up_replica_master');

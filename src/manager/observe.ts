@@ -77,6 +77,7 @@ export class Observer {
   /** GTID texts an agent sent that are not positions, logged once each. */
   private readonly badGtids = new Set<string>();
   private latestSnapshot: Snapshot | null = null;
+  private changes = 0;
   /** Looks taken (snapshots) and agent polls that failed, since the manager started (the metrics' counters). */
   readonly checks = { looks: 0, pollErrors: 0 };
   /** Status calls still running, per node: a node that did not answer is not asked twice at once. */
@@ -86,6 +87,11 @@ export class Observer {
     private readonly deps: ObserverDeps,
     private readonly options: ObserverOptions,
   ) {}
+
+  /** Grows whenever what was seen changes (an answer, a node forgotten, a new snapshot): what an in-memory view compares. */
+  get version(): number {
+    return this.changes;
+  }
 
   /** What was last seen of a node, or null. */
   observation(id: string): NodeObservation | null {
@@ -177,9 +183,11 @@ export class Observer {
             o.failedChecks = agentSaysUp ? 0 : o.failedChecks + 1;
           }
           this.seen.set(n.id, o);
+          this.changes++;
         }),
     );
     for (const id of [...this.seen.keys()]) if (!nodes.some((n) => n.id === id)) this.seen.delete(id);
+    this.changes++;
   }
 
   /** A GTID position an agent reported, parsed here once; null (and a log line) for text that is not one. */
@@ -267,6 +275,7 @@ export class Observer {
     };
     this.countTrouble(snapshot);
     this.latestSnapshot = snapshot;
+    this.changes++;
     this.checks.looks += 1;
     return snapshot;
   }

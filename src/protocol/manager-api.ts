@@ -3,10 +3,12 @@ import { method } from './method.js';
 import { appDatabase, appPrivileges, appUserHost, appUserName, appUserPassword, type AppUser } from './app-users.js';
 import type { ServiceState } from './service-states.js';
 import type { PerformanceHistory } from './history.js';
+import { PERFORMANCE_WINDOWS, type ServicePerformance } from './performance.js';
 import { BACKUP_ID_PATTERN, type BackupList, type BackupPolicy } from './backups.js';
 import { restoreRequestSchema, type RecoverableWindow } from './restore.js';
 
 export type { DiskUsage, NodeHistory, PerformanceHistory, PerformancePoint } from './history.js';
+export { PERFORMANCE_WINDOWS, type PerformanceFigures, type PerformanceWindow, type ServicePerformance, type WindowPerformance } from './performance.js';
 
 /** The manager's API (DESIGN §4): the seed's methods plus the later ConPaaS ones. */
 
@@ -143,18 +145,6 @@ export interface ServiceInfo {
   recoverable: RecoverableWindow;
 }
 
-/** The seed's four performance figures (docs/metrics.md). */
-export interface PerformanceFigures {
-  /** Client statements per second. */
-  request_rate: number;
-  /** Client statements that failed, per second. */
-  error_rate: number;
-  /** Write transactions committed per second (on the master). */
-  throughput: number;
-  /** Mean statement latency, milliseconds. */
-  response_time: number;
-}
-
 /** A host of the static cloud as list_hosts shows it. */
 export interface HostInfo {
   /** Its address. */
@@ -187,29 +177,14 @@ export interface LoadReport {
   replicas: Record<string, string>;
 }
 
-/** The windows get_service_performance answers over: the last sampling interval (about 1 s), and moving windows of 1, 5 and 15 minutes. */
-export const PERFORMANCE_WINDOWS = ['now', '1m', '5m', '15m'] as const;
-/** One of PERFORMANCE_WINDOWS. */
-export type PerformanceWindow = (typeof PERFORMANCE_WINDOWS)[number];
-
-/** The service's figures over one window, and each node's. */
-export interface WindowPerformance extends PerformanceFigures {
-  /** 95th percentile of statement latency, milliseconds: the upper bound of the histogram bucket it falls in (docs/metrics.md); null when no node gives a histogram or no statement ran. */
-  response_time_p95: number | null;
-  /** Seconds the figures span (shorter than the window while less history is kept; 0: not enough samples yet). */
-  interval: number;
-  /** When the last sample was taken (ISO time), or null. */
-  at: string | null;
-  /** Each node's figures, by node id. */
-  nodes: Record<string, PerformanceFigures & { response_time_p95: number | null; role: NodeRole }>;
-}
-
-/** What get_service_performance answers: the seed's four keys over the chosen window (top level), and every window. */
-export interface ServicePerformance extends WindowPerformance {
-  /** The window the top-level figures cover. */
-  window: PerformanceWindow;
-  /** The figures over every window. */
-  windows: Record<PerformanceWindow, WindowPerformance>;
+/** What list_nodes answers: node ids, as ConPaaS named the lists (by server id). */
+export interface NodeLists {
+  /** The master's id (one, or none while the service has no master). */
+  masters: string[];
+  /** The replicas' ids. */
+  slaves: string[];
+  /** Every node's id. */
+  serviceNode: string[];
 }
 
 /** The manager's methods: name → verb, params schema, result type (DESIGN §4). */
@@ -238,7 +213,7 @@ export const managerApi = {
       .strict()
       .refine((p) => (p.serviceNodeId === undefined) !== (p.slaves === undefined), { message: "needs either 'serviceNodeId' or 'slaves', not both" }),
   }),
-  list_nodes: method<{ masters: string[]; slaves: string[]; serviceNode: string[] }>()({ verb: 'GET', params: none }),
+  list_nodes: method<NodeLists>()({ verb: 'GET', params: none }),
   get_node_info: method<{ serviceNode: ServiceNodeInfo }>()({ verb: 'GET', params: nodeRef }),
   get_service_info: method<ServiceInfo>()({ verb: 'GET', params: none }),
   /**

@@ -81,8 +81,30 @@ export function frameworkError(err: { code?: string; statusCode?: number; messag
   return new AppError('INTERNAL', 'internal error', { cause: err });
 }
 
-/** The envelope of a result (ConPaaS's, or JSON-RPC 2.0's). */
+/** Results whose JSON text was made once, for every answer that carries them (withJson). */
+const serialized = new WeakMap<object, string>();
+
+/**
+ * Marks `value` as serialized to `json` (which must be `JSON.stringify(value)`, and `value` must
+ * not change after): an answer carrying it is written from the text, not serialized again.
+ * Returns `value`.
+ */
+export function withJson<T extends object>(value: T, json: string): T {
+  serialized.set(value, json);
+  return value;
+}
+
+/**
+ * The envelope of a result (ConPaaS's, or JSON-RPC 2.0's): an object to serialize, or, for a
+ * result marked by withJson, the envelope's JSON text around the result's text (the same bytes
+ * as serializing the object).
+ */
 export function okBody(framing: Framing, result: unknown): unknown {
+  const text = typeof result === 'object' && result !== null ? serialized.get(result) : undefined;
+  if (text !== undefined) {
+    const id = JSON.stringify(framing.id);
+    return framing.v2 ? `{"jsonrpc":"2.0","id":${id},"result":${text}}` : `{"result":${text},"error":null,"id":${id}}`;
+  }
   if (framing.v2) return { jsonrpc: '2.0', id: framing.id, result };
   return { result, error: null, id: framing.id };
 }

@@ -14,6 +14,23 @@ export class SqliteStore implements StateStore {
   private readonly db: Database.Database;
   /** The static cloud's hosts, tokens and deny list, in the same file. */
   readonly hostStore: HostStore;
+  /** Statements prepared once, by their SQL text (preparing is most of a small query's cost). */
+  private readonly statements = new Map<string, Database.Statement>();
+  private changes = 0;
+
+  get version(): number {
+    return this.changes;
+  }
+
+  /** The prepared statement of `sql`, prepared on first use. */
+  private q(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (st === undefined) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
 
   /** Opens (or creates) the store at `path` and brings its schema up to date. */
   constructor(path: string) {
@@ -42,7 +59,7 @@ export class SqliteStore implements StateStore {
   }
 
   service(): ServiceRecord | null {
-    const r = this.db.prepare('SELECT * FROM service WHERE id = 1').get() as Row | undefined;
+    const r = this.q('SELECT * FROM service WHERE id = 1').get() as Row | undefined;
     if (!r) return null;
     return {
       state: r['state'] as ServiceState,
@@ -63,8 +80,8 @@ export class SqliteStore implements StateStore {
   }
 
   createService(s: NewServiceRecord): void {
-    this.db
-      .prepare(
+    this.changes++;
+    this.q(
         `INSERT INTO service (id, state, error, cloud, user, password, repl_user, repl_password, desired_replicas, next_seq, failover_enabled, failover_blocked_until, pending_password, last_master_gtid, outage_since, updated_at)
          VALUES (1, @state, @error, @cloud, @user, @password, @replUser, @replPassword, @desiredReplicas, @nextSeq, @failover, @failoverBlockedUntil, @pendingPassword, @lastMasterGtid, @outageSince, @now)`,
       )
@@ -72,11 +89,11 @@ export class SqliteStore implements StateStore {
   }
 
   updateService(patch: Partial<ServiceRecord>): ServiceRecord {
+    this.changes++;
     const cur = this.service();
     if (!cur) throw new Error('no service record');
     const next = { ...cur, ...patch };
-    this.db
-      .prepare(
+    this.q(
         `UPDATE service SET state = @state, error = @error, cloud = @cloud, user = @user, password = @password,
          repl_user = @replUser, repl_password = @replPassword, desired_replicas = @desiredReplicas, next_seq = @nextSeq,
          failover_enabled = @failover, failover_blocked_until = @failoverBlockedUntil, pending_password = @pendingPassword,
@@ -87,17 +104,17 @@ export class SqliteStore implements StateStore {
   }
 
   nodes(): NodeRecord[] {
-    return (this.db.prepare('SELECT * FROM nodes ORDER BY server_id').all() as Row[]).map(nodeOf);
+    return (this.q('SELECT * FROM nodes ORDER BY server_id').all() as Row[]).map(nodeOf);
   }
 
   node(id: string): NodeRecord | null {
-    const r = this.db.prepare('SELECT * FROM nodes WHERE id = ?').get(id) as Row | undefined;
+    const r = this.q('SELECT * FROM nodes WHERE id = ?').get(id) as Row | undefined;
     return r ? nodeOf(r) : null;
   }
 
   insertNode(n: NewNodeRecord): void {
-    this.db
-      .prepare(
+    this.changes++;
+    this.q(
         `INSERT INTO nodes (id, role, status, server_id, host, agent_port, mysql_port, health_port, received_gtid, repairs, created_at)
          VALUES (@id, @role, @status, @serverId, @host, @agentPort, @mysqlPort, @healthPort, @receivedGtid, @repairs, @now)`,
       )
@@ -105,48 +122,51 @@ export class SqliteStore implements StateStore {
   }
 
   updateNode(id: string, patch: Partial<Omit<NodeRecord, 'id'>>): void {
+    this.changes++;
     const cur = this.node(id);
     if (!cur) return;
     const n = { ...cur, ...patch };
-    this.db
-      .prepare(
+    this.q(
         'UPDATE nodes SET role = @role, status = @status, server_id = @serverId, host = @host, agent_port = @agentPort, mysql_port = @mysqlPort, health_port = @healthPort, received_gtid = @receivedGtid, repairs = @repairs WHERE id = @id',
       )
       .run(n);
   }
 
   deleteNode(id: string): void {
-    this.db.prepare('DELETE FROM nodes WHERE id = ?').run(id);
+    this.changes++;
+    this.q('DELETE FROM nodes WHERE id = ?').run(id);
   }
 
   operation(): OperationRecord | null {
-    const r = this.db.prepare('SELECT * FROM operations WHERE outcome IS NULL ORDER BY id DESC LIMIT 1').get() as Row | undefined;
+    const r = this.q('SELECT * FROM operations WHERE outcome IS NULL ORDER BY id DESC LIMIT 1').get() as Row | undefined;
     return r ? operationOf(r) : null;
   }
 
   beginOperation<K extends OperationKind>(kind: K, params: ParamsByKind[K]): OperationRecord {
     if (this.operation()) throw new Error('an operation is already under way');
+    this.changes++;
     parseOperation({ kind, params, phase: null, attempts: 0, abortError: null });
-    this.db.prepare('INSERT INTO operations (kind, params, started_at) VALUES (?, ?, ?)').run(kind, JSON.stringify(params), now());
+    this.q('INSERT INTO operations (kind, params, started_at) VALUES (?, ?, ?)').run(kind, JSON.stringify(params), now());
     return this.operation()!;
   }
 
   updateOperation(patch: OperationPatch): void {
+    this.changes++;
     const cur = this.operation();
     if (!cur) return;
     const { id: _id, startedAt: _startedAt, ...op } = cur;
     const next = parseOperation({ ...op, ...definedOnly(patch) });
-    this.db.prepare('UPDATE operations SET phase = ?, attempts = ?, params = ?, abort_error = ? WHERE id = ?').run(next.phase, next.attempts, JSON.stringify(next.params), next.abortError, cur.id);
+    this.q('UPDATE operations SET phase = ?, attempts = ?, params = ?, abort_error = ? WHERE id = ?').run(next.phase, next.attempts, JSON.stringify(next.params), next.abortError, cur.id);
   }
 
   lastEndedOperation(): EndedOperation | null {
-    const r = this.db.prepare('SELECT * FROM operations WHERE outcome IS NOT NULL ORDER BY id DESC LIMIT 1').get() as Row | undefined;
+    const r = this.q('SELECT * FROM operations WHERE outcome IS NOT NULL ORDER BY id DESC LIMIT 1').get() as Row | undefined;
     if (!r) return null;
     return { ...operationOf(r), outcome: r['outcome'] === 'done' ? 'done' : 'failed', error: (r['error'] as string | null) ?? null };
   }
 
   endedOperations(): { kind: OperationKind; outcome: 'done' | 'failed'; seconds: number }[] {
-    const rows = this.db.prepare('SELECT kind, outcome, started_at, ended_at FROM operations WHERE outcome IS NOT NULL ORDER BY id').all() as Row[];
+    const rows = this.q('SELECT kind, outcome, started_at, ended_at FROM operations WHERE outcome IS NOT NULL ORDER BY id').all() as Row[];
     return rows.map((r) => ({
       kind: r['kind'] as OperationKind,
       outcome: r['outcome'] === 'done' ? 'done' : 'failed',
@@ -155,25 +175,29 @@ export class SqliteStore implements StateStore {
   }
 
   endOperation(outcome: 'done' | 'failed', error?: string): void {
-    this.db.prepare('UPDATE operations SET outcome = ?, error = ?, ended_at = ? WHERE outcome IS NULL').run(outcome, error ?? null, now());
+    this.changes++;
+    this.q('UPDATE operations SET outcome = ?, error = ?, ended_at = ? WHERE outcome IS NULL').run(outcome, error ?? null, now());
   }
 
   journal(step: string, detail: Record<string, unknown>): number {
+    this.changes++;
     const op = this.operation();
-    const info = this.db.prepare('INSERT INTO journal (operation_id, step, detail, at) VALUES (?, ?, ?, ?)').run(op?.id ?? null, step, JSON.stringify(detail), now());
+    const info = this.q('INSERT INTO journal (operation_id, step, detail, at) VALUES (?, ?, ?, ?)').run(op?.id ?? null, step, JSON.stringify(detail), now());
     return Number(info.lastInsertRowid);
   }
 
   journalOutcome(id: number, outcome: string): void {
-    this.db.prepare('UPDATE journal SET outcome = ? WHERE id = ?').run(outcome, id);
+    this.changes++;
+    this.q('UPDATE journal SET outcome = ? WHERE id = ?').run(outcome, id);
   }
 
   addEvent(message: string): void {
-    this.db.prepare('INSERT INTO events (at, message) VALUES (?, ?)').run(now(), message);
+    this.changes++;
+    this.q('INSERT INTO events (at, message) VALUES (?, ?)').run(now(), message);
   }
 
   events(limit: number): ServiceEvent[] {
-    const rows = this.db.prepare('SELECT at, message FROM events ORDER BY id DESC LIMIT ?').all(limit) as Row[];
+    const rows = this.q('SELECT at, message FROM events ORDER BY id DESC LIMIT ?').all(limit) as Row[];
     return rows.reverse().map((r) => ({ at: String(r['at']), message: String(r['message']) }));
   }
 

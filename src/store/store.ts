@@ -88,6 +88,12 @@ export interface OperationPatch {
  * operation throws rather than reach the manager.
  */
 export interface StateStore {
+  /**
+   * A counter that grows with every change made through this store (never on a read): what an
+   * in-memory view of the store compares to know whether it is still current. Starts at 0 when
+   * the store is opened.
+   */
+  readonly version: number;
   /** The service's record, or null before the first startup. */
   service(): ServiceRecord | null;
   /** Throws when the record exists already. */

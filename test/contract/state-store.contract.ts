@@ -63,6 +63,37 @@ export function stateStoreContract(name: string, make: () => StateStoreHarness, 
       expect(store.events(10)).toEqual([]);
     });
 
+    it('counts every change in its version, and no read', () => {
+      const reads = (): void => {
+        store.service();
+        store.nodes();
+        store.node('node-1');
+        store.operation();
+        store.events(10);
+        store.lastEndedOperation();
+      };
+      let last = store.version;
+      const changes: Array<[string, () => void]> = [
+        ['createService', () => store.createService(SERVICE)],
+        ['updateService', () => store.updateService({ desiredReplicas: 3 })],
+        ['insertNode', () => store.insertNode({ id: 'node-1', role: 'master', status: 'creating', serverId: 1, host: null, agentPort: null, mysqlPort: null, healthPort: null })],
+        ['updateNode', () => store.updateNode('node-1', { status: 'ready' })],
+        ['beginOperation', () => store.beginOperation('startup', {})],
+        ['updateOperation', () => store.updateOperation({ attempts: 1 })],
+        ['journal', () => void store.journal('create_nodes', {})],
+        ['addEvent', () => store.addEvent('something happened')],
+        ['endOperation', () => store.endOperation('done')],
+        ['deleteNode', () => store.deleteNode('node-1')],
+      ];
+      for (const [what, change] of changes) {
+        reads();
+        expect(store.version, `reads before ${what}`).toBe(last);
+        change();
+        expect(store.version, what).toBeGreaterThan(last);
+        last = store.version;
+      }
+    });
+
     it('creates the service once and reads it back', () => {
       store.createService(SERVICE);
       expect(again().service()).toEqual(SERVICE);

@@ -37,6 +37,12 @@ interface State {
 export class MemoryStore implements StateStore {
   private state: State = { service: null, nodes: [], operations: [], journal: [], events: [], lastOperationId: 0, lastJournalId: 0 };
   private closed = false;
+  private changes = 0;
+
+  /** Grows with every change (StateStore.version). */
+  get version(): number {
+    return this.changes;
+  }
 
   constructor(private readonly now: () => string = () => new Date().toISOString()) {}
 
@@ -66,12 +72,14 @@ export class MemoryStore implements StateStore {
   }
 
   createService(s: NewServiceRecord): void {
+    this.changes++;
     const st = this.open();
     if (st.service) throw new Error('the service record already exists');
     st.service = { lastMasterGtid: null, outageSince: null, ...s };
   }
 
   updateService(patch: Partial<ServiceRecord>): ServiceRecord {
+    this.changes++;
     const st = this.open();
     if (!st.service) throw new Error('no service record');
     st.service = { ...st.service, ...definedOnly(patch) };
@@ -90,6 +98,7 @@ export class MemoryStore implements StateStore {
   }
 
   insertNode(n: NewNodeRecord): void {
+    this.changes++;
     const st = this.open();
     if (st.nodes.some((x) => x.id === n.id)) throw new Error(`node ${n.id} already exists`);
     if (st.nodes.some((x) => x.serverId === n.serverId)) throw new Error(`server_id ${n.serverId} is already used`);
@@ -97,6 +106,7 @@ export class MemoryStore implements StateStore {
   }
 
   updateNode(id: string, patch: Partial<Omit<NodeRecord, 'id'>>): void {
+    this.changes++;
     const st = this.open();
     const i = st.nodes.findIndex((x) => x.id === id);
     const cur = st.nodes[i];
@@ -107,6 +117,7 @@ export class MemoryStore implements StateStore {
   }
 
   deleteNode(id: string): void {
+    this.changes++;
     const st = this.open();
     st.nodes = st.nodes.filter((x) => x.id !== id);
   }
@@ -124,11 +135,13 @@ export class MemoryStore implements StateStore {
     if (this.current()) throw new Error('an operation is already under way');
     const op = parseOperation({ kind, params: roundTrip(params), phase: null, attempts: 0, abortError: null });
     st.lastOperationId += 1;
+    this.changes++;
     st.operations.push({ ...op, id: st.lastOperationId, startedAt: this.now(), outcome: null, error: null });
     return this.operation()!;
   }
 
   updateOperation(patch: OperationPatch): void {
+    this.changes++;
     const o = this.current();
     if (!o) return;
     const { outcome: _outcome, error: _error, id: _id, startedAt: _startedAt, ...op } = o;
@@ -144,6 +157,7 @@ export class MemoryStore implements StateStore {
   }
 
   endOperation(outcome: 'done' | 'failed', error?: string): void {
+    this.changes++;
     const o = this.current();
     if (!o) return;
     o.outcome = outcome;
@@ -158,6 +172,7 @@ export class MemoryStore implements StateStore {
   }
 
   journal(step: string, detail: Record<string, unknown>): number {
+    this.changes++;
     const st = this.open();
     st.lastJournalId += 1;
     st.journal.push({ id: st.lastJournalId, operationId: this.current()?.id ?? null, step, detail: roundTrip(detail), outcome: null });
@@ -165,11 +180,13 @@ export class MemoryStore implements StateStore {
   }
 
   journalOutcome(id: number, outcome: string): void {
+    this.changes++;
     const e = this.open().journal.find((x) => x.id === id);
     if (e) e.outcome = outcome;
   }
 
   addEvent(message: string): void {
+    this.changes++;
     this.open().events.push({ at: this.now(), message });
   }
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mysql, { type Connection } from 'mysql2/promise';
+import type { Connection } from 'mysql2/promise';
 import type { BinlogArchive } from '../../store/binlog-archive.js';
 import { optionFileValue } from '../../util/option-file.js';
 import type { Logger } from '../../util/logger.js';
@@ -167,6 +167,8 @@ export class BinlogArchiver {
   private async connection(): Promise<Connection> {
     if (this.conn) return this.conn;
     const s = this.source!;
+    // mysql2 is loaded by the first archive only: a manager without backups never holds it.
+    const mysql = (await import('mysql2/promise')).default;
     this.conn = await mysql.createConnection({ host: s.host, port: s.port, user: s.user, password: s.password, connectTimeout: 2000 });
     this.conn.on('error', () => this.closeConn());
     return this.conn;
