@@ -1,7 +1,8 @@
 import autocannon from 'autocannon';
 import type { Ctx } from '../lib/context.js';
 import { masterOf, type BenchManager } from '../lib/manager.js';
-import { cpuSeconds, rssMiB, sleep } from '../lib/proc.js';
+import { openLoop } from '../lib/open-loop.js';
+import { cpuSeconds, privateMiB, rssMiB, sleep } from '../lib/proc.js';
 
 export const ITEM = '5 control plane';
 
@@ -10,6 +11,8 @@ const METHODS = ['get_service_info', 'list_nodes'] as const;
 /** Samples the RSS of some processes every 100 ms; keeps the peak of each. */
 class RssSampler {
   readonly peak = new Map<number, number>();
+  /** Peak private (anonymous) memory per pid, MiB. */
+  readonly peakPrivate = new Map<number, number>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly pids: number[]) {}
@@ -28,6 +31,8 @@ class RssSampler {
     for (const pid of this.pids) {
       const v = rssMiB(pid);
       if (v !== null) this.peak.set(pid, Math.max(this.peak.get(pid) ?? 0, v));
+      const p = privateMiB(pid);
+      if (p !== null) this.peakPrivate.set(pid, Math.max(this.peakPrivate.get(pid) ?? 0, p));
     }
   }
 }
@@ -69,6 +74,37 @@ async function scrapeCost(ctx: Ctx, mgr: BenchManager, mgrPid: number, round: nu
   await measure('floor: `get_password`', `http://127.0.0.1:${mgr.port}/?method=get_password&params=%7B%7D&id=1`);
 }
 
+/** The fixed rate of the issue's goal (#17): p99 ≤ 5 ms at 1,000 req/s. */
+const FIXED_RATE = 1000;
+
+/**
+ * Latency at a fixed rate, two ways, for each read method: autocannon `-R` (its per-connection
+ * budget per second, 8 connections: what the issue names) and a uniform open loop (each request
+ * on its schedule, latency from when it was due: no coordinated omission).
+ */
+async function fixedRate(ctx: Ctx, mgr: BenchManager, round: number): Promise<void> {
+  const r = ctx.results;
+  const headers = { authorization: `Bearer ${mgr.token}` };
+  // get_password is the floor: HTTP, the token check, one stored value (see scrapeCost).
+  for (const method of [...METHODS, 'get_password'] as const) {
+    const url = `http://127.0.0.1:${mgr.port}/?method=${method}&params=%7B%7D&id=1`;
+    const cannon = await autocannon({ url, connections: 8, overallRate: FIXED_RATE, duration: ctx.config.cannonSeconds * 2, headers });
+    const a = `\`${method}\`${method === 'get_password' ? ' (floor)' : ''} at ${FIXED_RATE} req/s, autocannon -R (8 connections)`;
+    r.record(ITEM, `${a}: latency p50`, 'ms', round, cannon.latency.p50, 0);
+    r.record(ITEM, `${a}: latency p99`, 'ms', round, cannon.latency.p99, 0);
+    r.record(ITEM, `${a}: errors`, 'requests', round, cannon.errors + cannon.non2xx, 0);
+    const open = await openLoop(url, headers, FIXED_RATE, ctx.config.cannonSeconds * 2);
+    const o = `\`${method}\`${method === 'get_password' ? ' (floor)' : ''} at ${FIXED_RATE} req/s, uniform open loop`;
+    ctx.log(`  ${o}: from sent p50 ${open.sentP50.toFixed(2)} ms p99 ${open.sentP99.toFixed(2)} ms; from due p99 ${open.p99.toFixed(2)} ms; autocannon -R p99 ${cannon.latency.p99} ms`);
+    r.record(ITEM, `${o}: latency p50`, 'ms', round, open.sentP50, 2);
+    r.record(ITEM, `${o}: latency p99`, 'ms', round, open.sentP99, 2);
+    r.record(ITEM, `${o}: latency p99 from when due`, 'ms', round, open.p99, 2);
+    r.record(ITEM, `${o}: latency max from when due`, 'ms', round, open.max, 1);
+    r.record(ITEM, `${o}: errors`, 'requests', round, open.failed, 0);
+    r.record(ITEM, `${o}: the generator's own lateness p99`, 'ms', round, open.lagP99, 2);
+  }
+}
+
 /**
  * One round of item 5: autocannon against the manager's read methods at each concurrency, with
  * the manager's and the master agent's memory and CPU watched meanwhile. autocannon runs in
@@ -84,6 +120,7 @@ export async function controlPlaneRound(ctx: Ctx, mgr: BenchManager, round: numb
   if (mgrPid === null || agentPid === null) throw new Error('cannot find the manager or agent pid');
   await sleep(2000);
   r.record(ITEM, 'manager RSS, idle', 'MiB', round, rssMiB(mgrPid) ?? Number.NaN, 0);
+  r.record(ITEM, 'manager private memory (anonymous pages; RSS less the shared `node` binary), idle', 'MiB', round, privateMiB(mgrPid) ?? Number.NaN, 0);
   r.record(ITEM, 'master agent RSS, idle', 'MiB', round, rssMiB(agentPid) ?? Number.NaN, 0);
   const sampler = new RssSampler([mgrPid, agentPid]);
   sampler.start();
@@ -111,10 +148,12 @@ export async function controlPlaneRound(ctx: Ctx, mgr: BenchManager, round: numb
         if (bad > 0) r.note(`Control plane, round ${round + 1}, ${label}: ${res.errors} connection errors, ${res.non2xx} non-2xx answers.`);
       }
     }
+    await fixedRate(ctx, mgr, round);
     await scrapeCost(ctx, mgr, mgrPid, round);
   } finally {
     sampler.stop();
   }
   r.record(ITEM, 'manager RSS, peak under the load above', 'MiB', round, sampler.peak.get(mgrPid) ?? Number.NaN, 0);
+  r.record(ITEM, 'manager private memory, peak under the load above', 'MiB', round, sampler.peakPrivate.get(mgrPid) ?? Number.NaN, 0);
   r.record(ITEM, 'master agent RSS, peak under the load above', 'MiB', round, sampler.peak.get(agentPid) ?? Number.NaN, 0);
 }

@@ -148,6 +148,20 @@ export function rssMiB(pid: number): number | null {
   }
 }
 
+/**
+ * A process's private memory in MiB: its anonymous pages (heap, stacks, malloc), from
+ * /proc/<pid>/smaps_rollup, or null. RSS also counts the pages of the `node` binary, which every
+ * Node process on the host shares (~45 MiB here).
+ */
+export function privateMiB(pid: number): number | null {
+  try {
+    const m = /^Anonymous:\s+([0-9]+)\s+kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat, or null. */
 export function cpuSeconds(pid: number, clockTicks = 100): number | null {
   try {
