@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RpcClient } from '../rpc/client.js';
-import { AppError } from '../util/errors.js';
+import { AppError, messageOf } from '../util/errors.js';
+import { serverSettings } from '../engine/engine.js';
 import { readPem } from '../util/pki.js';
 import type { FastifyInstance } from 'fastify';
 import { agentApi } from '../protocol/agent-api.js';
@@ -25,7 +26,7 @@ import { mysqlGreets } from '../util/mysql-greeting.js';
 export async function startAgent(config: AgentConfig, deps: { logger: Logger; dbUser: OsUser }): Promise<{ app: FastifyInstance; health: FastifyInstance; engine: MariadbEngine }> {
   const dir = resolve(config.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const engine = new MariadbEngine({ dir, host: config.mysqlHost, port: config.mysqlPort, dbUser: deps.dbUser });
+  const engine = new MariadbEngine({ dir, host: config.mysqlHost, port: config.mysqlPort, dbUser: deps.dbUser, ...(config.templateDir ? { templateRoot: resolve(config.templateDir) } : {}) });
   const state = new AgentStateFile(dir);
   const adopted = engine.adopt();
   const logger = deps.logger;
@@ -79,5 +80,10 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; db
   await health.listen({ host: config.host, port: config.healthPort });
   watch.start();
   logger.info({ host: config.host, port: config.port, healthPort: config.healthPort }, 'agent listening');
+  // A new node's agent makes the host's data-directory template if it is missing, while the
+  // manager gets to init_server (which copies it, or waits for it) or provisions it otherwise.
+  if (!engine.isInitialized()) {
+    engine.prepareTemplate(serverSettings(1, {})).catch((err: unknown) => logger.warn({ err: messageOf(err) }, 'cannot make the data-directory template; new servers run mariadb-install-db'));
+  }
   return { app, health, engine };
 }

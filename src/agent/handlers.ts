@@ -134,10 +134,10 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
         }
         const merged = { ...st.settings, ...(params.settings ?? {}) };
         const settings = settingsOf(params.serverId, merged);
-        await engine.initialize(settings);
+        const datadir = await engine.initialize(settings);
         await state.update({ serverId: params.serverId, settings: merged });
         await engine.start(settings);
-        logger.info({ serverId: params.serverId, port: engine.port }, 'server running');
+        logger.info({ serverId: params.serverId, port: engine.port, datadir }, 'server running');
       }),
 
     configure_master: (params) =>

@@ -69,7 +69,7 @@ function makeDriver(config: ManagerConfig, dataDir: string, hosts: HostStore, ag
   if (config.cloud === 'local') {
     // The local nodes' servers run as the database's OS user: it must reach their directories.
     assertTraversable(dataDir, databaseOsUser(config.dbOsUser));
-    return new LocalCloudDriver({ baseDir: join(dataDir, 'nodes') });
+    return new LocalCloudDriver({ baseDir: join(dataDir, 'nodes'), templateDir: join(dataDir, 'datadir-templates') });
   }
   if (config.cloud === 'static') {
     // Hosts join over the network with a token, pinning the CA: the API must be TLS.

@@ -19,6 +19,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--mysql-host <host>', 'address mariadbd listens on (default: --host)')
     .option('--mysql-port <port>', 'port mariadbd listens on (default: --port + 1)', portOption)
     .option('--tls-dir <dir>', "serve over mutual TLS with ca.crt, agent.crt and agent.key from this directory (the manager's CA)")
+    .option('--template-dir <dir>', "keep a new data directory here, made once and copied for each new server of this host instead of running mariadb-install-db each time (shared by the host's nodes)")
     .option('--health-port <port>', 'port of the plain-HTTP health checks /primary, /replica, /health (default: --port + 2)', portOption)
     .option('--db-os-user <name>', `OS user mariadbd, mariadb-dump and mariadb-backup run as when the agent runs as root (default ${AGENT_DEFAULTS.dbOsUser})`)
     .addHelpText('after', '\nEnvironment: CPS_MYSQL_LOG_LEVEL.\n\nExample:\n  cps-mysql agent --host 127.0.0.1 --port 8101 --dir /tmp/node-1\n')

@@ -20,6 +20,8 @@ export interface AgentConfig {
   healthPort: number;
   /** Mutual TLS material (ca.crt, agent.crt, agent.key), or null for plain HTTP. */
   tlsDir: string | null;
+  /** Where the host's new data directory is kept for copying (issue #17), shared by the nodes of the host; null: each runs `mariadb-install-db`. */
+  templateDir: string | null;
   /** The OS user MariaDB's programs run as when the agent runs as root. */
   dbOsUser: string;
   /** pino's level (`info`, `debug`…). */
@@ -44,6 +46,8 @@ export interface AgentFlags {
   healthPort?: number | undefined;
   /** `--tls-dir`. */
   tlsDir?: string | undefined;
+  /** `--template-dir`. */
+  templateDir?: string | undefined;
   /** `--db-os-user`. */
   dbOsUser?: string | undefined;
 }
@@ -69,6 +73,7 @@ export function resolveAgentConfig(sources: { env: NodeJS.ProcessEnv; flags: Age
     mysqlPort,
     healthPort,
     tlsDir: f.tlsDir ?? null,
+    templateDir: f.templateDir ?? null,
     dbOsUser: f.dbOsUser ?? AGENT_DEFAULTS.dbOsUser,
     logLevel: sources.env['CPS_MYSQL_LOG_LEVEL'] || AGENT_DEFAULTS.logLevel,
     peerCallTimeoutMs: AGENT_DEFAULTS.peerCallTimeoutMs,

@@ -117,8 +117,17 @@ export interface Engine {
   readonly dbUserName: string;
   /** True once the data directory is complete (made by mariadb-install-db or restored). */
   isInitialized(): boolean;
-  /** Creates the data directory. The server is not started. */
-  initialize(settings: EngineSettings): Promise<void>;
+  /**
+   * Creates the data directory (a copy of the host's template when there is one, else
+   * `mariadb-install-db`); the server is not started. Returns how: `copied`, `made`, or
+   * `existing` when it was there already. Throws ENGINE_FAILED.
+   */
+  initialize(settings: EngineSettings): Promise<'copied' | 'made' | 'existing'>;
+  /**
+   * Makes the host's data-directory template when it is missing and this node holds no data yet
+   * (its agent does it at start, in the background). True when the template is whole after.
+   */
+  prepareTemplate(settings: EngineSettings): Promise<boolean>;
   /** Starts the server (rewriting its option file) and waits until it accepts connections; WRONG_STATE before initialize, TIMEOUT or ENGINE_FAILED when it does not come up. */
   start(settings: EngineSettings): Promise<void>;
   /**

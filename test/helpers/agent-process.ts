@@ -25,11 +25,15 @@ export class AgentProcess {
     this.client = new RpcClient(agentApi, { url: `http://${host}:${port}/`, timeoutMs: 300_000 });
   }
 
-  static async start(options?: { dir?: string; host?: string }): Promise<AgentProcess> {
+  /** `templateDir`: the agent's `--template-dir` (the host's data-directory template). */
+  private extraArgs: string[] = [];
+
+  static async start(options?: { dir?: string; host?: string; templateDir?: string }): Promise<AgentProcess> {
     const host = options?.host ?? '127.0.0.1';
     const dir = options?.dir ?? mkdtempSync(join(tmpdir(), 'cps-agent-'));
     const port = await freePortPair(host);
     const a = new AgentProcess(dir, port, port + 1, host);
+    a.extraArgs = options?.templateDir ? ['--template-dir', options.templateDir] : [];
     try {
       await a.launch();
     } catch (err) {
@@ -42,7 +46,7 @@ export class AgentProcess {
 
   /** Starts (again) the agent process on the same directory and ports. */
   async launch(): Promise<void> {
-    const child = spawn(process.execPath, [CLI, 'agent', '--host', this.host, '--port', String(this.port), '--dir', this.dir], {
+    const child = spawn(process.execPath, [CLI, 'agent', '--host', this.host, '--port', String(this.port), '--dir', this.dir, ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, CPS_MYSQL_LOG_LEVEL: 'info' },
     });

@@ -21,6 +21,8 @@ export interface LocalCloudDriverOptions {
   cliPath?: string;
   /** How long a started agent has to answer. Default 20 s. */
   startTimeoutMs?: number;
+  /** Where the agents keep the machine's data-directory template (`--template-dir`); none by default. */
+  templateDir?: string;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -94,6 +96,7 @@ export class LocalCloudDriver implements CloudDriver {
   private readonly host: string;
   private readonly cliPath: string;
   private readonly startTimeoutMs: number;
+  private readonly templateDir: string | null;
   private readonly locks = new KeyedLock();
   private readonly portLock = new Mutex();
   /** Ports chosen for a node whose node.json is not written yet. */
@@ -104,6 +107,7 @@ export class LocalCloudDriver implements CloudDriver {
     this.host = options.host ?? '127.0.0.1';
     this.cliPath = resolve(options.cliPath ?? defaultCliPath());
     this.startTimeoutMs = options.startTimeoutMs ?? 20_000;
+    this.templateDir = options.templateDir !== undefined ? resolve(options.templateDir) : null;
   }
 
   async createNode(id: string, credentials?: NodeCredentials): Promise<CloudNode> {
@@ -191,6 +195,8 @@ export class LocalCloudDriver implements CloudDriver {
       args.push('--mysql-port', String(planned.mysqlPort), '--health-port', String(planned.healthPort), '--dir', files.dir);
       // The node's certificate, when the manager issued one: the agent then speaks mutual TLS only.
       if (existsSync(join(files.dir, TLS_DIR, 'agent.key'))) args.push('--tls-dir', join(files.dir, TLS_DIR));
+      // Every node of this machine copies one new data directory instead of making its own.
+      if (this.templateDir !== null) args.push('--template-dir', this.templateDir);
       const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], cwd: files.dir });
       child.on('error', () => undefined); // a failed spawn shows as a missing pid
       child.unref();

@@ -1,5 +1,8 @@
+import { existsSync, statSync } from 'node:fs';
+import { chmod, chown, lchown, lstat, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '../../util/errors.js';
+import { assertTraversable, type OsUser } from '../../util/os-user.js';
 
 /** Where every file of one instance lives, all below the agent's directory. */
 export interface Layout {
@@ -45,4 +48,27 @@ export function layoutOf(root: string): Layout {
     throw new AppError('INVALID_PARAMS', `the directory ${root} is too deep: its socket path would exceed ${MAX_SOCKET_PATH} bytes`);
   }
   return layout;
+}
+
+/**
+ * Makes an instance's directories: the node directory stays the agent's (others may only pass
+ * through it), the server's own (data, run, log, tmp) belong to the database's OS user. Throws
+ * when `dbUser` could not reach the node directory.
+ */
+export async function prepareInstanceDirs(layout: Layout, dbUser: OsUser): Promise<void> {
+  await mkdir(layout.root, { recursive: true, mode: 0o711 });
+  await chmod(layout.root, 0o711);
+  assertTraversable(layout.root, dbUser);
+  for (const d of [layout.run, layout.logDir, layout.tmp]) {
+    await mkdir(d, { recursive: true, mode: 0o700 });
+    await chown(d, dbUser.uid, dbUser.gid);
+  }
+  // A data directory made by an earlier version, as root, becomes the database user's.
+  if (existsSync(layout.data) && statSync(layout.data).uid !== dbUser.uid) await chownTree(layout.data, dbUser);
+}
+
+async function chownTree(path: string, user: OsUser): Promise<void> {
+  const st = await lstat(path);
+  if (st.isDirectory()) for (const name of await readdir(path)) await chownTree(join(path, name), user);
+  await lchown(path, user.uid, user.gid);
 }

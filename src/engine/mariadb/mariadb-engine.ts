@@ -1,22 +1,22 @@
-import { existsSync, statSync } from 'node:fs';
-import { chmod, chown, lchown, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, chown, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
 import type { Engine, RestoreStage, LoadResult, EngineAccounts, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
 import { AppError, isAppError } from '../../util/errors.js';
-import { assertTraversable, currentOsUser, type OsUser } from '../../util/os-user.js';
-import { run, sleep } from '../../util/proc.js';
+import { currentOsUser, type OsUser } from '../../util/os-user.js';
+import { sleep } from '../../util/proc.js';
 import { ensureAccount, ensureNodeAccounts } from './accounts.js';
 import { replayBinlogFile } from './replay.js';
 import { leaveMasterRole, takeMasterRole } from './master-role.js';
 import { appUsersOn, OWN_ACCOUNTS } from './app-users.js';
 import { replicationAccount, serviceAccount, socketAdminAccount } from './grants.js';
-import { layoutOf, type Layout } from './layout.js';
+import { layoutOf, prepareInstanceDirs, type Layout } from './layout.js';
+import { DatadirTemplate, installDatadir } from './datadir-template.js';
 import { dumpStream, loadDumpWhole, type Login, type ToolContext } from './logical.js';
 import { INSTANCE_CONSTANTS, renderMyCnf } from './my-cnf.js';
 import { MariadbProcess } from './process.js';
-import { programs } from './programs.js';
 import { extractSnapshot, snapshotStream } from './snapshot.js';
 import { withConnection } from './sql.js';
 import { StatusConnection } from './status-connection.js';
@@ -43,6 +43,8 @@ export interface MariadbEngineOptions {
   stopTimeoutMs?: number;
   /** Copy threads of `mariadb-backup`. */
   backupParallel?: number;
+  /** Where the host keeps its data-directory template (datadir-template.ts); none: every server runs `mariadb-install-db`. */
+  templateRoot?: string;
 }
 
 /** Marks a data directory that was completely initialised or restored. */
@@ -65,6 +67,7 @@ export class MariadbEngine implements Engine {
   private readonly adminUser: string; // the agent's own account over the socket
   private readonly statusConn: StatusConnection;
   private readonly disk: DiskUsageCache;
+  private readonly template: DatadirTemplate | null;
 
   constructor(options: MariadbEngineOptions) {
     this.layout = layoutOf(options.dir);
@@ -79,6 +82,7 @@ export class MariadbEngine implements Engine {
     this.backupParallel = options.backupParallel ?? 2;
     this.statusConn = new StatusConnection(this.layout.socket, this.adminUser);
     this.disk = new DiskUsageCache(this.layout.data); // read at most every 10 s
+    this.template = options.templateRoot ? new DatadirTemplate(options.templateRoot, this.dbUser) : null;
   }
 
   get dbUserName(): string { return this.dbUser.name; }
@@ -104,24 +108,12 @@ export class MariadbEngine implements Engine {
     return { state: this.proc.currentState(), pid: this.proc.pid, lastExit: this.proc.lastExit };
   }
 
-  /**
-   * The instance's directories: the node directory stays the agent's (others may only pass
-   * through it), the server's own (data, run, log, tmp) belong to the database's OS user.
-   */
-  private async prepareDirs(): Promise<void> {
-    await mkdir(this.layout.root, { recursive: true, mode: 0o711 });
-    await chmod(this.layout.root, 0o711);
-    assertTraversable(this.layout.root, this.dbUser);
-    for (const d of [this.layout.run, this.layout.logDir, this.layout.tmp]) {
-      await mkdir(d, { recursive: true, mode: 0o700 });
-      await chown(d, this.dbUser.uid, this.dbUser.gid);
-    }
-    // A data directory made by an earlier version, as root, becomes the database user's.
-    if (existsSync(this.layout.data) && statSync(this.layout.data).uid !== this.dbUser.uid) await chownTree(this.layout.data, this.dbUser);
+  private prepareDirs(): Promise<void> {
+    return prepareInstanceDirs(this.layout, this.dbUser);
   }
 
-  private async writeConfig(settings: EngineSettings): Promise<void> {
-    const text = renderMyCnf(this.layout, {
+  private configText(settings: EngineSettings): string {
+    return renderMyCnf(this.layout, {
       host: this.host,
       port: this.port,
       serverId: settings.serverId,
@@ -132,24 +124,29 @@ export class MariadbEngine implements Engine {
       slaveNetTimeout: INSTANCE_CONSTANTS.slaveNetTimeout,
       semiSyncTimeoutMs: settings.semiSyncTimeoutMs,
     });
+  }
+
+  private async writeConfig(settings: EngineSettings): Promise<void> {
+    const text = this.configText(settings);
     // Read by MariaDB's programs running as the database user; it holds no secret.
     await writeFile(this.layout.cnf, text, { mode: 0o644 });
     await chmod(this.layout.cnf, 0o644);
   }
 
-  async initialize(settings: EngineSettings): Promise<void> {
-    if (this.isInitialized()) return;
+  async initialize(settings: EngineSettings): Promise<'copied' | 'made' | 'existing'> {
+    if (this.isInitialized()) return 'existing';
     await this.prepareDirs();
     await rm(this.layout.data, { recursive: true, force: true });
     await this.writeConfig(settings);
-    await run(programs.installDb, [
-      `--defaults-file=${this.layout.cnf}`,
-      `--user=${this.dbUser.name}`,
-      '--skip-test-db',
-      '--auth-root-authentication-method=socket',
-      `--datadir=${this.layout.data}`,
-    ]);
+    const how = this.template ? await this.template.fill(this.layout.data, this.layout.cnf) : (await installDatadir(this.layout.cnf, this.dbUser, this.layout.data), 'made' as const);
     await writeFile(this.marker, `${new Date().toISOString()}\n`, { mode: 0o600 });
+    return how;
+  }
+
+  async prepareTemplate(settings: EngineSettings): Promise<boolean> {
+    if (!this.template || this.isInitialized()) return false;
+    await this.prepareDirs();
+    return this.template.prepare(this.configText(settings));
   }
 
   async start(settings: EngineSettings): Promise<void> {
@@ -351,8 +348,3 @@ export class MariadbEngine implements Engine {
 }
 
 /** Gives a directory tree to `user` (symbolic links themselves, never what they point to). */
-async function chownTree(path: string, user: OsUser): Promise<void> {
-  const st = await lstat(path);
-  if (st.isDirectory()) for (const name of await readdir(path)) await chownTree(join(path, name), user);
-  await lchown(path, user.uid, user.gid);
-}

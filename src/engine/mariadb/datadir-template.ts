@@ -1,0 +1,152 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertTraversable, type OsUser } from '../../util/os-user.js';
+import { isAlive, run, sleep } from '../../util/proc.js';
+import { programs } from './programs.js';
+
+/**
+ * Bumped when the option file's settings that shape a new data directory change (the format of
+ * what `mariadb-install-db` writes): templates of another format are never copied.
+ */
+const TEMPLATE_FORMAT = 1;
+
+/** How long a server waiting for another process to finish the template waits before making its own data directory. */
+const WAIT_FOR_MAKER_MS = 60_000;
+const POLL_MS = 50;
+
+/** A lock directory without a pid this old (ms) was left by a process that died while taking it. */
+const PIDLESS_LOCK_MS = 10_000;
+
+/**
+ * Makes a new data directory at `datadir` with `mariadb-install-db`, read with the option file
+ * `cnf`, owned by `dbUser`. Throws ENGINE_FAILED with the program's last lines.
+ */
+export async function installDatadir(cnf: string, dbUser: OsUser, datadir: string): Promise<void> {
+  await run(programs.installDb, [`--defaults-file=${cnf}`, `--user=${dbUser.name}`, '--skip-test-db', '--auth-root-authentication-method=socket', `--datadir=${datadir}`]);
+}
+
+/**
+ * The template's name: the MariaDB build (the size and time of `mariadbd`, so an upgrade makes a
+ * new one) and TEMPLATE_FORMAT.
+ */
+export function templateKey(): string {
+  const st = statSync(programs.mariadbd);
+  return `v${TEMPLATE_FORMAT}-${st.size}-${Math.floor(st.mtimeMs)}`;
+}
+
+/**
+ * A fresh data directory made once per host and copied for each new server (issue #17): what
+ * `mariadb-install-db` writes is the same for every server of a build (MariaDB keeps no
+ * per-server identity in it: server ids and GTID domains come from the option file), and a copy
+ * of its ~110 MiB takes a small part of its ~0.7 s. One process makes it at a time (a lock
+ * directory naming its pid; a lock whose process died is taken over); it is made in a temporary
+ * directory and renamed into place with a `ready` marker, so a template is whole or absent.
+ */
+export class DatadirTemplate {
+  private readonly key = templateKey();
+
+  /** `root`: the directory holding the host's templates (shared by every node of the host). */
+  constructor(
+    private readonly root: string,
+    private readonly dbUser: OsUser,
+  ) {}
+
+  private get dir(): string {
+    return join(this.root, this.key);
+  }
+
+  private get lock(): string {
+    return join(this.root, `${this.key}.lock`);
+  }
+
+  /** True once the template is whole. */
+  get ready(): boolean {
+    return existsSync(join(this.dir, 'ready'));
+  }
+
+  /**
+   * Makes the template, with an option file of text `cnfText` (a node's: only where it writes its
+   * error log matters), unless it is whole or another process is making it. Returns true when it
+   * is whole afterwards. Throws what making it threw (the temporary directory removed).
+   */
+  async prepare(cnfText: string): Promise<boolean> {
+    if (this.ready) return true;
+    await mkdir(this.root, { recursive: true, mode: 0o711 });
+    // mariadb-install-db writes the template as the database's OS user.
+    assertTraversable(this.root, this.dbUser);
+    const lock = this.lock;
+    if (!(await this.takeLock(lock))) return this.ready;
+    const tmp = join(this.root, `${this.key}.tmp-${process.pid}`);
+    try {
+      if (this.ready) return true;
+      await rm(tmp, { recursive: true, force: true });
+      await mkdir(tmp, { mode: 0o711 });
+      // Its own option file: the node's may be rewritten (init_server) while this one is read.
+      await writeFile(join(tmp, 'my.cnf'), cnfText, { mode: 0o644 });
+      await installDatadir(join(tmp, 'my.cnf'), this.dbUser, join(tmp, 'data'));
+      await writeFile(join(tmp, 'ready'), `${new Date().toISOString()}\n`);
+      await rm(this.dir, { recursive: true, force: true });
+      await rename(tmp, this.dir);
+      return true;
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+      await rm(lock, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Fills `datadir` (which must not exist) with a new data directory for the server whose option
+   * file is `cnf`: a copy of the template, made first if needed, or waited for while another
+   * process makes it (at most WAIT_FOR_MAKER_MS); made in place when there is no template to
+   * copy. Returns how. Throws ENGINE_FAILED when neither works.
+   */
+  async fill(datadir: string, cnf: string): Promise<'copied' | 'made'> {
+    let whole = false;
+    try {
+      whole = await this.prepare(readFileSync(cnf, 'utf8'));
+      for (const until = Date.now() + WAIT_FOR_MAKER_MS; !whole && this.makerAlive() && Date.now() < until; whole = this.ready) await sleep(POLL_MS);
+    } catch {
+      whole = false; // a template that cannot be made: this server's own is made below
+    }
+    if (whole) {
+      // cp keeps owners and modes; --reflink shares blocks where the filesystem can.
+      await run('cp', ['-a', '--reflink=auto', join(this.dir, 'data'), datadir]);
+      return 'copied';
+    }
+    await installDatadir(cnf, this.dbUser, datadir);
+    return 'made';
+  }
+
+  /** Takes the lock directory, or takes over one whose process died; false when a live process holds it. */
+  private async takeLock(lock: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await mkdir(lock);
+        await writeFile(join(lock, 'pid'), String(process.pid));
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (this.makerAlive()) return false;
+        await rm(lock, { recursive: true, force: true });
+      }
+    }
+    return false;
+  }
+
+  /** True while a live process holds the lock (or has just taken it and not yet written its pid). */
+  private makerAlive(): boolean {
+    const lock = this.lock;
+    try {
+      const pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      return Number.isInteger(pid) && pid > 0 && isAlive(pid);
+    } catch {
+      // No pid yet: being written, unless the lock is older than that takes.
+      try {
+        return Date.now() - statSync(lock).mtimeMs < PIDLESS_LOCK_MS;
+      } catch {
+        return false;
+      }
+    }
+  }
+}

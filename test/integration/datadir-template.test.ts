@@ -1,0 +1,107 @@
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AgentProcess } from '../helpers/agent-process.js';
+import { APP_PASSWORD, APP_USER, connectApp, eventually, scalar } from '../helpers/sql.js';
+import { templateKey } from '../../src/engine/mariadb/datadir-template.js';
+
+const REPL = { user: 'repl', password: `repl-${Date.now()}` };
+
+/** How each agent's init_server made its data directory, from its 'server running' log line. */
+function datadirOf(a: AgentProcess): string | null {
+  for (const line of a.logs.split('\n')) {
+    if (!line.includes('"server running"')) continue;
+    return (JSON.parse(line) as { datadir?: string }).datadir ?? null;
+  }
+  return null;
+}
+
+/**
+ * The host's data-directory template (issue #17): one `mariadb-install-db` per host, copied for
+ * every new server — real agents, real mariadbd.
+ */
+describe('new servers copy the host data-directory template (real mariadbd)', () => {
+  const agents: AgentProcess[] = [];
+  const roots: string[] = [];
+  const newRoot = (): string => {
+    const r = mkdtempSync(join(tmpdir(), 'cps-template-'));
+    // The database's OS user writes the template below it, as below a node's directory.
+    chmodSync(r, 0o711);
+    roots.push(r);
+    return r;
+  };
+
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    for (const r of roots) rmSync(r, { recursive: true, force: true });
+  });
+
+  it('three new agents at once: one template made, three copies, servers that replicate from the first transaction', async () => {
+    const root = newRoot();
+    const three = await Promise.all([0, 1, 2].map(() => AgentProcess.start({ templateDir: root })));
+    agents.push(...three);
+    await Promise.all(three.map((a, i) => a.client.call('init_server', { serverId: i + 1 })));
+    expect(three.map(datadirOf)).toEqual(['copied', 'copied', 'copied']);
+    // One whole template, no lock or half-made copy left.
+    expect(readdirSync(root)).toEqual([templateKey()]);
+    expect(existsSync(join(root, templateKey(), 'ready'))).toBe(true);
+    const [master, r1, r2] = three as [AgentProcess, AgentProcess, AgentProcess];
+    await master.client.call('configure_master', { replUser: REPL.user, replPassword: REPL.password });
+    await master.client.call('set_password', { user: APP_USER, password: APP_PASSWORD });
+    for (const r of [r1, r2]) await r.client.call('configure_replica', { master: { host: master.host, port: master.mysqlPort, ...REPL }, gtidSlavePos: '' });
+    const mc = await connectApp(master.host, master.mysqlPort);
+    try {
+      await mc.query('CREATE DATABASE t');
+      await mc.query('CREATE TABLE t.x (id INT PRIMARY KEY)');
+      await mc.query('INSERT INTO t.x VALUES (1), (2), (3)');
+      const pos = (await master.client.call('get_status', {})).gtid!.binlogPos;
+      for (const [i, r] of [r1, r2].entries()) {
+        const w = await r.client.call('wait_for_gtid', { gtid: pos, timeoutSeconds: 30 });
+        expect(w.reached, `replica ${i + 1}`).toBe(true);
+        const rc = await connectApp(r.host, r.mysqlPort);
+        try {
+          expect(Number(await scalar(rc, 'SELECT COUNT(*) FROM t.x'))).toBe(3);
+          expect(Number(await scalar(rc, 'SELECT @@server_id'))).toBe(i + 2);
+        } finally {
+          await rc.end();
+        }
+      }
+    } finally {
+      await mc.end();
+    }
+  });
+
+  it('takes over a lock left by a process that died while making the template', async () => {
+    const root = newRoot();
+    const dead = spawnSync('true').pid!;
+    mkdirSync(join(root, `${templateKey()}.lock`));
+    writeFileSync(join(root, `${templateKey()}.lock`, 'pid'), String(dead));
+    const a = await AgentProcess.start({ templateDir: root });
+    agents.push(a);
+    await a.client.call('init_server', { serverId: 7 });
+    expect(datadirOf(a)).toBe('copied');
+    expect(readdirSync(root)).toEqual([templateKey()]);
+  });
+
+  it('makes its own data directory when no template can be made there (not a directory, or closed to the database user)', async () => {
+    const root = newRoot();
+    const blocked = join(root, 'not-a-directory');
+    writeFileSync(blocked, 'a file where the template directory would be\n');
+    const closed = mkdtempSync(join(tmpdir(), 'cps-template-closed-'));
+    roots.push(closed);
+    chmodSync(closed, 0o700);
+    const two = await Promise.all([AgentProcess.start({ templateDir: blocked }), AgentProcess.start({ templateDir: join(closed, 'templates') })]);
+    agents.push(...two);
+    await Promise.all(two.map((a, i) => a.client.call('init_server', { serverId: 8 + i })));
+    expect(two.map(datadirOf)).toEqual(['made', 'made']);
+    for (const a of two) {
+      const s = await eventually(() => a.client.call('get_status', {}), (x) => x.mysqld.state === 'running', 10_000);
+      expect(s.mysqld.state).toBe('running');
+      expect(a.logs).toContain('cannot make the data-directory template');
+    }
+    expect(readdirSync(closed)).toEqual(['templates']);
+    expect(readdirSync(join(closed, 'templates'))).toEqual([]);
+  });
+});
