@@ -31,6 +31,9 @@ const F = {
   bBytes: '(b) dump file',
   bGap: '(b) longest gap between acknowledged writes',
   baseline: 'baseline: longest gap between acknowledged writes, 1 s with nothing else running',
+  e: '(e) `add_nodes 1` with a caught-up replica (the donor) → attached and caught up',
+  eGap: '(e) longest gap between acknowledged writes on the master',
+  eBaseline: '(e) baseline: longest gap, 1 s before',
 } as const;
 
 /** One round of item 1: the floor (c, d), our add_nodes (a), the 2011 method (b). */
@@ -46,6 +49,7 @@ export async function provisionRound(ctx: Ctx, big: BigService, round: number): 
   await floorCopy(ctx, big, round);
   await floorTcp(ctx, big, round);
   await addNodesOne(ctx, big, round);
+  await fromReplica(ctx, big, round);
   await oldMethod(ctx, big, round);
   const fig = (name: string): ReturnType<typeof r.figure> => r.figure(ITEM, name, 's');
   r.ratio(ITEM, '(a) / (c): ours vs the floor', fig(F.a), fig(F.cp));
@@ -118,6 +122,54 @@ async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<vo
   }
   ctx.log(`  (a) ${((t1 - t0) / 1000).toFixed(2)} s; removing ${newId}`);
   await mgr.client.call('remove_nodes', { serviceNodeId: newId });
+  await mgr.waitIdle('RUNNING');
+}
+
+/**
+ * (e) issue #17: with a caught-up replica in the service (added first, untimed), `add_nodes 1`
+ * copies that replica, not the master: the time, and the master's longest write gap beside its
+ * baseline. Both replicas are removed after. Throws if the copy did not come from the replica.
+ */
+async function fromReplica(ctx: Ctx, big: BigService, round: number): Promise<void> {
+  const { mgr } = big;
+  const ids = async (): Promise<Set<string>> => new Set((await mgr.info()).nodes.map((n) => n.id));
+  const before = await ids();
+  ctx.log('  (e) a replica first (untimed)');
+  await mgr.client.call('add_nodes', { slaves: 1 });
+  await mgr.waitIdle('RUNNING');
+  const donor = [...(await ids())].find((id) => !before.has(id))!;
+  await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(donor).socket);
+  // The donor must be a read endpoint (caught up, seen healthy by the monitor) to be chosen.
+  for (let i = 0; i < 100 && !(await mgr.info()).nodes.some((n) => n.id === donor && n.servesReads); i++) await sleep(100);
+  const withDonor = await ids();
+  await runCmd('sync', []);
+  const probe = new WriteProbe(async () => big.endpoint, big.user, big.password);
+  await probe.start();
+  let t0 = 0;
+  let t1 = 0;
+  let newId = '';
+  try {
+    await sleep(1000);
+    ctx.log('  (e) add_nodes 1, copied from the replica');
+    t0 = now();
+    await mgr.client.call('add_nodes', { slaves: 1 });
+    const { info } = await mgr.waitIdle('RUNNING');
+    newId = info.nodes.find((n) => !withDonor.has(n.id))?.id ?? '';
+    if (newId === '') throw new Error('add_nodes finished without a new node');
+    await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(newId).socket);
+    t1 = now();
+    await sleep(200);
+    const said = info.events.map((e) => e.message).find((m) => m.includes(`provisioning ${newId} from a snapshot of`)) ?? '';
+    if (!said.includes(`of ${donor} (a caught-up replica`)) throw new Error(`(e) expected a copy of ${donor}: ${said}`);
+  } finally {
+    await probe.stop();
+  }
+  const r = ctx.results;
+  r.record(ITEM, F.e, 's', round, (t1 - t0) / 1000);
+  r.record(ITEM, F.eGap, 'ms', round, probe.maxGap(t0, t1), 0);
+  r.record(ITEM, F.eBaseline, 'ms', round, probe.maxGap(t0 - 950, t0 - 50), 0);
+  ctx.log(`  (e) ${((t1 - t0) / 1000).toFixed(2)} s; removing ${donor} and ${newId}`);
+  await mgr.client.call('remove_nodes', { slaves: 2 });
   await mgr.waitIdle('RUNNING');
 }
 
