@@ -87,7 +87,21 @@ export async function floorTcp(ctx: Ctx, big: BigService, round: number, item = 
   await rm(dst, { recursive: true, force: true });
 }
 
-async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<void> {
+/** What one measured `add_nodes 1` gave: its times (ms, `now()`), the new node, the probe's gaps, the events. */
+interface AddOne {
+  t0: number;
+  t1: number;
+  newId: string;
+  gap: number;
+  baseline: number;
+  events: string[];
+}
+
+/**
+ * `add_nodes 1` while the probe writes into the master every 10 ms (started 1 s before, for the
+ * baseline): from the call to the new replica attached and caught up.
+ */
+async function measureAddOne(ctx: Ctx, big: BigService, label: string): Promise<AddOne> {
   const { mgr } = big;
   const before = new Set((await mgr.info()).nodes.map((n) => n.id));
   await runCmd('sync', []);
@@ -96,32 +110,39 @@ async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<vo
   let t0 = 0;
   let t1 = 0;
   let newId = '';
+  let events: string[] = [];
   try {
     await sleep(1000);
-    ctx.log('  (a) add_nodes 1');
+    ctx.log(`  ${label}`);
     t0 = now();
     await mgr.client.call('add_nodes', { slaves: 1 });
     const { info } = await mgr.waitIdle('RUNNING');
-    const added = info.nodes.find((n) => !before.has(n.id));
-    if (!added) throw new Error('add_nodes finished without a new node');
-    newId = added.id;
+    newId = info.nodes.find((n) => !before.has(n.id))?.id ?? '';
+    if (newId === '') throw new Error('add_nodes finished without a new node');
+    events = info.events.map((e) => e.message);
     await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(newId).socket);
     t1 = now();
     await sleep(200);
   } finally {
     await probe.stop();
   }
+  return { t0, t1, newId, gap: probe.maxGap(t0, t1), baseline: probe.maxGap(t0 - 950, t0 - 50), events };
+}
+
+async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<void> {
+  const { mgr } = big;
+  const m = await measureAddOne(ctx, big, '(a) add_nodes 1');
   const r = ctx.results;
-  r.record(ITEM, F.a, 's', round, (t1 - t0) / 1000);
-  r.record(ITEM, F.aGap, 'ms', round, probe.maxGap(t0, t1), 0);
-  r.record(ITEM, F.baseline, 'ms', round, probe.maxGap(t0 - 950, t0 - 50), 0);
-  const line = lastLogLine(mgr.nodeFiles(newId).agentLog, 'provisioned from snapshot');
+  r.record(ITEM, F.a, 's', round, (m.t1 - m.t0) / 1000);
+  r.record(ITEM, F.aGap, 'ms', round, m.gap, 0);
+  r.record(ITEM, F.baseline, 'ms', round, m.baseline, 0);
+  const line = lastLogLine(mgr.nodeFiles(m.newId).agentLog, 'provisioned from snapshot');
   if (line) {
     r.record(ITEM, F.aAgent, 's', round, Number(line['ms']) / 1000);
     r.record(ITEM, F.aBytes, 'MiB', round, Number(line['bytes']) / MiB, 0);
   }
-  ctx.log(`  (a) ${((t1 - t0) / 1000).toFixed(2)} s; removing ${newId}`);
-  await mgr.client.call('remove_nodes', { serviceNodeId: newId });
+  ctx.log(`  (a) ${((m.t1 - m.t0) / 1000).toFixed(2)} s; removing ${m.newId}`);
+  await mgr.client.call('remove_nodes', { serviceNodeId: m.newId });
   await mgr.waitIdle('RUNNING');
 }
 
@@ -132,43 +153,22 @@ async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<vo
  */
 async function fromReplica(ctx: Ctx, big: BigService, round: number): Promise<void> {
   const { mgr } = big;
-  const ids = async (): Promise<Set<string>> => new Set((await mgr.info()).nodes.map((n) => n.id));
-  const before = await ids();
+  const before = new Set((await mgr.info()).nodes.map((n) => n.id));
   ctx.log('  (e) a replica first (untimed)');
   await mgr.client.call('add_nodes', { slaves: 1 });
   await mgr.waitIdle('RUNNING');
-  const donor = [...(await ids())].find((id) => !before.has(id))!;
+  const donor = (await mgr.info()).nodes.find((n) => !before.has(n.id))!.id;
   await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(donor).socket);
   // The donor must be a read endpoint (caught up, seen healthy by the monitor) to be chosen.
   for (let i = 0; i < 100 && !(await mgr.info()).nodes.some((n) => n.id === donor && n.servesReads); i++) await sleep(100);
-  const withDonor = await ids();
-  await runCmd('sync', []);
-  const probe = new WriteProbe(async () => big.endpoint, big.user, big.password);
-  await probe.start();
-  let t0 = 0;
-  let t1 = 0;
-  let newId = '';
-  try {
-    await sleep(1000);
-    ctx.log('  (e) add_nodes 1, copied from the replica');
-    t0 = now();
-    await mgr.client.call('add_nodes', { slaves: 1 });
-    const { info } = await mgr.waitIdle('RUNNING');
-    newId = info.nodes.find((n) => !withDonor.has(n.id))?.id ?? '';
-    if (newId === '') throw new Error('add_nodes finished without a new node');
-    await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(newId).socket);
-    t1 = now();
-    await sleep(200);
-    const said = info.events.map((e) => e.message).find((m) => m.includes(`provisioning ${newId} from a snapshot of`)) ?? '';
-    if (!said.includes(`of ${donor} (a caught-up replica`)) throw new Error(`(e) expected a copy of ${donor}: ${said}`);
-  } finally {
-    await probe.stop();
-  }
+  const m = await measureAddOne(ctx, big, '(e) add_nodes 1, copied from the replica');
+  const said = m.events.find((e) => e.includes(`provisioning ${m.newId} from a snapshot of`)) ?? '';
+  if (!said.includes(`of ${donor} (a caught-up replica`)) throw new Error(`(e) expected a copy of ${donor}: ${said}`);
   const r = ctx.results;
-  r.record(ITEM, F.e, 's', round, (t1 - t0) / 1000);
-  r.record(ITEM, F.eGap, 'ms', round, probe.maxGap(t0, t1), 0);
-  r.record(ITEM, F.eBaseline, 'ms', round, probe.maxGap(t0 - 950, t0 - 50), 0);
-  ctx.log(`  (e) ${((t1 - t0) / 1000).toFixed(2)} s; removing ${donor} and ${newId}`);
+  r.record(ITEM, F.e, 's', round, (m.t1 - m.t0) / 1000);
+  r.record(ITEM, F.eGap, 'ms', round, m.gap, 0);
+  r.record(ITEM, F.eBaseline, 'ms', round, m.baseline, 0);
+  ctx.log(`  (e) ${((m.t1 - m.t0) / 1000).toFixed(2)} s; removing ${donor} and ${m.newId}`);
   await mgr.client.call('remove_nodes', { slaves: 2 });
   await mgr.waitIdle('RUNNING');
 }

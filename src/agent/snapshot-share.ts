@@ -120,7 +120,14 @@ export class SnapshotShare {
     clearTimeout(s.joinTimer);
     s.started = true;
     if (s.outs.size === 0) return this.finish(s);
-    const source = this.open(s.incrementalLsn);
+    let source: Readable;
+    try {
+      source = this.open(s.incrementalLsn);
+    } catch (err) {
+      // The copy could not start: every receiver hears why, and the node is free again.
+      for (const out of s.outs) out.destroy(err as Error);
+      return this.finish(s);
+    }
     s.source = source;
     this.events.started?.(s.outs.size, s.expected);
     source.on('data', (chunk: Buffer) => {

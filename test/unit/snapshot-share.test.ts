@@ -169,6 +169,19 @@ describe('SnapshotShare: one copy, several receivers', () => {
     expect(copy.sources).toHaveLength(0);
   });
 
+  it('a copy that cannot start fails its receivers with the reason and frees the node', async () => {
+    const share = new SnapshotShare(() => {
+      throw new Error('mariadb-backup: not found');
+    }, LIMITS);
+    const group = { key: 'group-kkkk', receivers: 2 };
+    const a = share.join(group);
+    const b = share.join(group);
+    const [ga, gb] = await Promise.all([drain(a), drain(b)]);
+    expect(String(ga.error)).toMatch(/not found/);
+    expect(String(gb.error)).toMatch(/not found/);
+    expect(share.busy).toBe(false);
+  });
+
   it('a copy that fails fails every receiver with its error; one that stops short is never taken as whole', async () => {
     const copy = fakeCopy();
     const share = new SnapshotShare(copy.open, LIMITS);
