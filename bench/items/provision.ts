@@ -18,9 +18,14 @@ const F = {
   cpSync: '(c) floor, with `sync`',
   tcp: '(d) same bytes through loopback TCP: `tar | socat | tar`',
   tcpSync: '(d) with `sync`',
+  tool: '(f) the tools alone: `mariadb-backup --backup --stream` piped into `mbstream -x`, then `--prepare` (no agent, no TLS, no network)',
+  toolPrepare: '(f) of which `--prepare`',
   a: '(a) `add_nodes 1` → replica attached and caught up',
   aAgent: '(a) of which on the new agent: stream + restore + start + attach',
   aBytes: '(a) snapshot streamed',
+  aExtract: '(a) · the stream received and extracted (`mbstream -x`)',
+  aPrepare: '(a) · `mariadb-backup --prepare`',
+  aStart: '(a) · start `mariadbd` on it',
   aGap: '(a) longest gap between acknowledged writes',
   b: '(b) 2011 method: FTWRL, `mysqldump --all-databases --lock-all-tables`, load, `CHANGE MASTER TO`',
   bSpawn: '(b) of which: start a new agent',
@@ -48,12 +53,14 @@ export async function provisionRound(ctx: Ctx, big: BigService, round: number): 
   }
   await floorCopy(ctx, big, round);
   await floorTcp(ctx, big, round);
+  await floorTools(ctx, big, round);
   await addNodesOne(ctx, big, round);
   await fromReplica(ctx, big, round);
   await oldMethod(ctx, big, round);
   const fig = (name: string): ReturnType<typeof r.figure> => r.figure(ITEM, name, 's');
   r.ratio(ITEM, '(a) / (c): ours vs the floor', fig(F.a), fig(F.cp));
   r.ratio(ITEM, '(a) / (d): ours vs the same bytes through a socket', fig(F.a), fig(F.tcp));
+  r.ratio(ITEM, '(a) / (f): ours vs the same tools piped on one machine', fig(F.a), fig(F.tool));
   r.ratio(ITEM, '(b) / (a): the 2011 method vs ours', fig(F.b), fig(F.a));
 }
 
@@ -129,6 +136,28 @@ async function measureAddOne(ctx: Ctx, big: BigService, label: string): Promise<
   return { t0, t1, newId, gap: probe.maxGap(t0, t1), baseline: probe.maxGap(t0 - 950, t0 - 50), events };
 }
 
+/**
+ * (f) The copy our provisioning makes, with nothing of ours around it: `mariadb-backup` of the
+ * running master (as root over its socket) piped straight into `mbstream -x`, then `--prepare`:
+ * what the agents, the TLS stream, the manager's steps and the attach add is (a) − (f).
+ */
+async function floorTools(ctx: Ctx, big: BigService, round: number): Promise<void> {
+  const dst = join(ctx.root, 'floor-tools');
+  await rm(dst, { recursive: true, force: true });
+  await mkdir(dst, { recursive: true });
+  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const cnf = join(big.masterFiles.dir, 'my.cnf');
+  await runCmd('sync', []);
+  ctx.log('  (f) mariadb-backup | mbstream -x, --prepare');
+  const copy = await runShell(
+    `mariadb-backup --defaults-file=${q(cnf)} --backup --stream=xbstream --parallel=2 --log-copy-interval=10 --user=root --socket=${q(big.masterFiles.socket)} 2>/dev/null | mbstream -x --parallel=2 -C ${q(dst)}`,
+  );
+  const prep = await runCmd('mariadb-backup', [`--defaults-file=${cnf}`, '--prepare', `--target-dir=${dst}`, '--use-memory=256M']);
+  ctx.results.record(ITEM, F.tool, 's', round, (copy.ms + prep.ms) / 1000);
+  ctx.results.record(ITEM, F.toolPrepare, 's', round, prep.ms / 1000);
+  await rm(dst, { recursive: true, force: true });
+}
+
 async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<void> {
   const { mgr } = big;
   const m = await measureAddOne(ctx, big, '(a) add_nodes 1');
@@ -140,6 +169,10 @@ async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<vo
   if (line) {
     r.record(ITEM, F.aAgent, 's', round, Number(line['ms']) / 1000);
     r.record(ITEM, F.aBytes, 'MiB', round, Number(line['bytes']) / MiB, 0);
+    const st = line['stages'] as { extract?: number; prepare?: number; start?: number } | undefined;
+    if (st?.extract !== undefined) r.record(ITEM, F.aExtract, 's', round, st.extract / 1000);
+    if (st?.prepare !== undefined) r.record(ITEM, F.aPrepare, 's', round, st.prepare / 1000);
+    if (st?.start !== undefined) r.record(ITEM, F.aStart, 's', round, st.start / 1000);
   }
   ctx.log(`  (a) ${((m.t1 - m.t0) / 1000).toFixed(2)} s; removing ${m.newId}`);
   await mgr.client.call('remove_nodes', { serviceNodeId: m.newId });

@@ -117,11 +117,12 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
         const peer = deps.peerClient(params.source.host, params.source.port);
         const started = Date.now();
         const stream = await pullSnapshot(peer, params.share);
-        const { gtid, bytes } = await engine.restoreSnapshot(stream, settings);
+        const firstByteMs = Date.now() - started;
+        const { gtid, bytes, ms } = await engine.restoreSnapshot(stream, settings);
         await state.update({ restoredGtid: gtid });
         await engine.configureReplica(params.master, gtid);
         await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null });
-        logger.info({ bytes, gtid, ms: Date.now() - started }, 'provisioned from snapshot');
+        logger.info({ bytes, gtid, ms: Date.now() - started, stages: { answered: firstByteMs, ...ms } }, 'provisioned from snapshot');
         return { restoredGtid: gtid, bytes };
       }).finally(() => deps.onChange?.());
       return { ...(await status()), ...restored };

@@ -80,6 +80,16 @@ export interface EngineAccounts {
   service: { user: string; password: string };
 }
 
+/** Where a restore's time went, ms: receiving and extracting the stream (`mbstream -x`), `--prepare`, starting the server (0 before the last part). */
+export interface RestoreTimings {
+  /** From the call to the stream's end, extracted. */
+  extract: number;
+  /** `mariadb-backup --prepare`. */
+  prepare: number;
+  /** Starting `mariadbd` on the restored data (the last part only). */
+  start: number;
+}
+
 /** Which part of a restore a stream is: the full backup or an incremental on it, and whether the server starts after it. */
 export interface RestoreStage {
   /** `full` first, then each `incremental` in order. */
@@ -203,7 +213,7 @@ export interface Engine {
    * WRONG_STATE on a node that holds data, or for an incremental without its full backup first;
    * PEER_FAILED when the stream breaks or is incomplete.
    */
-  restoreSnapshot(stream: Readable, settings: EngineSettings, stage?: RestoreStage): Promise<{ gtid: string; bytes: number }>;
+  restoreSnapshot(stream: Readable, settings: EngineSettings, stage?: RestoreStage): Promise<{ gtid: string; bytes: number; ms: RestoreTimings }>;
   /** A logical dump of the user databases, streamed; the stream fails (not ends) if the dump fails. */
   dumpStream(): Promise<Readable>;
   /**

@@ -3,7 +3,7 @@ import { chmod, chown, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
-import type { Engine, RestoreStage, LoadResult, EngineAccounts, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
+import type { Engine, RestoreStage, RestoreTimings, LoadResult, EngineAccounts, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
 import { AppError, isAppError } from '../../util/errors.js';
 import { currentOsUser, type OsUser } from '../../util/os-user.js';
 import { sleep } from '../../util/proc.js';
@@ -313,22 +313,25 @@ export class MariadbEngine implements Engine {
     return snapshotStream(this.tools, this.backupParallel, incrementalLsn);
   }
 
-  async restoreSnapshot(stream: Readable, settings: EngineSettings, stage: RestoreStage = { part: 'full', last: true }): Promise<{ gtid: string; bytes: number }> {
+  async restoreSnapshot(stream: Readable, settings: EngineSettings, stage: RestoreStage = { part: 'full', last: true }): Promise<{ gtid: string; bytes: number; ms: RestoreTimings }> {
     if (this.isInitialized()) throw new AppError('WRONG_STATE', 'this node already holds a data directory: a snapshot is restored only into a new node');
     const staging = join(this.layout.tmp, 'restore');
     if (stage.part === 'full') {
       await this.prepareDirs();
       await this.writeConfig(settings);
     } else if (!existsSync(join(staging, 'xtrabackup_checkpoints'))) throw new AppError('WRONG_STATE', 'an incremental backup is restored on top of a full one: restore the full backup first');
-    const { gtid, bytes } = await extractSnapshot(this.tools, stream, stage.part === 'full' ? staging : `${staging}-incremental`, this.backupParallel, stage.part === 'full' ? undefined : staging);
-    if (!stage.last) return { gtid, bytes };
+    const { gtid, bytes, extractMs, prepareMs } = await extractSnapshot(this.tools, stream, stage.part === 'full' ? staging : `${staging}-incremental`, this.backupParallel, stage.part === 'full' ? undefined : staging);
+    const ms = { extract: extractMs, prepare: prepareMs, start: 0 };
+    if (!stage.last) return { gtid, bytes, ms };
     await rm(this.layout.data, { recursive: true, force: true });
     await rename(staging, this.layout.data);
     await writeFile(this.marker, `${new Date().toISOString()} restored at ${gtid}\n`, { mode: 0o600 });
+    const starting = Date.now();
     await this.start(settings);
+    ms.start = Date.now() - starting;
     // A copy of a replica may hold transactions past the binary log position it recorded: what its
     // replication applied (mysql.gtid_slave_pos, in the same InnoDB transactions) says (resume-position.ts).
-    return { gtid: resumePosition(gtid, (await this.sql(sql.readStatus)).gtid.slavePos), bytes };
+    return { gtid: resumePosition(gtid, (await this.sql(sql.readStatus)).gtid.slavePos), bytes, ms };
   }
 
   async dumpStream(): Promise<Readable> {

@@ -45,10 +45,12 @@ export function snapshotStream(ctx: ToolContext, parallel: number, incrementalLs
  * --prepare`), as the database's OS user. With `incrementalOf` (the directory of a full backup
  * extracted and prepared already), the stream is an incremental backup: it is applied to that
  * directory (`--prepare --incremental-dir`) and `staging` removed after. Returns the GTID
- * position the snapshot was taken at and its size in bytes. Throws PEER_FAILED when the stream
+ * position the snapshot was taken at, its size in bytes, and how long (ms) the extraction and
+ * the prepare took. Throws PEER_FAILED when the stream
  * breaks or is incomplete, ENGINE_FAILED when a program fails; `staging` is removed on failure.
  */
-export async function extractSnapshot(ctx: ToolContext, stream: Readable, staging: string, parallel: number, incrementalOf?: string): Promise<{ gtid: string; bytes: number }> {
+export async function extractSnapshot(ctx: ToolContext, stream: Readable, staging: string, parallel: number, incrementalOf?: string): Promise<{ gtid: string; bytes: number; extractMs: number; prepareMs: number }> {
+  const started = Date.now();
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true, mode: 0o700 });
   await chown(staging, ctx.dbUser.uid, ctx.dbUser.gid);
@@ -74,12 +76,13 @@ export async function extractSnapshot(ctx: ToolContext, stream: Readable, stagin
     const exit = await exited;
     if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed after ${bytes} bytes: ${lastLines(err.text(), 4)}`);
     if (!existsSync(join(staging, 'xtrabackup_checkpoints'))) throw new AppError('PEER_FAILED', `the snapshot is incomplete (${bytes} bytes, no checkpoint file)`);
+    const extracted = Date.now();
     const target = incrementalOf ?? staging;
     const incremental = incrementalOf !== undefined ? [`--incremental-dir=${staging}`] : [];
     await run(programs.backup, [`--defaults-file=${ctx.layout.cnf}`, '--prepare', `--target-dir=${target}`, ...incremental, '--use-memory=256M'], runAs(ctx.dbUser));
     const gtid = readBackupGtid(staging);
     if (incrementalOf !== undefined) await rm(staging, { recursive: true, force: true });
-    return { gtid, bytes };
+    return { gtid, bytes, extractMs: extracted - started, prepareMs: Date.now() - extracted };
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw e;
