@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RpcClient } from '../rpc/client.js';
 import { AppError, messageOf } from '../util/errors.js';
-import { serverSettings } from '../engine/engine.js';
 import { readPem } from '../util/pki.js';
 import type { FastifyInstance } from 'fastify';
 import { agentApi } from '../protocol/agent-api.js';
@@ -83,7 +82,7 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; db
   // A new node's agent makes the host's data-directory template if it is missing, while the
   // manager gets to init_server (which copies it, or waits for it) or provisions it otherwise.
   if (!engine.isInitialized()) {
-    engine.prepareTemplate(serverSettings(1, {})).catch((err: unknown) => logger.warn({ err: messageOf(err) }, 'cannot make the data-directory template; new servers run mariadb-install-db'));
+    engine.prepareTemplate().catch((err: unknown) => logger.warn({ err: messageOf(err) }, 'cannot make the data-directory template; new servers run mariadb-install-db'));
   }
   return { app, health, engine };
 }

@@ -137,7 +137,7 @@ export interface Engine {
    * Makes the host's data-directory template when it is missing and this node holds no data yet
    * (its agent does it at start, in the background). True when the template is whole after.
    */
-  prepareTemplate(settings: EngineSettings): Promise<boolean>;
+  prepareTemplate(): Promise<boolean>;
   /** Starts the server (rewriting its option file) and waits until it accepts connections; WRONG_STATE before initialize, TIMEOUT or ENGINE_FAILED when it does not come up. */
   start(settings: EngineSettings): Promise<void>;
   /**

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,9 @@ describe('new servers copy the host data-directory template (real mariadbd)', ()
     // One whole template, no lock or half-made copy left.
     expect(readdirSync(root)).toEqual([templateKey()]);
     expect(existsSync(join(root, templateKey(), 'ready'))).toBe(true);
+    // Made as an instance of its own: its option file names no node's socket, pid file or log.
+    const cnf = readFileSync(join(root, templateKey(), 'my.cnf'), 'utf8');
+    for (const a of three) expect(cnf).not.toContain(a.dir);
     const [master, r1, r2] = three as [AgentProcess, AgentProcess, AgentProcess];
     await master.client.call('configure_master', { replUser: REPL.user, replPassword: REPL.password });
     await master.client.call('set_password', { user: APP_USER, password: APP_PASSWORD });

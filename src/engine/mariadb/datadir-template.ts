@@ -3,6 +3,7 @@ import { chmod, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertTraversable, type OsUser } from '../../util/os-user.js';
 import { isAlive, run, sleep } from '../../util/proc.js';
+import { layoutOf, prepareInstanceDirs, type Layout } from './layout.js';
 import { programs } from './programs.js';
 
 /**
@@ -65,10 +66,15 @@ async function copyDatadir(from: string, to: string): Promise<void> {
 export class DatadirTemplate {
   private readonly key = templateKey();
 
-  /** `root`: the directory holding the host's templates (shared by every node of the host). */
+  /**
+   * `root`: the directory holding the host's templates (shared by every node of the host);
+   * `render`: the option file of an instance laid out in the directory given (the template is
+   * made as an instance of its own: its log, socket and pid file are never a node's).
+   */
   constructor(
     private readonly root: string,
     private readonly dbUser: OsUser,
+    private readonly render: (layout: Layout) => string,
   ) {}
 
   private get dir(): string {
@@ -85,11 +91,10 @@ export class DatadirTemplate {
   }
 
   /**
-   * Makes the template, with an option file of text `cnfText` (a node's: only where it writes its
-   * error log matters), unless it is whole or another process is making it. Returns true when it
+   * Makes the template unless it is whole or another process is making it. Returns true when it
    * is whole afterwards. Throws what making it threw (the temporary directory removed).
    */
-  async prepare(cnfText: string): Promise<boolean> {
+  async prepare(): Promise<boolean> {
     if (this.ready) return true;
     // Made here (the agent's umask may be 077): the database's OS user must pass through it.
     if ((await mkdir(this.root, { recursive: true })) !== undefined) await chmod(this.root, 0o711);
@@ -101,11 +106,11 @@ export class DatadirTemplate {
     try {
       if (this.ready) return true;
       await rm(tmp, { recursive: true, force: true });
-      await mkdir(tmp);
-      await chmod(tmp, 0o711);
-      // Its own option file: the node's may be rewritten (init_server) while this one is read.
-      await writeFile(join(tmp, 'my.cnf'), cnfText, { mode: 0o644 });
-      await installDatadir(join(tmp, 'my.cnf'), this.dbUser, join(tmp, 'data'));
+      const layout = layoutOf(tmp);
+      await prepareInstanceDirs(layout, this.dbUser);
+      await writeFile(layout.cnf, this.render(layout), { mode: 0o644 });
+      await chmod(layout.cnf, 0o644);
+      await installDatadir(layout.cnf, this.dbUser, layout.data);
       await writeFile(join(tmp, 'ready'), `${new Date().toISOString()}\n`);
       await rm(this.dir, { recursive: true, force: true });
       await rename(tmp, this.dir);
@@ -125,7 +130,7 @@ export class DatadirTemplate {
   async fill(datadir: string, cnf: string): Promise<'copied' | 'made'> {
     let whole = false;
     try {
-      whole = await this.prepare(readFileSync(cnf, 'utf8'));
+      whole = await this.prepare();
       for (const until = Date.now() + WAIT_FOR_MAKER_MS; !whole && this.makerAlive() && Date.now() < until; whole = this.ready) await sleep(POLL_MS);
     } catch {
       whole = false; // a template that cannot be made: this server's own is made below

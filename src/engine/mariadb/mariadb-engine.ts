@@ -3,7 +3,7 @@ import { chmod, chown, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
-import type { Engine, RestoreStage, RestoreTimings, LoadResult, EngineAccounts, EngineCounters, EngineProcess, EngineSettings, EngineStatus, ReplicaSource } from '../engine.js';
+import { serverSettings, type Engine, type RestoreStage, type RestoreTimings, type LoadResult, type EngineAccounts, type EngineCounters, type EngineProcess, type EngineSettings, type EngineStatus, type ReplicaSource } from '../engine.js';
 import { AppError, isAppError } from '../../util/errors.js';
 import { currentOsUser, type OsUser } from '../../util/os-user.js';
 import { sleep } from '../../util/proc.js';
@@ -82,7 +82,8 @@ export class MariadbEngine implements Engine {
     this.backupParallel = options.backupParallel ?? 2;
     this.statusConn = new StatusConnection(this.layout.socket, this.adminUser);
     this.disk = new DiskUsageCache(this.layout.data); // read at most every 10 s
-    this.template = options.templateRoot ? new DatadirTemplate(options.templateRoot, this.dbUser) : null;
+    // The template is made as an instance of its own (its own option file, log, socket, pid file).
+    this.template = options.templateRoot ? new DatadirTemplate(options.templateRoot, this.dbUser, (l) => this.configText(serverSettings(1, {}), l)) : null;
   }
 
   get dbUserName(): string { return this.dbUser.name; }
@@ -112,8 +113,8 @@ export class MariadbEngine implements Engine {
     return prepareInstanceDirs(this.layout, this.dbUser);
   }
 
-  private configText(settings: EngineSettings): string {
-    return renderMyCnf(this.layout, {
+  private configText(settings: EngineSettings, layout: Layout = this.layout): string {
+    return renderMyCnf(layout, {
       host: this.host,
       port: this.port,
       serverId: settings.serverId,
@@ -143,10 +144,9 @@ export class MariadbEngine implements Engine {
     return how;
   }
 
-  async prepareTemplate(settings: EngineSettings): Promise<boolean> {
+  async prepareTemplate(): Promise<boolean> {
     if (!this.template || this.isInitialized()) return false;
-    await this.prepareDirs();
-    return this.template.prepare(this.configText(settings));
+    return this.template.prepare();
   }
 
   async start(settings: EngineSettings): Promise<void> {
