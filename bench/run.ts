@@ -28,7 +28,7 @@ const USAGE = `usage: npm run bench [-- [--quick] [--runs N] [--only 1,2,3,4,5,6
   --quick      a small data set (~75 MiB of tables) and 1 run per item: a few minutes
   (default)    ~1 GiB on the provisioning master and 3 runs per item: ~20 minutes
   --runs N     runs per item (rounds), overriding the mode's
-  --only LIST  items to run: 1 provisioning (a–d), 2 parallel provisioning, 3 cold start,
+  --only LIST  items to run: 1 provisioning (a–f), 2 parallel provisioning, 3 cold start,
                4 switchover, 5 control plane, 6 monitoring overhead, 7 automatic failover,
                8 hosts (static cloud in network namespaces, root only),
                9 backup and point-in-time restore
