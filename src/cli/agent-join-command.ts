@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveAgentConfig } from '../config/agent-config.js';
 import { messageOf } from '../util/errors.js';
@@ -46,7 +46,8 @@ export function registerAgentJoinCommands(agent: Command): void {
         logger.info({ address, manager: f.manager }, r.joined ? 'joined the manager' : 'joined before: resuming');
         const config = resolveAgentConfig({
           env: process.env,
-          flags: { host: address, port: f.port, mysqlPort: f.mysqlPort, healthPort: f.healthPort, dir, tlsDir: tlsDirOf(dir), ...(f.dbOsUser ? { dbOsUser: f.dbOsUser } : {}) },
+          // The host keeps its data-directory template beside its node's files (it outlives the node's data).
+          flags: { host: address, port: f.port, mysqlPort: f.mysqlPort, healthPort: f.healthPort, dir, tlsDir: tlsDirOf(dir), templateDir: join(dir, 'datadir-templates'), ...(f.dbOsUser ? { dbOsUser: f.dbOsUser } : {}) },
         });
         const { startAgent } = await import('../agent/agent-main.js');
         const { app, health, engine } = await startAgent(config, { logger, dbUser: databaseOsUser(config.dbOsUser) });

@@ -1,7 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { templateKey } from '../../src/engine/mariadb/datadir-template.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentApi } from '../../src/protocol/agent-api.js';
 import type { ServiceInfo } from '../../src/protocol/manager-api.js';
@@ -27,6 +28,8 @@ describe('the static cloud: hosts that joined, across network namespaces', () =>
   const agents: ChildProcess[] = [];
   const dirs: string[] = [];
   const hostDirs = new Map<number, string>();
+  /** Each host's latest `agent join` output (its log), by host index. */
+  const outputs = new Map<number, () => string>();
   const writers: NsClient[] = [];
   const routers: RouterProcess[] = [];
   let password = '';
@@ -51,6 +54,7 @@ describe('the static cloud: hosts that joined, across network namespaces', () =>
     child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
     agents.push(child);
+    outputs.set(i, () => out);
     return { child, output: () => out };
   }
 
@@ -106,6 +110,11 @@ describe('the static cloud: hosts that joined, across network namespaces', () =>
     const addresses = info.nodes.map((n) => n.ip);
     expect(new Set(addresses).size).toBe(3);
     for (const a of addresses) expect(indexOf(a)).toBeGreaterThanOrEqual(0);
+    // Each host made its data-directory template when it joined; its server is a copy of it.
+    for (const a of addresses) {
+      expect(existsSync(join(hostDirs.get(indexOf(a))!, 'datadir-templates', templateKey(), 'ready')), a).toBe(true);
+      expect(outputs.get(indexOf(a))!(), a).toContain('"datadir":"copied"');
+    }
     password = await m.client.call('get_password', {});
     const mst = await master();
     const c = await connectApp(mst.ip, mst.port, 'mysqldb', password);
@@ -292,7 +301,9 @@ describe('the static cloud: hosts that joined, across network namespaces', () =>
         writableIn.set(slot, (writableIn.get(slot) ?? new Set()).add(k));
       }
     });
-    expect(Math.max(...[...writableIn.values()].map((x) => x.size))).toBe(1);
+    // A failure names the nodes and the times (ms after the cut) of each slot with two writable.
+    const twice = [...writableIn.entries()].filter(([, ks]) => ks.size > 1).map(([slot, ks]) => `${[...ks].map((k) => nodes[k]!.id).join('+')} at ${slot * 50 - cutAt} ms`);
+    expect(Math.max(...[...writableIn.values()].map((x) => x.size)), twice.join('; ')).toBe(1);
     expect(samplers.every((x) => x.samples.length > 50)).toBe(true);
     // The isolated master fenced itself: it took no write long before the other side promoted.
     const promotedAt = Date.parse((await m.info()).events.find((e) => Date.parse(e.at) >= cutAt && e.message.startsWith('failover: promoting'))!.at);
