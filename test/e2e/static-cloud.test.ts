@@ -302,7 +302,15 @@ describe('the static cloud: hosts that joined, across network namespaces', () =>
       }
     });
     // A failure names the nodes and the times (ms after the cut) of each slot with two writable.
-    const twice = [...writableIn.entries()].filter(([, ks]) => ks.size > 1).map(([slot, ks]) => `${[...ks].map((k) => nodes[k]!.id).join('+')} at ${slot * 50 - cutAt} ms`);
+    const twice = [...writableIn.entries()]
+      .filter(([, ks]) => ks.size > 1)
+      .map(([slot, ks]) => {
+        const looks = [...ks].map((k) => {
+          const p = samplers[k]!.samples.find((q) => q.writable && Math.floor(q.at / 50) === slot)!;
+          return `${nodes[k]!.id} ${p.at - cutAt}–${p.end - cutAt} ms`;
+        });
+        return `${looks.join(' and ')} after the cut`;
+      });
     expect(Math.max(...[...writableIn.values()].map((x) => x.size)), twice.join('; ')).toBe(1);
     expect(samplers.every((x) => x.samples.length > 50)).toBe(true);
     // The isolated master fenced itself: it took no write long before the other side promoted.

@@ -169,8 +169,8 @@ export class NsClient {
   readonly acks: { id: number; at: number }[] = [];
   /** Failed ids and when. */
   readonly errors: { id: number; at: number }[] = [];
-  /** Samples: when (epoch ms), and whether the server took writes then. */
-  readonly samples: { writable: boolean; at: number }[] = [];
+  /** Samples: when the look began and ended (epoch ms), and whether the server took writes then. */
+  readonly samples: { writable: boolean; at: number; end: number }[] = [];
   private buffer = '';
   private constructor(private readonly child: ChildProcess) {
     child.stdout?.on('data', (c: Buffer) => {
@@ -178,8 +178,8 @@ export class NsClient {
       const lines = this.buffer.split('\n');
       this.buffer = lines.pop()!;
       for (const l of lines) {
-        const [what, a, at] = l.split(' ');
-        if (what === 'rw') this.samples.push({ writable: a === '1', at: Number(at) });
+        const [what, a, at, end] = l.split(' ');
+        if (what === 'rw') this.samples.push({ writable: a === '1', at: Number(at), end: Number(end ?? at) });
         else (what === 'ack' ? this.acks : this.errors).push({ id: Number(a), at: Number(at) });
       }
     });

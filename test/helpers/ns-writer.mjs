@@ -3,7 +3,8 @@
 //     ack <id> <epoch ms>    the server acknowledged the commit
 //     err <id> <epoch ms>    the statement failed or the connection broke (the id is never reused)
 //   sample <host> <port>: every 50 ms, whether the server takes writes:
-//     rw <0|1> <epoch ms>    1 when it answers with read_only off; 0 when read-only, down or silent
+//     rw <0|1> <epoch ms> <end epoch ms>    1 when it answers with read_only off; 0 when read-only,
+//     down or silent; the times the look began and ended (a reconnect makes it long)
 // The password comes on standard input (one line), never on the argument list. SIGTERM ends it at
 // once: a commit still waiting for its acknowledgement was not acknowledged.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,7 +46,7 @@ if (mode === 'write') {
       c?.destroy();
       c = null;
     }
-    process.stdout.write(`rw ${rw} ${at}\n`);
+    process.stdout.write(`rw ${rw} ${at} ${Date.now()}\n`);
     await sleep(Math.max(0, 50 - (Date.now() - at)));
   }
 }
