@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { assertTraversable, type OsUser } from '../../util/os-user.js';
 import { isAlive, run, sleep } from '../../util/proc.js';
 import { layoutOf, prepareInstanceDirs, type Layout } from './layout.js';
+import { writeOptionFile } from './my-cnf.js';
 import { programs } from './programs.js';
 
 /**
@@ -108,8 +109,7 @@ export class DatadirTemplate {
       await rm(tmp, { recursive: true, force: true });
       const layout = layoutOf(tmp);
       await prepareInstanceDirs(layout, this.dbUser);
-      await writeFile(layout.cnf, this.render(layout), { mode: 0o644 });
-      await chmod(layout.cnf, 0o644);
+      await writeOptionFile(layout.cnf, this.render(layout));
       await installDatadir(layout.cnf, this.dbUser, layout.data);
       await writeFile(join(tmp, 'ready'), `${new Date().toISOString()}\n`);
       await rm(this.dir, { recursive: true, force: true });

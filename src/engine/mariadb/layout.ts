@@ -67,6 +67,7 @@ export async function prepareInstanceDirs(layout: Layout, dbUser: OsUser): Promi
   if (existsSync(layout.data) && statSync(layout.data).uid !== dbUser.uid) await chownTree(layout.data, dbUser);
 }
 
+/** Gives a directory tree to `user` (symbolic links themselves, never what they point to). */
 async function chownTree(path: string, user: OsUser): Promise<void> {
   const st = await lstat(path);
   if (st.isDirectory()) for (const name of await readdir(path)) await chownTree(join(path, name), user);

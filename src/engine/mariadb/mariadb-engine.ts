@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, chown, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
@@ -15,7 +15,7 @@ import { replicationAccount, serviceAccount, socketAdminAccount } from './grants
 import { layoutOf, prepareInstanceDirs, type Layout } from './layout.js';
 import { DatadirTemplate, installDatadir } from './datadir-template.js';
 import { dumpStream, loadDumpWhole, type Login, type ToolContext } from './logical.js';
-import { INSTANCE_CONSTANTS, renderMyCnf } from './my-cnf.js';
+import { INSTANCE_CONSTANTS, renderMyCnf, writeOptionFile } from './my-cnf.js';
 import { MariadbProcess } from './process.js';
 import { extractSnapshot, snapshotStream } from './snapshot.js';
 import { withConnection } from './sql.js';
@@ -128,10 +128,7 @@ export class MariadbEngine implements Engine {
   }
 
   private async writeConfig(settings: EngineSettings): Promise<void> {
-    const text = this.configText(settings);
-    // Read by MariaDB's programs running as the database user; it holds no secret.
-    await writeFile(this.layout.cnf, text, { mode: 0o644 });
-    await chmod(this.layout.cnf, 0o644);
+    await writeOptionFile(this.layout.cnf, this.configText(settings));
   }
 
   async initialize(settings: EngineSettings): Promise<'copied' | 'made' | 'existing'> {
@@ -349,5 +346,3 @@ export class MariadbEngine implements Engine {
     return this.sql((c) => sql.checksumTables(c, schemas));
   }
 }
-
-/** Gives a directory tree to `user` (symbolic links themselves, never what they point to). */

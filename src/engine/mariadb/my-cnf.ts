@@ -1,3 +1,4 @@
+import { chmod, writeFile } from 'node:fs/promises';
 import type { Layout } from './layout.js';
 
 /** What the option file of one instance is written from. */
@@ -107,4 +108,13 @@ export function renderMyCnf(layout: Layout, c: InstanceConfig): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/**
+ * Writes an option file, mode 0644 whatever the process's umask: MariaDB's programs read it as
+ * the database's OS user, and it holds no secret.
+ */
+export async function writeOptionFile(path: string, text: string): Promise<void> {
+  await writeFile(path, text, { mode: 0o644 });
+  await chmod(path, 0o644);
 }
