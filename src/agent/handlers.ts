@@ -18,6 +18,7 @@ import { userHandlers } from './user-handlers.js';
 import { hostHandlers } from './host-handlers.js';
 import { restoreHandlers } from './restore-handlers.js';
 import { snapshotHandlers } from './snapshot-handlers.js';
+import type { HandlerCore } from './handler-core.js';
 
 /** What the agent's handlers work with. */
 export interface AgentDeps {
@@ -116,11 +117,13 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
     }
   };
 
+  const core: HandlerCore = { engine, state, logger, lock, status, settingsOf };
+
   return {
     ...userHandlers(engine, state),
     ...hostHandlers(state, deps.onLease),
-    ...restoreHandlers({ engine, state, logger, lock, status, settingsOf, spoolDir: join(deps.dir, 'tmp') }),
-    ...snapshotHandlers({ engine, state, logger, lock, status, settingsOf, grants: deps.grants, peerClient: deps.peerClient, onChange: deps.onChange, requireRunning }),
+    ...restoreHandlers({ ...core, spoolDir: join(deps.dir, 'tmp') }),
+    ...snapshotHandlers({ ...core, grants: deps.grants, peerClient: deps.peerClient, onChange: deps.onChange, requireRunning }),
 
     check_agent_process: async () => ({ ok: true, pid: process.pid, version: VERSION }),
 

@@ -4,30 +4,15 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { AgentApi, AgentStatus } from '../protocol/agent-api.js';
-import type { Engine, EngineSettings } from '../engine/engine.js';
+import type { AgentApi } from '../protocol/agent-api.js';
 import type { Handlers } from '../rpc/server.js';
 import { AppError, isAppError } from '../util/errors.js';
-import type { Logger } from '../util/logger.js';
-import type { Mutex } from '../util/mutex.js';
-import type { AgentStateFile } from './agent-state.js';
+import type { HandlerCore } from './handler-core.js';
 
-/** What the restore handlers work with (a part of AgentDeps, and the handlers' shared lock and status). */
-export interface RestoreDeps {
-  /** The door to this node's server. */
-  engine: Engine;
-  /** What the agent remembers of its node. */
-  state: AgentStateFile;
+/** What the restore handlers work with: the handlers' core, and where uploads are spooled. */
+export interface RestoreDeps extends HandlerCore {
   /** Where uploads are spooled (the database OS user must read them): the instance's tmp directory. */
   spoolDir: string;
-  /** Where the agent logs. */
-  logger: Logger;
-  /** The agent's lock for state-changing work. */
-  lock: Mutex;
-  /** The agent's status, as get_status answers it. */
-  status: () => Promise<AgentStatus>;
-  /** The engine settings for a server id and stored settings. */
-  settingsOf: (serverId: number, s: Record<string, unknown>) => EngineSettings;
 }
 
 /**

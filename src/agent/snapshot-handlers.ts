@@ -1,13 +1,10 @@
 import type { Readable } from 'node:stream';
-import type { AgentApi, AgentStatus } from '../protocol/agent-api.js';
-import type { Engine, EngineSettings } from '../engine/engine.js';
+import type { AgentApi } from '../protocol/agent-api.js';
 import type { RpcClient } from '../rpc/client.js';
 import { streamResult, type Handlers } from '../rpc/server.js';
 import { AppError, isAppError } from '../util/errors.js';
 import { sleep } from '../util/proc.js';
-import type { Logger } from '../util/logger.js';
-import type { Mutex } from '../util/mutex.js';
-import type { AgentStateFile } from './agent-state.js';
+import type { HandlerCore } from './handler-core.js';
 import type { PeerGrants } from './peer-grants.js';
 import { DEFAULT_SHARE_LIMITS, SnapshotShare, type ShareRequest } from './snapshot-share.js';
 
@@ -17,20 +14,8 @@ export const MANAGER_PEER = 'manager';
 /** How long a new node keeps asking a busy source for its snapshot (one copy runs at a time). */
 const SNAPSHOT_QUEUE_MS = 10 * 60_000;
 
-/** What the snapshot handlers work with (a part of AgentDeps, and the handlers' shared lock and status). */
-export interface SnapshotDeps {
-  /** The door to this node's server. */
-  engine: Engine;
-  /** What the agent remembers of its node. */
-  state: AgentStateFile;
-  /** Where the agent logs. */
-  logger: Logger;
-  /** The agent's lock for state-changing work. */
-  lock: Mutex;
-  /** The agent's status, as get_status answers it. */
-  status: () => Promise<AgentStatus>;
-  /** The engine settings for a server id and stored settings. */
-  settingsOf: (serverId: number, s: Record<string, unknown>) => EngineSettings;
+/** What the snapshot handlers work with: the handlers' core, the peer grants and the way to a peer. */
+export interface SnapshotDeps extends HandlerCore {
   /** Peers allowed to pull a snapshot. */
   grants: PeerGrants;
   /** How this agent calls a peer agent. */
