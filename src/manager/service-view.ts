@@ -49,8 +49,6 @@ export class ServiceView {
   private stamp: Stamp = [];
   private cached: ServiceInfo | null = null;
   private lists: { of: ServiceInfo; lists: NodeLists } | null = null;
-  /** Answers built since the manager started (for tests and the bench). */
-  builds = 0;
 
   constructor(private readonly deps: ServiceViewDeps) {}
 
@@ -66,7 +64,6 @@ export class ServiceView {
     this.cached = withJson(info, JSON.stringify(info));
     // The lapse is judged on the answer just built: a block still ahead is not lapsed.
     this.stamp = [...stamp.slice(0, -1), false];
-    this.builds++;
     return this.cached;
   }
 
