@@ -138,14 +138,19 @@ export function runShell(script: string, options: RunOptions = {}): Promise<RunR
   return runCmd('sh', ['-c', script], options);
 }
 
-/** Resident memory of a process in MiB, from /proc/<pid>/status, or null. */
-export function rssMiB(pid: number): number | null {
+/** A `Name:   N kB` field of /proc/<pid>/<file>, in MiB, or null (no such process or field). */
+function procMiB(pid: number, file: string, field: string): number | null {
   try {
-    const m = /^VmRSS:\s+([0-9]+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+([0-9]+)\\s+kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
     return m ? Number(m[1]) / 1024 : null;
   } catch {
     return null;
   }
+}
+
+/** Resident memory of a process in MiB, from /proc/<pid>/status, or null. */
+export function rssMiB(pid: number): number | null {
+  return procMiB(pid, 'status', 'VmRSS');
 }
 
 /**
@@ -154,12 +159,7 @@ export function rssMiB(pid: number): number | null {
  * Node process on the host shares (~45 MiB here).
  */
 export function privateMiB(pid: number): number | null {
-  try {
-    const m = /^Anonymous:\s+([0-9]+)\s+kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
+  return procMiB(pid, 'smaps_rollup', 'Anonymous');
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat, or null. */
