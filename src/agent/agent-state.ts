@@ -23,9 +23,14 @@ export interface AgentState {
   deniedSerials: string[];
   /** The GTID position of the snapshot this node was restored from, until it is attached. */
   restoredGtid: string | null;
+  /**
+   * A `provision_from` began and the node is not attached yet: a data directory it holds is a copy
+   * that was never served from (a failed attempt's), which the next attempt may replace.
+   */
+  provisioning: boolean;
 }
 
-const INITIAL: AgentState = { serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null, fenced: false, deniedSerials: [] };
+const INITIAL: AgentState = { serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null, provisioning: false, fenced: false, deniedSerials: [] };
 
 /** The agent's state, read once from `<dir>/agent.json` and written back (atomically) on every change. */
 export class AgentStateFile {

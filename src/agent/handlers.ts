@@ -261,7 +261,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
     wipe: () =>
       locked('wipe', async () => {
         await engine.wipe();
-        await state.update({ serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null, fenced: false });
+        await state.update({ serverId: null, settings: {}, role: 'none', masterHost: null, masterPort: null, restoredGtid: null, provisioning: false, fenced: false });
       }),
 
     checksum_tables: async (params) => {

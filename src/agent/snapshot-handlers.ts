@@ -91,14 +91,19 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
           if (st.role === 'none' && st.restoredGtid !== null && st.serverId === params.serverId) {
             if (engine.process().state !== 'running') await engine.start(settingsOf(params.serverId, st.settings));
             await engine.configureReplica(params.master, st.restoredGtid);
-            await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null });
+            await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null, provisioning: false });
             return { restoredGtid: st.restoredGtid, bytes: 0 };
           }
-          throw new AppError('WRONG_STATE', 'wrong state to provision_from: this node already holds data (accepted: a new node)');
+          // An attempt that failed after laying down its copy (its server would not start, the agent
+          // went down): nothing was ever served from it, so this attempt starts again from nothing.
+          if (st.provisioning && st.role === 'none' && st.serverId === params.serverId) {
+            logger.warn({ serverId: params.serverId }, 'a provisioning that failed half way is done again: its copy is wiped');
+            await engine.wipe();
+          } else throw new AppError('WRONG_STATE', 'wrong state to provision_from: this node already holds data (accepted: a new node)');
         }
         const settingsIn = params.settings ?? {};
         const settings = settingsOf(params.serverId, settingsIn);
-        await state.update({ serverId: params.serverId, settings: settingsIn, role: 'none' });
+        await state.update({ serverId: params.serverId, settings: settingsIn, role: 'none', provisioning: true });
         const peer = deps.peerClient(params.source.host, params.source.port);
         const started = Date.now();
         const stream = await pullSnapshot(peer, params.share);
@@ -106,7 +111,7 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
         const { gtid, bytes, ms } = await engine.restoreSnapshot(stream, settings);
         await state.update({ restoredGtid: gtid });
         await engine.configureReplica(params.master, gtid);
-        await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null });
+        await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null, provisioning: false });
         logger.info({ bytes, gtid, ms: Date.now() - started, stages: { answered: firstByteMs, ...ms } }, 'provisioned from snapshot');
         return { restoredGtid: gtid, bytes };
       }).finally(() => deps.onChange?.());

@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import { AgentProcess, stopAll } from '../helpers/agent-process.js';
@@ -121,5 +122,33 @@ describe('a replica provisioned from a physical snapshot', () => {
       serverId: 4,
     });
     expect(ok.role).toBe('replica');
+  });
+
+  it('a provisioning that failed once its copy was laid down (its server could not start) is done again from nothing by the next call', async () => {
+    const replica = await AgentProcess.start();
+    agents.push(replica);
+    // Something else holds the node's MySQL port: the restored server cannot bind it and exits.
+    const squatter: Server = createServer();
+    await new Promise<void>((ok, ko) => squatter.once('error', ko).listen(replica.mysqlPort, replica.host, ok));
+    const ask = () =>
+      replica.client.call('provision_from', {
+        source: { host: master.host, port: master.port },
+        master: { host: master.host, port: master.mysqlPort, ...REPL },
+        serverId: 5,
+      });
+    try {
+      await expect(ask()).rejects.toThrow();
+      expect((await replica.client.call('get_status', {})).mysqld.state).not.toBe('running');
+    } finally {
+      await new Promise<void>((ok) => squatter.close(() => ok()));
+    }
+    // The same request again: the half-done copy is wiped and the node provisioned.
+    const ok = await ask();
+    expect(ok.role).toBe('replica');
+    const rc = await connectApp(replica.host, replica.mysqlPort);
+    conns.push(rc);
+    expect(await eventually(async () => Number(await scalar(rc, 'SELECT COUNT(*) FROM big.t')), (n) => n >= ROWS)).toBeGreaterThanOrEqual(ROWS);
+    // A different request is still refused: the node now serves a copy.
+    await expect(replica.client.call('provision_from', { source: { host: master.host, port: master.port }, master: { host: master.host, port: master.mysqlPort, ...REPL }, serverId: 6 })).rejects.toThrow(/already holds data/);
   });
 });

@@ -35,7 +35,7 @@ function model(o: { role?: 'master' | 'replica'; waitNoSlave?: boolean; replicas
         },
         connectedReplicas: async () => replicas.map(({ host, port }) => ({ host, port })),
       },
-      state: { get: () => ({ serverId: 1, settings: {}, role: o.role ?? 'master', masterHost: null, masterPort: null, restoredGtid: null, fenced, deniedSerials: [] }) },
+      state: { get: () => ({ serverId: 1, settings: {}, role: o.role ?? 'master', masterHost: null, masterPort: null, restoredGtid: null, provisioning: false, fenced, deniedSerials: [] }) },
       logger: createLogger('test', { level: 'silent' }),
       greets: async (host, port) => {
         probed.push(`${host}:${port}`);
