@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cliEntryPath } from '../../util/cli-entry.js';
 import { checkNodeId, type CloudDriver, type CloudNode, type NodeCredentials } from '../driver.js';
 import { AppError } from '../../util/errors.js';
 import { Mutex } from '../../util/mutex.js';
@@ -34,10 +34,6 @@ const KILL_WAIT_MS = 10_000;
 /** A new node whose ports were taken meanwhile is started again on other ports, this many times. */
 const START_ATTEMPTS = 3;
 
-/** The built CLI: dist/cloud/local/local-driver.js -> dist/cli/main.js. */
-function defaultCliPath(): string {
-  return fileURLToPath(new URL('../../cli/main.js', import.meta.url));
-}
 
 /** The node directory's subdirectory that holds its TLS material. */
 const TLS_DIR = 'tls';
@@ -105,7 +101,7 @@ export class LocalCloudDriver implements CloudDriver {
   constructor(options: LocalCloudDriverOptions) {
     this.baseDir = resolve(options.baseDir);
     this.host = options.host ?? '127.0.0.1';
-    this.cliPath = resolve(options.cliPath ?? defaultCliPath());
+    this.cliPath = resolve(options.cliPath ?? cliEntryPath());
     this.startTimeoutMs = options.startTimeoutMs ?? 20_000;
     this.templateDir = options.templateDir !== undefined ? resolve(options.templateDir) : null;
   }
