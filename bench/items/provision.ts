@@ -23,6 +23,8 @@ const F = {
   a: '(a) `add_nodes 1` → replica attached and caught up',
   aAgent: '(a) of which on the new agent: stream + restore + start + attach',
   aBytes: '(a) snapshot streamed',
+  aCreate: '(a) · create the node: spawn its agent, until it answers',
+  aAnswered: '(a) · the donor answers with its first bytes',
   aExtract: '(a) · the stream received and extracted (`mbstream -x`)',
   aPrepare: '(a) · `mariadb-backup --prepare`',
   aStart: '(a) · start `mariadbd` on it',
@@ -102,6 +104,8 @@ interface AddOne {
   gap: number;
   baseline: number;
   events: string[];
+  /** ms from the manager's 'creating <node>' event to its 'provisioning <node>' (the agent spawned and answering), or NaN. */
+  createMs: number;
 }
 
 /**
@@ -118,6 +122,7 @@ async function measureAddOne(ctx: Ctx, big: BigService, label: string): Promise<
   let t1 = 0;
   let newId = '';
   let events: string[] = [];
+  let createMs = Number.NaN;
   try {
     await sleep(1000);
     ctx.log(`  ${label}`);
@@ -127,13 +132,15 @@ async function measureAddOne(ctx: Ctx, big: BigService, label: string): Promise<
     newId = info.nodes.find((n) => !before.has(n.id))?.id ?? '';
     if (newId === '') throw new Error('add_nodes finished without a new node');
     events = info.events.map((e) => e.message);
+    const at = (re: RegExp): number => Date.parse(info.events.find((e) => re.test(e.message))?.at ?? '');
+    createMs = at(new RegExp(`^add_nodes: provisioning ${newId}\\b`)) - at(new RegExp(`^add_nodes: creating ${newId}\\b`));
     await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(newId).socket);
     t1 = now();
     await sleep(200);
   } finally {
     await probe.stop();
   }
-  return { t0, t1, newId, gap: probe.maxGap(t0, t1), baseline: probe.maxGap(t0 - 950, t0 - 50), events };
+  return { t0, t1, newId, gap: probe.maxGap(t0, t1), baseline: probe.maxGap(t0 - 950, t0 - 50), events, createMs };
 }
 
 /**
@@ -164,12 +171,14 @@ async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<vo
   const r = ctx.results;
   r.record(ITEM, F.a, 's', round, (m.t1 - m.t0) / 1000);
   r.record(ITEM, F.aGap, 'ms', round, m.gap, 0);
+  if (Number.isFinite(m.createMs)) r.record(ITEM, F.aCreate, 's', round, m.createMs / 1000);
   r.record(ITEM, F.baseline, 'ms', round, m.baseline, 0);
   const line = lastLogLine(mgr.nodeFiles(m.newId).agentLog, 'provisioned from snapshot');
   if (line) {
     r.record(ITEM, F.aAgent, 's', round, Number(line['ms']) / 1000);
     r.record(ITEM, F.aBytes, 'MiB', round, Number(line['bytes']) / MiB, 0);
-    const st = line['stages'] as { extract?: number; prepare?: number; start?: number } | undefined;
+    const st = line['stages'] as { answered?: number; extract?: number; prepare?: number; start?: number } | undefined;
+    if (st?.answered !== undefined) r.record(ITEM, F.aAnswered, 's', round, st.answered / 1000);
     if (st?.extract !== undefined) r.record(ITEM, F.aExtract, 's', round, st.extract / 1000);
     if (st?.prepare !== undefined) r.record(ITEM, F.aPrepare, 's', round, st.prepare / 1000);
     if (st?.start !== undefined) r.record(ITEM, F.aStart, 's', round, st.start / 1000);

@@ -4,6 +4,7 @@ import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { coalesce } from '../../util/coalesce.js';
 import { AppError } from '../../util/errors.js';
 import { runAs } from '../../util/os-user.js';
 import { TailBuffer, lastLines, run, spawnOutput, waitExit } from '../../util/proc.js';
@@ -61,8 +62,9 @@ export async function extractSnapshot(ctx: ToolContext, stream: Readable, stagin
   const exited = waitExit(child);
   try {
     try {
-      // Counted beside the pipe, not through a stream of its own: one hop less per chunk.
-      const piped = pipeline(stream, child.stdin);
+      // Counted beside the pipe, not through a stream of its own: one hop less per chunk. The
+      // bytes reach mbstream in 1 MiB writes, not one per TLS record (src/util/coalesce.ts).
+      const piped = pipeline(stream, coalesce(), child.stdin);
       stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
       await piped;
     } catch (e) {
