@@ -6,7 +6,7 @@
 // Chunks go into dist/cli/ beside main.js: code that finds files next to its module
 // (src/util/cli-entry.ts, the console's dist/ui: both one directory below dist/) resolves the same bundled or not.
 import { build } from 'esbuild';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,3 +37,5 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+// Run through its #! line (its V8 flags), as the `cps-mysql` bin and scripts/demo.sh do.
+await chmod(join(cli, 'main.js'), 0o755);

@@ -9,4 +9,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 npm run --silent build
-exec node dist/cli/main.js demo "$@"
+# Through its #! line, which gives node its flags (src/cli/main.ts).
+exec dist/cli/main.js demo "$@"

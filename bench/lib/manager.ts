@@ -88,7 +88,8 @@ export class BenchManager {
     if (monitorMs !== undefined) args.push('--monitor-interval', String(monitorMs));
     args.push(...this.extraArgs);
     try {
-      this.child = spawnTracked('manager', process.execPath, args, { stdio: ['ignore', out, out] });
+      // Through the CLI's #! line, as `cps-mysql manager` runs: its node flags are part of what is measured.
+      this.child = spawnTracked('manager', args[0]!, args.slice(1), { stdio: ['ignore', out, out] });
     } finally {
       closeSync(out);
     }

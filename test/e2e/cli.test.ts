@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagerProcess } from '../helpers/manager-process.js';
@@ -23,6 +24,14 @@ describe('the cps-mysql command line, driven as a user would', () => {
   });
   afterAll(async () => {
     await m.cleanup();
+  });
+
+  it('the manager runs as the cps-mysql command starts it: through the #! line, with its node flags', () => {
+    const pid = m.child?.pid;
+    expect(pid).toBeGreaterThan(0);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(cmdline).toContain('--max-semi-space-size=2');
+    expect(cmdline).toContain(CLI);
   });
 
   it('startup waits, shows each step, and ends with how to connect', () => {

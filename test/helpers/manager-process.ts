@@ -102,7 +102,8 @@ export class ManagerProcess {
   }
 
   async launch(): Promise<void> {
-    const child = spawn(process.execPath, [CLI, 'manager', '--port', String(this.port), '--data-dir', this.dataDir, '--monitor-interval', String(this.monitorMs), ...this.extraArgs], {
+    // Through the CLI's #! line, as `cps-mysql manager` runs (its node flags with it).
+    const child = spawn(CLI, ['manager', '--port', String(this.port), '--data-dir', this.dataDir, '--monitor-interval', String(this.monitorMs), ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.env },
     });
