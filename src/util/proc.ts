@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
 import { AppError } from './errors.js';
 
@@ -38,6 +39,22 @@ export function waitExit(child: ChildProcess): Promise<Exit> {
   });
 }
 
+/**
+ * Lowers a child's CPU priority to `nice` (0–19, higher yields more), best effort: a child that
+ * already exited, or one this process may not touch, keeps its priority (it still runs, only
+ * without yielding). Used for the copies a host runs beside a serving server, so the server's
+ * threads get the CPU first (bench item 1 (e): the master's longest write gap while a replica
+ * is copied).
+ */
+export function lowerPriority(child: ChildProcess, nice: number): void {
+  if (child.pid === undefined) return;
+  try {
+    setPriority(child.pid, nice);
+  } catch {
+    // ESRCH (gone already) or EPERM: nothing to do; the copy runs at its parent's priority.
+  }
+}
+
 /** `exited with code N` or `was killed by SIG…`. */
 export function describeExit(e: Exit): string {
   return e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`;
@@ -50,10 +67,11 @@ export function describeExit(e: Exit): string {
 export async function run(
   cmd: string,
   args: string[],
-  options?: SpawnOptions & { stdin?: Readable; failure?: (stderrTail: string, exit: Exit) => AppError },
+  options?: SpawnOptions & { stdin?: Readable; failure?: (stderrTail: string, exit: Exit) => AppError; nice?: number },
 ): Promise<{ stdout: string }> {
-  const { stdin, failure, ...spawnOptions } = options ?? {};
+  const { stdin, failure, nice, ...spawnOptions } = options ?? {};
   const child = spawn(cmd, args, { ...spawnOptions, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  if (nice !== undefined) lowerPriority(child, nice);
   const out: Buffer[] = [];
   const err = new TailBuffer();
   child.stdout?.on('data', (c: Buffer) => out.push(c));
@@ -83,11 +101,12 @@ export const READER_GONE_GRACE_MS = 2000;
  * otherwise the stream fails with the tail of its stderr, so a reader never mistakes a
  * truncated output for a whole one. A reader that goes away stops the program: SIGTERM, then
  * SIGKILL after `graceMs` (some programs, `mariadb-backup` holding its backup lock among them,
- * do not act on SIGTERM; one left running would keep its locks for good).
+ * do not act on SIGTERM; one left running would keep its locks for good). `nice`: see lowerPriority.
  */
-export function spawnOutput(cmd: string, args: string[], options?: SpawnOptions & { graceMs?: number }): { stream: Readable; child: ChildProcess } {
-  const { graceMs = READER_GONE_GRACE_MS, ...spawnOptions } = options ?? {};
+export function spawnOutput(cmd: string, args: string[], options?: SpawnOptions & { graceMs?: number; nice?: number }): { stream: Readable; child: ChildProcess } {
+  const { graceMs = READER_GONE_GRACE_MS, nice, ...spawnOptions } = options ?? {};
   const child = spawn(cmd, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (nice !== undefined) lowerPriority(child, nice);
   const err = new TailBuffer();
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   child.stderr?.on('data', (c: Buffer) => err.push(c));

@@ -7,10 +7,19 @@ import { pipeline } from 'node:stream/promises';
 import { coalesce } from '../../util/coalesce.js';
 import { AppError } from '../../util/errors.js';
 import { runAs } from '../../util/os-user.js';
-import { TailBuffer, lastLines, run, spawnOutput, waitExit } from '../../util/proc.js';
+import { TailBuffer, lastLines, lowerPriority, run, spawnOutput, waitExit } from '../../util/proc.js';
 import { BINLOG_INFO_FILES, parseBinlogInfo } from '../../protocol/binlog-info.js';
 import type { ToolContext } from './logical.js';
 import { programs } from './programs.js';
+
+/**
+ * The nice value (CPU priority, 0–19) of a copy's programs (`mariadb-backup`, `mbstream`, the
+ * prepare): a copy shares its host with a serving server — the donor itself, the master on a
+ * shared host — and yields the CPU to it. Measured 2026-12-07 (bench item 1 quick, 3 runs each,
+ * 2 cores): the master's longest write gap while a replica was copied went from 97–104 ms to
+ * 40–72 ms, the copy no slower.
+ */
+export const COPY_NICE = 10;
 
 /** Seconds a backup waits for `BACKUP STAGE START` (behind another backup, or LOCK TABLES) before it gives up. */
 export const BACKUP_LOCK_WAIT_SECONDS = 30;
@@ -37,7 +46,7 @@ export function snapshotStream(ctx: ToolContext, parallel: number, incrementalLs
       `--user=${ctx.dbUser.name}`,
       `--socket=${ctx.layout.socket}`,
     ],
-    runAs(ctx.dbUser),
+    { ...runAs(ctx.dbUser), nice: COPY_NICE },
   ).stream;
 }
 
@@ -57,6 +66,7 @@ export async function extractSnapshot(ctx: ToolContext, stream: Readable, stagin
   await chown(staging, ctx.dbUser.uid, ctx.dbUser.gid);
   let bytes = 0;
   const child = spawn(programs.mbstream, ['-x', `--parallel=${parallel}`, '-C', staging], { stdio: ['pipe', 'ignore', 'pipe'], ...runAs(ctx.dbUser) });
+  lowerPriority(child, COPY_NICE);
   const err = new TailBuffer();
   child.stderr.on('data', (c: Buffer) => err.push(c));
   const exited = waitExit(child);
@@ -78,7 +88,7 @@ export async function extractSnapshot(ctx: ToolContext, stream: Readable, stagin
     const extracted = Date.now();
     const target = incrementalOf ?? staging;
     const incremental = incrementalOf !== undefined ? [`--incremental-dir=${staging}`] : [];
-    await run(programs.backup, [`--defaults-file=${ctx.layout.cnf}`, '--prepare', `--target-dir=${target}`, ...incremental, '--use-memory=256M'], runAs(ctx.dbUser));
+    await run(programs.backup, [`--defaults-file=${ctx.layout.cnf}`, '--prepare', `--target-dir=${target}`, ...incremental, '--use-memory=256M'], { ...runAs(ctx.dbUser), nice: COPY_NICE });
     const gtid = readBackupGtid(staging);
     if (incrementalOf !== undefined) await rm(staging, { recursive: true, force: true });
     return { gtid, bytes, extractMs: extracted - started, prepareMs: Date.now() - extracted };
