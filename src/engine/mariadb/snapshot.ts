@@ -15,9 +15,10 @@ import { programs } from './programs.js';
 /**
  * The nice value (CPU priority, 0–19) of a copy's programs (`mariadb-backup`, `mbstream`, the
  * prepare): a copy shares its host with a serving server — the donor itself, the master on a
- * shared host — and yields the CPU to it. Measured 2026-12-07 (bench item 1 quick, 3 runs each,
- * 2 cores): the master's longest write gap while a replica was copied went from 97–104 ms to
- * 40–72 ms, the copy no slower.
+ * shared host — and yields the CPU to it. Measured 2026-12-07 (2 cores), bench item 1 (e), the
+ * master's longest write gap while a replica was copied: quick (177 MiB, 3 runs each way)
+ * 97–104 ms without, 40–72 ms with, the copy no slower; full (~950 MiB) 83–135 ms in two runs
+ * without and 114–127 ms in three with — at that size the difference is lost in the noise.
  */
 export const COPY_NICE = 10;
 
