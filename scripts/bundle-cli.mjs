@@ -1,7 +1,7 @@
 // Bundles the built CLI (dist/cli/main.js, from tsc) into one module and a few chunks, in place.
 // Why: a new node's agent is a new Node process, and loading ~600 modules one by one (resolve,
 // stat, read, compile) took most of its start-up: 0.79 s from spawn to its health check
-// answering, 0.52 s bundled (measured 2026-12-07, 2 cores; bench item 1 and 3 break it down).
+// answering, 0.51 s bundled (measured 2026-12-07, 2 cores; bench item 1 and 3 break it down).
 // The commands' lazy imports become chunks, so each process still loads only what it runs.
 // Chunks go into dist/cli/ beside main.js: code that finds files next to its module
 // (src/util/cli-entry.ts, the console's dist/ui: both one directory below dist/) resolves the same bundled or not.

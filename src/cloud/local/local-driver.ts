@@ -34,7 +34,6 @@ const KILL_WAIT_MS = 10_000;
 /** A new node whose ports were taken meanwhile is started again on other ports, this many times. */
 const START_ATTEMPTS = 3;
 
-
 /** The node directory's subdirectory that holds its TLS material. */
 const TLS_DIR = 'tls';
 
