@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
 // The #! line caps V8's young generation (2 MiB semi-spaces, 16 MiB by default): a manager under
-// a storm of reads kept ~30 MiB more RSS without it (133 → 104 MiB at its peak, the same
-// throughput: bench item 5, 2026-12-07). `cps-mysql`, the demo, the tests and the bench all start
+// a storm of reads kept more RSS without it (peak 132–138 MiB without, 103–123 with, the same
+// throughput: bench item 5 quick, 2026-12-07; 109 MiB in the full run). `cps-mysql`, the demo, the tests and the bench all start
 // it through this line; `node dist/cli/main.js` does not read it.
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
