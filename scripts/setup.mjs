@@ -11,8 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-const PACKAGES = ['mariadb-server', 'mariadb-client', 'mariadb-backup', 'haproxy', 'iproute2', 'iptables', 'prometheus', 'chromium', 'zstd'];
-const PROGRAMS = ['mariadbd', 'mariadb-install-db', 'mariadb', 'mariadb-dump', 'mariadb-backup', 'mbstream', 'haproxy', 'ip', 'iptables', 'prometheus', 'promtool', 'chromium', 'zstd'];
+const PACKAGES = ['mariadb-server', 'mariadb-client', 'mariadb-backup', 'haproxy', 'iproute2', 'iptables', 'prometheus', 'chromium', 'zstd', 'socat'];
+const PROGRAMS = ['mariadbd', 'mariadb-install-db', 'mariadb', 'mariadb-dump', 'mariadb-backup', 'mbstream', 'haproxy', 'ip', 'iptables', 'prometheus', 'promtool', 'chromium', 'zstd', 'socat'];
 const SEARCH = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
 
 function found(program) {

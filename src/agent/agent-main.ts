@@ -18,6 +18,9 @@ import { IsolationWatch } from './isolation.js';
 import { fenceServer } from './fence.js';
 import { mysqlGreets } from '../util/mysql-greeting.js';
 
+/** The methods a peer agent calls (with the manager's grant), not the manager: they do not count as the manager seen. */
+const PEER_METHODS: ReadonlySet<string> = new Set(['stream_snapshot', 'send_snapshot', 'snapshot_sent']);
+
 /**
  * Starts an agent from its configuration: finds (or leaves uninitialized) its server, then serves
  * the agent API and the health checks. MariaDB's programs run as `dbUser`.
@@ -30,7 +33,8 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; db
   const adopted = engine.adopt();
   const logger = deps.logger;
   logger.info({ dir, adopted, initialized: engine.isInitialized() }, adopted ? 'found running mariadbd' : 'agent starting');
-  const pem = config.tlsDir ? readPem({ ca: join(config.tlsDir, 'ca.crt'), cert: join(config.tlsDir, 'agent.crt'), key: join(config.tlsDir, 'agent.key') }) : null;
+  const tlsFiles = config.tlsDir ? { ca: join(resolve(config.tlsDir), 'ca.crt'), cert: join(resolve(config.tlsDir), 'agent.crt'), key: join(resolve(config.tlsDir), 'agent.key') } : null;
+  const pem = tlsFiles ? readPem(tlsFiles) : null;
   const grants = new PeerGrants();
   const peerClient = (host: string, port: number): RpcClient<typeof agentApi> =>
     new RpcClient(agentApi, { url: `${pem ? 'https' : 'http'}://${host}:${port}/`, timeoutMs: config.peerCallTimeoutMs, ...(pem ? { tls: pem } : {}) });
@@ -49,10 +53,10 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; db
       }
     },
   });
-  const handlers = agentHandlers({ engine, state, dir, logger, grants, peerClient, onChange: () => view.invalidate(), onLease: (replicas) => watch.leaseRenewed(replicas) });
+  const handlers = agentHandlers({ engine, state, dir, logger, grants, peerClient, tlsFiles, onChange: () => view.invalidate(), onLease: (replicas) => watch.leaseRenewed(replicas) });
   // Every call but a peer's snapshot pull comes from the manager (with TLS, only it may make them).
   for (const [name, fn] of Object.entries(handlers) as [string, (...a: unknown[]) => unknown][]) {
-    if (name === 'stream_snapshot') continue;
+    if (PEER_METHODS.has(name)) continue;
     (handlers as Record<string, unknown>)[name] = (...a: unknown[]) => {
       watch.managerSeen();
       return fn(...a);
@@ -67,7 +71,9 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; db
           authenticate: (_headers: unknown, _peer: string | null, subject: Readonly<Record<string, string>> | null) => !state.get().deniedSerials.includes(subject?.['#serial'] ?? ''),
           authorize: (method: string, peer: string | null) => {
             if (peer === MANAGER_PEER) return;
-            if (method === 'stream_snapshot' && grants.allows(peer)) return;
+            if ((method === 'stream_snapshot' || method === 'send_snapshot') && grants.allows(peer)) return;
+            // Only the peer that started a send learns how it ended (the handler checks the id is its own).
+            if (method === 'snapshot_sent' && peer !== null) return;
             throw new AppError('FORBIDDEN', `forbidden: ${peer ?? 'this caller'} may not call ${method} on this node`);
           },
         }

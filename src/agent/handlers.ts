@@ -38,6 +38,8 @@ export interface AgentDeps {
   onLease?: (replicas: { host: string; port: number }[]) => void;
   /** How this agent calls a peer agent: scheme and TLS material (its own certificate). */
   peerClient: (host: string, port: number) => RpcClient<AgentApi>;
+  /** This agent's certificate, key and CA (PEM file paths) for snapshot data channels; null or absent without TLS. */
+  tlsFiles?: { cert: string; key: string; ca: string } | null;
 }
 
 /** Accounts the service must keep for itself; `set_password` refuses them. */
@@ -123,7 +125,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
     ...userHandlers(engine, state),
     ...hostHandlers(state, deps.onLease),
     ...restoreHandlers({ ...core, spoolDir: join(deps.dir, 'tmp') }),
-    ...snapshotHandlers({ ...core, grants: deps.grants, peerClient: deps.peerClient, onChange: deps.onChange, requireRunning }),
+    ...snapshotHandlers({ ...core, grants: deps.grants, peerClient: deps.peerClient, onChange: deps.onChange, requireRunning, tlsFiles: deps.tlsFiles ?? null }),
 
     check_agent_process: async () => ({ ok: true, pid: process.pid, version: VERSION }),
 

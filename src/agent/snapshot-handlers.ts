@@ -7,6 +7,10 @@ import { sleep } from '../util/proc.js';
 import type { HandlerCore } from './handler-core.js';
 import type { PeerGrants } from './peer-grants.js';
 import { DEFAULT_SHARE_LIMITS, SnapshotShare, type ShareRequest } from './snapshot-share.js';
+import { channelUnusable, sendChannel } from '../util/tls-channel.js';
+import { ChannelSends, channelFeed, NO_CHANNEL, SENT_WAIT_SECONDS } from './snapshot-channel.js';
+import type { SnapshotInput } from '../engine/engine.js';
+import type { SnapshotChannel } from '../protocol/agent-api.js';
 
 /** The manager's certificate name; every method is its to call. */
 export const MANAGER_PEER = 'manager';
@@ -24,14 +28,18 @@ export interface SnapshotDeps extends HandlerCore {
   onChange?: () => void;
   /** Throws WRONG_STATE naming `method` unless the server runs. */
   requireRunning: (method: string) => void;
+  /** This agent's certificate, key and CA (PEM file paths) for data channels; null when it runs without TLS. */
+  tlsFiles: { cert: string; key: string; ca: string } | null;
 }
 
 /**
  * Snapshots between agents: the manager grants a peer one (`authorize_peer`, `revoke_peer`),
- * a donor streams one copy to its group of receivers (`stream_snapshot`, src/agent/snapshot-share.ts),
- * a new node pulls it, prepares it and attaches to the master (`provision_from`).
+ * a donor streams one copy to its group of receivers (`stream_snapshot`, src/agent/snapshot-share.ts)
+ * or sends it over data channels outside Node (`send_snapshot`, `snapshot_sent`,
+ * src/agent/snapshot-channel.ts), a new node takes it, prepares it and attaches to the master
+ * (`provision_from`: over a channel when the manager names one and both ends can, else HTTPS).
  */
-export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, 'authorize_peer' | 'revoke_peer' | 'stream_snapshot' | 'provision_from'> {
+export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, 'authorize_peer' | 'revoke_peer' | 'stream_snapshot' | 'send_snapshot' | 'snapshot_sent' | 'provision_from'> {
   const { engine, state, logger, lock, status, settingsOf, requireRunning } = deps;
   /** The snapshot being gathered or streamed, if any: one at a time on a node, shared by its group. */
   const share = new SnapshotShare((lsn) => engine.snapshotStream(lsn), DEFAULT_SHARE_LIMITS, {
@@ -39,23 +47,46 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
     cut: (reason) => logger.warn({ reason }, 'a snapshot receiver was cut off'),
   });
 
+  /** The donor's data-channel sends under way or not yet accounted for. */
+  const sends = new ChannelSends();
+
   /**
    * Asks the source for its snapshot (in the group `group` names, if any), waiting while it
    * streams another one; a receiver that missed its group's start asks again alone.
    */
-  const pullSnapshot = async (peer: RpcClient<AgentApi>, group?: ShareRequest): Promise<Readable> => {
+  const whenFree = async <T>(group: ShareRequest | undefined, ask: (group: ShareRequest | undefined) => Promise<T>): Promise<T> => {
     const deadline = Date.now() + SNAPSHOT_QUEUE_MS;
-    let ask = group;
+    let g = group;
     for (;;) {
       try {
-        return await peer.stream('stream_snapshot', ask ? { share: ask } : {});
+        return await ask(g);
       } catch (err) {
         if (!(isAppError(err) && err.code === 'BUSY') || Date.now() > deadline) throw err;
-        ask = undefined;
+        g = undefined;
         await sleep(250);
       }
     }
   };
+  const pullSnapshot = (peer: RpcClient<AgentApi>, group?: ShareRequest): Promise<Readable> => whenFree(group, (g) => peer.stream('stream_snapshot', g ? { share: g } : {}));
+
+  /** The snapshot over a data channel from the donor, when both ends can open one (null: use HTTPS). */
+  const channelInput = (peer: RpcClient<AgentApi>, channel: SnapshotChannel | undefined, group?: ShareRequest): SnapshotInput | null => {
+    if (channel === undefined) return null;
+    const tls = deps.tlsFiles ? { ...deps.tlsFiles, peerName: channel.source } : null;
+    const why = channelUnusable(channel.host, tls);
+    if (why !== null) {
+      logger.info({ why }, 'the snapshot comes over HTTPS: no data channel here');
+      return null;
+    }
+    return channelFeed({
+      bind: channel.host,
+      tls,
+      ask: (port) => whenFree(group, async (g) => (await peer.call('send_snapshot', { to: { host: channel.host, port }, ...(g ? { share: g } : {}) })).id),
+      sent: async (id) => (await peer.call('snapshot_sent', { id, timeoutSeconds: SENT_WAIT_SECONDS }, { timeoutMs: (SENT_WAIT_SECONDS + 10) * 1000 })).bytes,
+    });
+  };
+  /** True when no data channel could be made (the donor cannot open one or does not know send_snapshot; its sender never connected). */
+  const noChannel = (e: unknown): boolean => isAppError(e) && (e.code === 'METHOD_NOT_FOUND' || e.details?.['channel'] === NO_CHANNEL);
 
   return {
     authorize_peer: async (params) => {
@@ -77,6 +108,23 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
       logger.info({ peer: ctx.peer, group: params.share ?? null }, 'streaming a snapshot');
       return streamResult(stream, { contentType: 'application/octet-stream', filename: 'snapshot.xbstream' });
     },
+
+    send_snapshot: async (params, ctx) => {
+      requireRunning('send_snapshot');
+      const tls = deps.tlsFiles && ctx.peer !== null ? { ...deps.tlsFiles, peerName: ctx.peer } : null;
+      const why = deps.tlsFiles && ctx.peer === null ? 'the caller showed no certificate' : channelUnusable(params.to.host, tls);
+      if (why !== null) throw new AppError('WRONG_STATE', `send_snapshot: this node cannot open a data channel (${why}); use stream_snapshot`, { details: { channel: NO_CHANNEL } });
+      const stream = share.join(params.share);
+      logger.info({ peer: ctx.peer, to: params.to, group: params.share ?? null }, 'sending a snapshot over a data channel');
+      // The grant is used up once the sender reached the peer: one that cannot (a firewall) may still pull over HTTPS.
+      const onConnected = (): void => {
+        if (ctx.peer !== null && ctx.peer !== MANAGER_PEER) deps.grants.consume(ctx.peer);
+      };
+      const id = sends.start(ctx.peer, () => sendChannel(stream, params.to.host, params.to.port, tls, { onConnected }));
+      return { id };
+    },
+
+    snapshot_sent: async (params, ctx) => ({ id: params.id, bytes: await sends.result(params.id, ctx.peer, params.timeoutSeconds * 1000) }),
 
     provision_from: async (params) => {
       const restored = await lock.run('provision_from', async (): Promise<{ restoredGtid: string; bytes: number }> => {
@@ -106,13 +154,24 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
         await state.update({ serverId: params.serverId, settings: settingsIn, role: 'none', provisioning: true });
         const peer = deps.peerClient(params.source.host, params.source.port);
         const started = Date.now();
-        const stream = await pullSnapshot(peer, params.share);
-        const firstByteMs = Date.now() - started;
-        const { gtid, bytes, ms } = await engine.restoreSnapshot(stream, settings);
+        const channel = channelInput(peer, params.channel, params.share);
+        let firstByteMs = 0;
+        let over: 'channel' | 'https' = channel === null ? 'https' : 'channel';
+        const overHttps = async (): Promise<Awaited<ReturnType<typeof engine.restoreSnapshot>>> => {
+          over = 'https';
+          const stream = await pullSnapshot(peer, params.share);
+          firstByteMs = Date.now() - started;
+          return engine.restoreSnapshot(stream, settings);
+        };
+        const { gtid, bytes, ms } = channel === null ? await overHttps() : await engine.restoreSnapshot(channel, settings).catch(async (e: unknown) => {
+          if (!noChannel(e)) throw e;
+          logger.warn({ err: (e as Error).message }, 'no data channel could be made with the donor: the snapshot comes over HTTPS');
+          return overHttps();
+        });
         await state.update({ restoredGtid: gtid });
         await engine.configureReplica(params.master, gtid);
         await state.update({ role: 'replica', masterHost: params.master.host, masterPort: params.master.port, restoredGtid: null, provisioning: false });
-        logger.info({ bytes, gtid, ms: Date.now() - started, stages: { answered: firstByteMs, ...ms } }, 'provisioned from snapshot');
+        logger.info({ bytes, gtid, ms: Date.now() - started, over, stages: { ...(over === 'https' ? { answered: firstByteMs } : {}), ...ms } }, 'provisioned from snapshot');
         return { restoredGtid: gtid, bytes };
       }).finally(() => deps.onChange?.());
       return { ...(await status()), ...restored };

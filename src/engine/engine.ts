@@ -1,6 +1,6 @@
 import type { AppUser } from '../protocol/app-users.js';
 import type { Counters, MysqldState, ReplicationSource, ReplicationStatus } from '../protocol/agent-api.js';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /**
  * The one door to the database (STYLE.md: moco's dbop.Operator). Only the agent holds an
@@ -89,6 +89,13 @@ export interface RestoreTimings {
   /** Starting `mariadbd` on the restored data (the last part only). */
   start: number;
 }
+
+/**
+ * A snapshot's bytes for a restore: a stream this process reads, or a feeder given the extracting
+ * program's stdin (a pipe it may hand to another process, src/util/tls-channel.ts) that resolves
+ * with the byte count once every byte is written, and rejects (an AppError) when they cannot be.
+ */
+export type SnapshotInput = Readable | ((stdin: Writable) => Promise<number>);
 
 /** Which part of a restore a stream is: the full backup or an incremental on it, and whether the server starts after it. */
 export interface RestoreStage {
@@ -207,13 +214,13 @@ export interface Engine {
   /** A physical hot copy of the running server, as an xbstream; with `incrementalLsn`, only the pages changed since that LSN. */
   snapshotStream(incrementalLsn?: number): Readable;
   /**
-   * Fills the (absent) data directory from a snapshot stream, prepares it and starts the server;
+   * Fills the (absent) data directory from a snapshot (a stream or a feeder, SnapshotInput), prepares it and starts the server;
    * returns the GTID position it was taken at and its size (bytes). With `stage`, a restore in
    * parts: a full backup, then incrementals applied to it, the server started after the `last`.
    * WRONG_STATE on a node that holds data, or for an incremental without its full backup first;
    * PEER_FAILED when the stream breaks or is incomplete.
    */
-  restoreSnapshot(stream: Readable, settings: EngineSettings, stage?: RestoreStage): Promise<{ gtid: string; bytes: number; ms: RestoreTimings }>;
+  restoreSnapshot(input: SnapshotInput, settings: EngineSettings, stage?: RestoreStage): Promise<{ gtid: string; bytes: number; ms: RestoreTimings }>;
   /** A logical dump of the user databases, streamed; the stream fails (not ends) if the dump fails. */
   dumpStream(): Promise<Readable>;
   /**

@@ -48,6 +48,15 @@ export const snapshotShare = z.object({ key: z.string().regex(/^[A-Za-z0-9_-]{8,
 
 /** Where a peer agent's API listens. */
 export const peerAddress = z.object({ host, port }).strict();
+/**
+ * What a new node needs to take its snapshot over a data channel (send_snapshot): the donor's
+ * certificate name (`source`, which the channel's sender must show) and this node's own address
+ * (`host`), where it listens. Without it provision_from pulls the snapshot over HTTPS.
+ */
+export const snapshotChannel = z.object({ source: nodeName, host }).strict();
+/** See snapshotChannel. */
+export type SnapshotChannel = z.infer<typeof snapshotChannel>;
+
 /** A peer agent's address and API port. */
 export type PeerAddress = z.infer<typeof peerAddress>;
 
@@ -191,6 +200,20 @@ export const agentApi = {
   /** A physical hot copy as an xbstream; with `incrementalLsn` (a parent backup's to_lsn), an incremental one. */
   stream_snapshot: method()({ verb: 'GET', params: z.object({ incrementalLsn: z.number().int().min(0).optional(), share: snapshotShare.optional() }).strict(), result: 'stream' }),
   /**
+   * A peer's snapshot over a data channel outside Node (src/util/tls-channel.ts): the donor joins
+   * the caller to a copy (alone, or the `share` group, as stream_snapshot does) and sends it to
+   * the caller's listener at `to`, which must show the caller's own certificate. Answers at once
+   * with the send's `id`; `snapshot_sent` tells how it ended. BUSY while another copy runs;
+   * WRONG_STATE when this host cannot open a channel (the caller then uses stream_snapshot).
+   */
+  send_snapshot: method<{ id: string }>()({ verb: 'POST', params: z.object({ to: peerAddress, share: snapshotShare.optional() }).strict() }),
+  /**
+   * How a send_snapshot the caller started ended: its byte count once the donor's copy finished
+   * and every byte was sent; the copy's error otherwise. Waits up to `timeoutSeconds` for a send
+   * still under way (TIMEOUT then). NOT_FOUND for an id the caller did not start, or forgotten.
+   */
+  snapshot_sent: method<{ id: string; bytes: number }>()({ verb: 'POST', params: z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/), timeoutSeconds: z.number().int().min(0).max(600) }).strict() }),
+  /**
    * The manager lets one peer agent (by its certificate's name, the node id) pull one snapshot:
    * the permission is used up when that snapshot starts, or lapses after `ttlSeconds`.
    */
@@ -203,7 +226,7 @@ export const agentApi = {
   provision_from: method<AgentStatus & { restoredGtid: string; bytes: number }>()({
     verb: 'POST',
     params: z
-      .object({ source: peerAddress, master: replicationSource, serverId, settings: serverSettings.optional(), share: snapshotShare.optional() })
+      .object({ source: peerAddress, master: replicationSource, serverId, settings: serverSettings.optional(), share: snapshotShare.optional(), channel: snapshotChannel.optional() })
       .strict(),
   }),
   /**

@@ -113,7 +113,7 @@ describe('manager: startup, then add_nodes while the master takes writes', () =>
     await expect(m.client.call('get_node_info', { serviceNodeId: 'node-9' })).rejects.toThrow('no node node-9 in this service (nodes: node-1, node-2, node-3)');
   });
   it('copies a replica added to a service with caught-up replicas from one of them, not from the master (issue #17)', async () => {
-    const snapshotsServed = (id: string): number => readFileSync(join(m.dataDir, 'nodes', id, 'agent.log'), 'utf8').split('\n').filter((l) => l.includes('"streaming a snapshot"')).length;
+    const snapshotsServed = (id: string): number => readFileSync(join(m.dataDir, 'nodes', id, 'agent.log'), 'utf8').split('\n').filter((l) => l.includes('"streaming a snapshot"') || l.includes('"sending a snapshot over a data channel"')).length;
     const before = snapshotsServed('node-1');
     const info = await m.info();
     const mc = await connect(info.master!);
@@ -126,6 +126,8 @@ describe('manager: startup, then add_nodes while the master takes writes', () =>
     expect(snapshotsServed('node-1')).toBe(before);
     // A copy cut short is taken again: at least one, and only from replicas.
     expect(snapshotsServed('node-2') + snapshotsServed('node-3')).toBeGreaterThanOrEqual(1);
+    // It came over the data channel (socat with TLS, outside Node), not the HTTPS stream.
+    expect(readFileSync(join(m.dataDir, 'nodes', 'node-4', 'agent.log'), 'utf8')).toMatch(/"over":"channel"[^\n]*"provisioned from snapshot"/);
     const n4 = (await m.info()).nodes.find((n) => n.id === 'node-4')!;
     const rc = await connect(`${n4.ip}:${n4.port}`);
     const total = Number(await scalar(mc, 'SELECT COUNT(*) FROM app.events'));

@@ -10,6 +10,8 @@ import { agentApi } from '../../src/protocol/agent-api.js';
 import { managerApi } from '../../src/protocol/manager-api.js';
 import { RpcClient } from '../../src/rpc/client.js';
 import { ensureCa, issueCertificate, readPem } from '../../src/util/pki.js';
+import { waitExit } from '../../src/util/proc.js';
+import { listenChannel } from '../../src/util/tls-channel.js';
 import { ManagerProcess } from '../helpers/manager-process.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -123,6 +125,51 @@ describe('security: only the owner gets in; secrets stay secret', () => {
     // Still nothing else.
     await expect(asPeer.call('get_status', {})).rejects.toMatchObject({ code: 'FORBIDDEN' });
     expect((await m.agent(master).call('get_status', {})).readOnly).toBe(false);
+  });
+
+  it("sends a snapshot over a data channel only to a listener bearing the authorised peer's certificate, and tells only that peer how the send ended", async () => {
+    const info = await m.info();
+    const master = info.nodes.find((n) => n.isMaster)!;
+    const caFiles = { key: join(m.dataDir, 'pki', 'ca.key'), cert: join(m.dataDir, 'pki', 'ca.crt') };
+    const nine = await issueCertificate(caFiles, 'node-9', ['127.0.0.1'], join(scratch, 'peer-channel'), 'agent');
+    const eight = await issueCertificate(caFiles, 'node-8', ['127.0.0.1'], join(scratch, 'peer-eight'), 'agent');
+    const url = `https://${master.ip}:${master.agentPort}/`;
+    const asNine = new RpcClient(agentApi, { url, timeoutMs: 10_000, tls: readPem(nine) });
+    const asEight = new RpcClient(agentApi, { url, timeoutMs: 10_000, tls: readPem(eight) });
+    /** A listener holding `files`' certificate that takes bytes only from the master (its certificate is named by its node id), counted by `wc -c`. */
+    const listen = async (files: typeof nine) => {
+      const wc = spawn('wc', ['-c'], { stdio: ['pipe', 'pipe', 'ignore'] });
+      let out = '';
+      wc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      const counted = waitExit(wc).then(() => Number(out.trim()));
+      const listener = await listenChannel('127.0.0.1', { ...files, peerName: master.id }, wc.stdin);
+      return { listener, counted };
+    };
+    // Without the manager's grant: refused.
+    const first = await listen(nine);
+    await expect(asNine.call('send_snapshot', { to: { host: '127.0.0.1', port: first.listener.port } })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await m.agent(master).call('authorize_peer', { peer: 'node-9', ttlSeconds: 60 });
+    // node-9 asks, but the listener at that port holds node-8's certificate: the donor's sender refuses it.
+    const wrong = await listen(eight);
+    first.listener.close();
+    const refused = await asNine.call('send_snapshot', { to: { host: '127.0.0.1', port: wrong.listener.port } });
+    await expect(asNine.call('snapshot_sent', { id: refused.id, timeoutSeconds: 30 })).rejects.toMatchObject({ code: 'PEER_FAILED' });
+    await wrong.listener.done.catch(() => undefined);
+    expect(await wrong.counted).toBe(0);
+    // The grant is used up only by a sender that reached its peer: node-9 may still take its one copy.
+    const right = await listen(nine);
+    const sent = await asNine.call('send_snapshot', { to: { host: '127.0.0.1', port: right.listener.port } });
+    await right.listener.done;
+    // node-8 cannot learn how node-9's send ended; node-9 can, and the count is what arrived.
+    await expect(asEight.call('snapshot_sent', { id: sent.id, timeoutSeconds: 0 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const result = await asNine.call('snapshot_sent', { id: sent.id, timeoutSeconds: 30 });
+    expect(result.bytes).toBeGreaterThan(1_000_000);
+    expect(await right.counted).toBe(result.bytes);
+    // Used up now.
+    const again = await listen(nine);
+    await expect(asNine.call('send_snapshot', { to: { host: '127.0.0.1', port: again.listener.port } })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    again.listener.close();
+    await again.counted;
   });
 
   it('never shows a secret in logs, process arguments, state files other than the store, or errors', async () => {

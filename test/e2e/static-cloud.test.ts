@@ -130,6 +130,9 @@ describe('the static cloud: hosts that joined, across network namespaces', () =>
     await m.client.call('add_nodes', { slaves: 1 });
     const four = await m.waitFor('RUNNING', 180_000);
     expect(new Set(four.nodes.map((n) => n.ip)).size).toBe(4);
+    // The new host took its copy over the data channel, across namespaces, each end's certificate named by its host's address.
+    const fourth = four.nodes.find((n) => !addresses.includes(n.ip))!;
+    expect(outputs.get(indexOf(fourth.ip))!()).toMatch(/"over":"channel"[^\n]*"provisioned from snapshot"/);
     await expect(m.client.call('add_nodes', { slaves: 1 })).rejects.toThrow(/add_nodes: 1 more node asked for, 0 hosts free; join more hosts first/);
     expect((await m.client.call('list_hosts', {})).hosts.every((h) => h.state.startsWith('node-'))).toBe(true);
     const mst2 = await master();

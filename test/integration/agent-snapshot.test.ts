@@ -151,4 +151,56 @@ describe('a replica provisioned from a physical snapshot', () => {
     // A different request is still refused: the node now serves a copy.
     await expect(replica.client.call('provision_from', { source: { host: master.host, port: master.port }, master: { host: master.host, port: master.mysqlPort, ...REPL }, serverId: 6 })).rejects.toThrow(/already holds data/);
   });
+  it('over a data channel (socat, outside Node) the copy holds every row written up to it and then follows the master', async () => {
+    const replica = await AgentProcess.start();
+    agents.push(replica);
+    let writing = true;
+    let id = 20_000_000;
+    const writer = (async () => {
+      const wc = await connectApp(master.host, master.mysqlPort);
+      while (writing) await wc.query('INSERT INTO big.t VALUES (?, ?)', [id++, 'during-channel']);
+      await wc.end();
+    })();
+    let result;
+    try {
+      result = await replica.client.call('provision_from', {
+        source: { host: master.host, port: master.port },
+        master: { host: master.host, port: master.mysqlPort, ...REPL },
+        serverId: 7,
+        channel: { source: 'node-master', host: replica.host },
+      });
+    } finally {
+      writing = false;
+      await writer;
+    }
+    expect(result.role).toBe('replica');
+    // The byte count is the donor's (the bytes did not pass through the receiving agent).
+    expect(result.bytes).toBeGreaterThan(1_000_000);
+    expect(replica.logs).toMatch(/"over":"channel"[^\n]*provisioned from snapshot/);
+    expect(master.logs).toMatch(/sending a snapshot over a data channel/);
+    const rc = await connectApp(replica.host, replica.mysqlPort);
+    conns.push(rc);
+    const want = Number(await scalar(mc, 'SELECT COUNT(*) FROM big.t'));
+    expect(await eventually(async () => Number(await scalar(rc, 'SELECT COUNT(*) FROM big.t')), (n) => n === want)).toBe(want);
+    expect(Number(await scalar(rc, 'SELECT COUNT(*) FROM big.t WHERE payload = ?', ['during-channel']))).toBe(id - 20_000_000);
+  });
+
+  it('a channel this node cannot open (an address socat would need quoted) falls back to HTTPS', async () => {
+    const replica = await AgentProcess.start();
+    agents.push(replica);
+    const ok = await replica.client.call('provision_from', {
+      source: { host: master.host, port: master.port },
+      master: { host: master.host, port: master.mysqlPort, ...REPL },
+      serverId: 8,
+      channel: { source: 'node-master', host: '::1' },
+    });
+    expect(ok.role).toBe('replica');
+    expect(replica.logs).toMatch(/no data channel here/);
+    expect(replica.logs).toMatch(/"over":"https"[^\n]*provisioned from snapshot/);
+  });
+
+  it('a donor that cannot open a channel says so in a way the receiver recognises; an unknown send is NOT_FOUND', async () => {
+    await expect(master.client.call('send_snapshot', { to: { host: '::1', port: 9 } })).rejects.toMatchObject({ code: 'WRONG_STATE', details: { channel: 'unavailable' } });
+    await expect(master.client.call('snapshot_sent', { id: 'AAAAAAAAAAAAAAAAAAAAAA', timeoutSeconds: 0 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
 });

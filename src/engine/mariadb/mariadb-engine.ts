@@ -3,7 +3,7 @@ import { chown, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
-import { serverSettings, type Engine, type RestoreStage, type RestoreTimings, type LoadResult, type EngineAccounts, type EngineCounters, type EngineProcess, type EngineSettings, type EngineStatus, type ReplicaSource } from '../engine.js';
+import { serverSettings, type Engine, type RestoreStage, type SnapshotInput, type RestoreTimings, type LoadResult, type EngineAccounts, type EngineCounters, type EngineProcess, type EngineSettings, type EngineStatus, type ReplicaSource } from '../engine.js';
 import { AppError, isAppError } from '../../util/errors.js';
 import { currentOsUser, type OsUser } from '../../util/os-user.js';
 import { sleep } from '../../util/proc.js';
@@ -310,14 +310,14 @@ export class MariadbEngine implements Engine {
     return snapshotStream(this.tools, this.backupParallel, incrementalLsn);
   }
 
-  async restoreSnapshot(stream: Readable, settings: EngineSettings, stage: RestoreStage = { part: 'full', last: true }): Promise<{ gtid: string; bytes: number; ms: RestoreTimings }> {
+  async restoreSnapshot(input: SnapshotInput, settings: EngineSettings, stage: RestoreStage = { part: 'full', last: true }): Promise<{ gtid: string; bytes: number; ms: RestoreTimings }> {
     if (this.isInitialized()) throw new AppError('WRONG_STATE', 'this node already holds a data directory: a snapshot is restored only into a new node');
     const staging = join(this.layout.tmp, 'restore');
     if (stage.part === 'full') {
       await this.prepareDirs();
       await this.writeConfig(settings);
     } else if (!existsSync(join(staging, 'xtrabackup_checkpoints'))) throw new AppError('WRONG_STATE', 'an incremental backup is restored on top of a full one: restore the full backup first');
-    const { gtid, bytes, extractMs, prepareMs } = await extractSnapshot(this.tools, stream, stage.part === 'full' ? staging : `${staging}-incremental`, this.backupParallel, stage.part === 'full' ? undefined : staging);
+    const { gtid, bytes, extractMs, prepareMs } = await extractSnapshot(this.tools, input, stage.part === 'full' ? staging : `${staging}-incremental`, this.backupParallel, stage.part === 'full' ? undefined : staging);
     const ms = { extract: extractMs, prepare: prepareMs, start: 0 };
     if (!stage.last) return { gtid, bytes, ms };
     await rm(this.layout.data, { recursive: true, force: true });

@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { coalesce } from '../../util/coalesce.js';
-import { AppError } from '../../util/errors.js';
+import { AppError, isAppError } from '../../util/errors.js';
+import type { SnapshotInput } from '../engine.js';
 import { runAs } from '../../util/os-user.js';
 import { TailBuffer, lastLines, lowerPriority, run, spawnOutput, waitExit } from '../../util/proc.js';
 import { BINLOG_INFO_FILES, parseBinlogInfo } from '../../protocol/binlog-info.js';
@@ -52,7 +53,27 @@ export function snapshotStream(ctx: ToolContext, parallel: number, incrementalLs
 }
 
 /**
- * Extracts a snapshot stream into `staging` (mbstream) and prepares it (`mariadb-backup
+ * A restore's input from a stream this process reads: the bytes go to mbstream's stdin in
+ * 1 MiB writes, not one per TLS record (src/util/coalesce.ts). Resolves with the byte count;
+ * rejects with PEER_FAILED when the stream breaks.
+ */
+export function readableFeed(stream: Readable): (stdin: Writable) => Promise<number> {
+  return async (stdin) => {
+    let bytes = 0;
+    // Counted beside the pipe, not through a stream of its own: one hop less per chunk.
+    const piped = pipeline(stream, coalesce(), stdin);
+    stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    try {
+      await piped;
+    } catch (e) {
+      throw new AppError('PEER_FAILED', `the snapshot stream broke after ${bytes} bytes: ${(e as Error).message}`, { cause: e });
+    }
+    return bytes;
+  };
+}
+
+/**
+ * Extracts a snapshot (a stream, or a feeder that fills mbstream's stdin itself) into `staging` (mbstream) and prepares it (`mariadb-backup
  * --prepare`), as the database's OS user. With `incrementalOf` (the directory of a full backup
  * extracted and prepared already), the stream is an incremental backup: it is applied to that
  * directory (`--prepare --incremental-dir`) and `staging` removed after. Returns the GTID
@@ -60,7 +81,7 @@ export function snapshotStream(ctx: ToolContext, parallel: number, incrementalLs
  * the prepare took. Throws PEER_FAILED when the stream
  * breaks or is incomplete, ENGINE_FAILED when a program fails; `staging` is removed on failure.
  */
-export async function extractSnapshot(ctx: ToolContext, stream: Readable, staging: string, parallel: number, incrementalOf?: string): Promise<{ gtid: string; bytes: number; extractMs: number; prepareMs: number }> {
+export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, staging: string, parallel: number, incrementalOf?: string): Promise<{ gtid: string; bytes: number; extractMs: number; prepareMs: number }> {
   const started = Date.now();
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true, mode: 0o700 });
@@ -73,15 +94,13 @@ export async function extractSnapshot(ctx: ToolContext, stream: Readable, stagin
   const exited = waitExit(child);
   try {
     try {
-      // Counted beside the pipe, not through a stream of its own: one hop less per chunk. The
-      // bytes reach mbstream in 1 MiB writes, not one per TLS record (src/util/coalesce.ts).
-      const piped = pipeline(stream, coalesce(), child.stdin);
-      stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      await piped;
+      bytes = await (typeof input === 'function' ? input : readableFeed(input))(child.stdin);
     } catch (e) {
+      // mbstream giving up first (a full disk, a malformed stream) breaks the feed: its error is the one that counts.
+      if (child.exitCode !== null && child.exitCode !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed: ${lastLines(err.text(), 4)}`);
       child.kill('SIGKILL');
       await exited.catch(() => undefined);
-      throw new AppError('PEER_FAILED', `the snapshot stream broke after ${bytes} bytes: ${(e as Error).message}`, { cause: e });
+      throw isAppError(e) ? e : new AppError('PEER_FAILED', `the snapshot's bytes did not all arrive: ${(e as Error).message}`, { cause: e });
     }
     const exit = await exited;
     if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed after ${bytes} bytes: ${lastLines(err.text(), 4)}`);

@@ -50,7 +50,10 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
       const peer = ctx.driver.peerName?.(id) ?? id;
       await donorAgent.call('authorize_peer', { peer, ttlSeconds: ctx.timeouts.snapshotGrantSeconds });
       try {
-        await ctx.agents.for(n).call('provision_from', { source: { host: donor.host!, port: donor.agentPort! }, master: source, serverId: n.serverId, ...(share ? { share } : {}) });
+        // The copy goes over a data channel outside Node (the donor's certificate name, and where
+        // the new node listens for it); the agents fall back to HTTPS when either end cannot.
+        const channel = { source: ctx.driver.peerName?.(donor.id) ?? donor.id, host: n.host! };
+        await ctx.agents.for(n).call('provision_from', { source: { host: donor.host!, port: donor.agentPort! }, master: source, serverId: n.serverId, channel, ...(share ? { share } : {}) });
       } finally {
         await donorAgent.call('revoke_peer', { peer }).catch(() => undefined);
       }

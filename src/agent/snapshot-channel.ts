@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { AppError, isAppError } from '../util/errors.js';
+import { listenChannel, type ChannelTls } from '../util/tls-channel.js';
+
+/** `details.channel` of the error a donor answers send_snapshot with when it cannot open a data channel: the receiver falls back to stream_snapshot. */
+export const NO_CHANNEL = 'unavailable';
+
+/** How long (ms) a donor's sends are remembered after they ended, for the receiver's `snapshot_sent`. */
+const KEEP_ENDED_MS = 10 * 60_000;
+
+/** How long (ms) a receiver waits for the donor's sender to connect once send_snapshot answered (the sender tries for 10 s). */
+export const SENDER_CONNECT_MS = 15_000;
+
+/** How long (s) a receiver waits in snapshot_sent for the donor to account for a send whose bytes all arrived. */
+export const SENT_WAIT_SECONDS = 30;
+
+interface Send {
+  peer: string | null;
+  /** Bytes sent, once the send ended well. */
+  bytes: Promise<number>;
+  endedAt: number | null;
+}
+
+/**
+ * A donor's data-channel sends, by id (random, 16 bytes base64url): each belongs to the peer
+ * that started it, and is remembered until that peer asks how it ended, or 10 minutes after
+ * it ended.
+ */
+export class ChannelSends {
+  private readonly sends = new Map<string, Send>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Starts `run` (the send) for `peer` and returns its id. */
+  start(peer: string | null, run: () => Promise<number>): string {
+    this.forgetOld();
+    const id = randomBytes(16).toString('base64url');
+    const send: Send = { peer, bytes: run(), endedAt: null };
+    const ended = (): void => void (send.endedAt = this.now());
+    send.bytes.then(ended, ended);
+    this.sends.set(id, send);
+    return id;
+  }
+
+  /**
+   * The byte count of `peer`'s send `id`, waiting up to `timeoutMs` for it to end; the send's
+   * own error when it failed. NOT_FOUND for another peer's id or one forgotten, TIMEOUT when it
+   * is still under way. An answered send is forgotten.
+   */
+  async result(id: string, peer: string | null, timeoutMs: number): Promise<number> {
+    const send = this.sends.get(id);
+    if (send === undefined || send.peer !== peer) throw new AppError('NOT_FOUND', `no snapshot send ${id} of this caller is known here`);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AppError('TIMEOUT', `the snapshot send ${id} did not end within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const bytes = await Promise.race([send.bytes, late]);
+      this.sends.delete(id);
+      return bytes;
+    } catch (e) {
+      if (!(isAppError(e) && e.code === 'TIMEOUT' && send.endedAt === null)) this.sends.delete(id);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** How many sends are remembered (under way or ended and not yet asked for). */
+  get size(): number {
+    return this.sends.size;
+  }
+
+  private forgetOld(): void {
+    const now = this.now();
+    for (const [id, s] of this.sends) if (s.endedAt !== null && now - s.endedAt > KEEP_ENDED_MS) this.sends.delete(id);
+  }
+}
+
+/** What a receiver needs to take a snapshot over a data channel. */
+export interface ChannelReceive {
+  /** This node's address, where it listens. */
+  bind: string;
+  /** This node's certificate paths and the donor's certificate name; null without TLS. */
+  tls: ChannelTls | null;
+  /** Asks the donor to send to `port` (send_snapshot, waiting while it is busy); resolves with the send's id. */
+  ask: (port: number) => Promise<string>;
+  /** The donor's account of the send `id` (snapshot_sent): its byte count. */
+  sent: (id: string) => Promise<number>;
+  /** How long (ms) the donor's sender may take to connect; SENDER_CONNECT_MS when absent. */
+  senderConnectMs?: number;
+}
+
+/**
+ * A restore's input (engine SnapshotInput) taken over a data channel: listens, hands mbstream's
+ * stdin to the listener, asks the donor to send, and resolves with the donor's byte count once
+ * the channel ended well and the donor says its copy ended well. The byte count is the donor's:
+ * on this end the bytes go from socat to mbstream without passing through this process.
+ * When the donor's sender never reached the listener (a firewall between the hosts, a donor
+ * that cannot connect), the error carries `details.channel` = NO_CHANNEL: the receiver then
+ * takes the snapshot over HTTPS (the donor's grant is used up only by a sender that connected).
+ */
+export function channelFeed(r: ChannelReceive): (stdin: Writable) => Promise<number> {
+  return async (stdin) => {
+    const listener = await listenChannel(r.bind, r.tls, stdin);
+    try {
+      const id = await r.ask(listener.port);
+      listener.expectSender(r.senderConnectMs ?? SENDER_CONNECT_MS);
+      try {
+        await listener.done;
+      } catch (e) {
+        if (listener.connected) throw e;
+        throw new AppError('PEER_FAILED', `the donor's sender never reached this node's data channel on ${r.bind}:${listener.port}`, { cause: e, details: { channel: NO_CHANNEL } });
+      }
+      return await r.sent(id);
+    } finally {
+      listener.close();
+    }
+  };
+}

@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { channelFeed, ChannelSends, NO_CHANNEL } from '../../src/agent/snapshot-channel.js';
+import { AppError } from '../../src/util/errors.js';
+import { ensureCa, issueCertificate, type CertificateFiles } from '../../src/util/pki.js';
+import { waitExit } from '../../src/util/proc.js';
+import { sendChannel } from '../../src/util/tls-channel.js';
+
+/** `wc -c` as the program the channel feeds (mbstream's place); resolves with the count it read. */
+function counter(): { stdin: NonNullable<ReturnType<typeof spawn>['stdin']>; count: Promise<number> } {
+  const child = spawn('wc', ['-c'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  return { stdin: child.stdin, count: waitExit(child).then(() => Number(out.trim())) };
+}
+
+describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSends)", () => {
+  let dir: string;
+  let receiver: CertificateFiles;
+  let donor: CertificateFiles;
+  let stranger: CertificateFiles;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cps-channel-feed-'));
+    const ca = await ensureCa(join(dir, 'ca'), 'feed-test');
+    receiver = await issueCertificate(ca, 'node-new', ['127.0.0.1'], join(dir, 'r'), 'agent');
+    donor = await issueCertificate(ca, 'node-donor', ['127.0.0.1'], join(dir, 'd'), 'agent');
+    stranger = await issueCertificate(ca, 'node-other', ['127.0.0.1'], join(dir, 's'), 'agent');
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("takes the donor's bytes into the program and answers the donor's count", async () => {
+    const sends = new ChannelSends();
+    const sink = counter();
+    const feed = channelFeed({
+      bind: '127.0.0.1',
+      tls: { ...receiver, peerName: 'node-donor' },
+      ask: async (port) => sends.start('node-new', () => sendChannel(Readable.from([Buffer.alloc(5_000_000, 7)]), '127.0.0.1', port, { ...donor, peerName: 'node-new' })),
+      sent: (id) => sends.result(id, 'node-new', 10_000),
+    });
+    expect(await feed(sink.stdin)).toBe(5_000_000);
+    expect(await sink.count).toBe(5_000_000);
+    expect(sends.size).toBe(0);
+  });
+
+  it('a sender that never connects (a firewall between the hosts) is told apart: the error says no channel could be made', async () => {
+    const sink = counter();
+    const feed = channelFeed({ bind: '127.0.0.1', tls: { ...receiver, peerName: 'node-donor' }, ask: async () => 'never-connects', sent: async () => 0, senderConnectMs: 300 });
+    const err = await feed(sink.stdin).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ code: 'PEER_FAILED', details: { channel: NO_CHANNEL } });
+    expect(await sink.count).toBe(0);
+  });
+
+  it('a sender that connects with the wrong certificate fails the copy, without the no-channel mark (no silent fallback)', async () => {
+    const sink = counter();
+    const feed = channelFeed({
+      bind: '127.0.0.1',
+      tls: { ...receiver, peerName: 'node-donor' },
+      ask: async (port) => {
+        void sendChannel(Readable.from([Buffer.alloc(1000)]), '127.0.0.1', port, { ...stranger, peerName: 'node-new' }).catch(() => undefined);
+        return 'x';
+      },
+      sent: async () => 1000,
+    });
+    const err = await feed(sink.stdin).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'PEER_FAILED' });
+    expect((err as AppError).details?.['channel']).toBeUndefined();
+    expect(await sink.count).toBe(0);
+  });
+
+  it("the donor's account: only the peer that started a send learns its end; its error is passed on; a send under way times out; an answered one is forgotten", async () => {
+    const sends = new ChannelSends();
+    let finish!: (n: number) => void;
+    const id = sends.start('node-a', () => new Promise<number>((ok) => (finish = ok)));
+    await expect(sends.result(id, 'node-b', 10)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(sends.result(id, 'node-a', 10)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    finish(42);
+    expect(await sends.result(id, 'node-a', 10)).toBe(42);
+    await expect(sends.result(id, 'node-a', 10)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const bad = sends.start('node-a', async () => {
+      throw new AppError('ENGINE_FAILED', 'mariadb-backup exited with code 1');
+    });
+    await expect(sends.result(bad, 'node-a', 1000)).rejects.toMatchObject({ code: 'ENGINE_FAILED' });
+  });
+
+  it('forgets ended sends nobody asked about after 10 minutes', async () => {
+    let now = 0;
+    const sends = new ChannelSends(() => now);
+    sends.start('node-a', async () => 1);
+    await new Promise((r) => setImmediate(r));
+    expect(sends.size).toBe(1);
+    now = 11 * 60_000;
+    sends.start('node-a', () => new Promise<number>(() => undefined));
+    expect(sends.size).toBe(1);
+  });
+});

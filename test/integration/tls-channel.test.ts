@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureCa, issueCertificate, type CertificateFiles } from '../../src/util/pki.js';
+import { AppError } from '../../src/util/errors.js';
+import { waitExit } from '../../src/util/proc.js';
+import { channelUnusable, listenChannel, sendChannel, type ChannelTls } from '../../src/util/tls-channel.js';
+
+/** A reader of the channel: `sha256sum` in a child, whose stdin the listener takes; resolves with the digest and byte count it saw. */
+function digestChild(): { stdin: NonNullable<ReturnType<typeof spawn>['stdin']>; result: Promise<{ hex: string; code: number | null }> } {
+  const child = spawn('sha256sum', ['-b'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const result = waitExit(child).then((e) => ({ hex: out.split(' ')[0] ?? '', code: e.code }));
+  return { stdin: child.stdin, result };
+}
+
+/** `n` random bytes as a stream of 1 MiB chunks, and their digest. */
+function randomSource(n: number): { stream: Readable; hex: string } {
+  const chunks: Buffer[] = [];
+  for (let left = n; left > 0; left -= 1 << 20) chunks.push(randomBytes(Math.min(left, 1 << 20)));
+  const h = createHash('sha256');
+  for (const c of chunks) h.update(c);
+  return { stream: Readable.from(chunks), hex: h.digest('hex') };
+}
+
+describe('a data channel between two agents (socat, mutual TLS)', () => {
+  let dir: string;
+  let alpha: CertificateFiles;
+  let beta: CertificateFiles;
+  let gamma: CertificateFiles;
+  const tls = (me: CertificateFiles, peerName: string): ChannelTls => ({ cert: me.cert, key: me.key, ca: me.ca, peerName });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cps-channel-'));
+    const ca = await ensureCa(join(dir, 'ca'), 'channel-test');
+    alpha = await issueCertificate(ca, 'node-alpha', ['127.0.0.1'], join(dir, 'alpha'), 'agent');
+    beta = await issueCertificate(ca, 'node-beta', ['127.0.0.1'], join(dir, 'beta'), 'agent');
+    // gamma holds a certificate of the same CA, but is not the node the bytes are for.
+    gamma = await issueCertificate(ca, 'node-gamma', ['127.0.0.1'], join(dir, 'gamma'), 'agent');
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('carries every byte, in order, to the program reading the listener, and the sender counts them', async () => {
+    const sink = digestChild();
+    const listener = await listenChannel('127.0.0.1', tls(alpha, 'node-beta'), sink.stdin);
+    expect(listener.port).toBeGreaterThan(0);
+    const src = randomSource(24 * 1024 * 1024 + 17);
+    const bytes = await sendChannel(src.stream, '127.0.0.1', listener.port, tls(beta, 'node-alpha'));
+    await listener.done;
+    expect(bytes).toBe(24 * 1024 * 1024 + 17);
+    expect(await sink.result).toEqual({ hex: src.hex, code: 0 });
+  });
+
+  it('works without TLS too (an agent run without certificates)', async () => {
+    const sink = digestChild();
+    const listener = await listenChannel('127.0.0.1', null, sink.stdin);
+    const src = randomSource(3 * 1024 * 1024);
+    expect(await sendChannel(src.stream, '127.0.0.1', listener.port, null)).toBe(3 * 1024 * 1024);
+    await listener.done;
+    expect((await sink.result).hex).toBe(src.hex);
+  });
+
+  it('refuses a sender whose certificate bears another name: the listener fails and nothing reaches its reader', async () => {
+    const sink = digestChild();
+    const listener = await listenChannel('127.0.0.1', tls(alpha, 'node-beta'), sink.stdin);
+    // With TLS 1.3 the sender's handshake is over before the listener checks its certificate, so
+    // a small send may end "well" on the sender's side: only the receiving end can say the bytes arrived.
+    const send = sendChannel(randomSource(1024 * 1024).stream, '127.0.0.1', listener.port, tls(gamma, 'node-alpha')).catch((e: unknown) => e);
+    await expect(listener.done).rejects.toThrow(/commonName does not match/);
+    await send;
+    // Nothing reached the reader.
+    expect((await sink.result).hex).toBe(createHash('sha256').digest('hex'));
+  });
+
+  it('the sender refuses a listener whose certificate bears another name: the bytes never leave', async () => {
+    const sink = digestChild();
+    // gamma listens, as if it had taken the address the donor was told to send to.
+    const listener = await listenChannel('127.0.0.1', tls(gamma, 'node-beta'), sink.stdin);
+    await expect(sendChannel(randomSource(1024 * 1024).stream, '127.0.0.1', listener.port, tls(beta, 'node-alpha'))).rejects.toThrow(/PEER_FAILED|commonName|failed/);
+    await listener.done.catch(() => undefined);
+    expect((await sink.result).hex).toBe(createHash('sha256').digest('hex'));
+  });
+
+  it('a source that fails mid-way fails the send with its own error, and the listener does not end cleanly with a whole copy', async () => {
+    const sink = digestChild();
+    const listener = await listenChannel('127.0.0.1', tls(alpha, 'node-beta'), sink.stdin);
+    const source = new PassThrough();
+    const send = sendChannel(source, '127.0.0.1', listener.port, tls(beta, 'node-alpha'));
+    source.write(randomBytes(2 * 1024 * 1024));
+    setTimeout(() => source.destroy(new AppError('ENGINE_FAILED', 'mariadb-backup exited with code 1')), 200);
+    await expect(send).rejects.toMatchObject({ code: 'ENGINE_FAILED' });
+    await listener.done.catch(() => undefined);
+    await sink.result;
+  });
+
+  it('a listener nobody connects to is closed by expectSender, and done says so', async () => {
+    const sink = digestChild();
+    const listener = await listenChannel('127.0.0.1', tls(alpha, 'node-beta'), sink.stdin);
+    listener.expectSender(200);
+    await expect(listener.done).rejects.toThrow(/closed before a sender connected/);
+    expect((await sink.result).code).toBe(0);
+  });
+
+  it('a sender to a port nobody listens on fails with PEER_FAILED and destroys its source', async () => {
+    const probe = await listenChannel('127.0.0.1', null, digestChild().stdin);
+    probe.close();
+    await probe.done.catch(() => undefined);
+    const source = new PassThrough();
+    await expect(sendChannel(source, '127.0.0.1', probe.port, null)).rejects.toMatchObject({ code: 'PEER_FAILED' });
+    expect(source.destroyed).toBe(true);
+  });
+
+  it('cannot listen on an address of another host: PEER_FAILED naming it', async () => {
+    // 192.0.2.1 (TEST-NET-1) is never this host's: the bind fails before any packet is sent.
+    await expect(listenChannel('192.0.2.1', null, digestChild().stdin)).rejects.toThrow(/192\.0\.2\.1/);
+  });
+
+  it('says when a value would need quoting in socat addresses, so the caller uses HTTPS', () => {
+    expect(channelUnusable('127.0.0.1', tls(alpha, 'node-beta'))).toBeNull();
+    expect(channelUnusable('::1', null)).toMatch(/::1/);
+    expect(channelUnusable('127.0.0.1', { ...tls(alpha, 'node-beta'), key: '/tmp/a,b/agent.key' })).toMatch(/a,b/);
+    expect(channelUnusable('127.0.0.1', { ...tls(alpha, 'node-beta'), peerName: 'cps-mysql CA x' })).toMatch(/CA x/);
+  });
+});
