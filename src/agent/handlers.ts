@@ -125,7 +125,7 @@ export function agentHandlers(deps: AgentDeps): Handlers<AgentApi> {
     ...userHandlers(engine, state),
     ...hostHandlers(state, deps.onLease),
     ...restoreHandlers({ ...core, spoolDir: join(deps.dir, 'tmp') }),
-    ...snapshotHandlers({ ...core, grants: deps.grants, peerClient: deps.peerClient, onChange: deps.onChange, requireRunning, tlsFiles: deps.tlsFiles ?? null }),
+    ...snapshotHandlers({ ...core, grants: deps.grants, peerClient: deps.peerClient, onChange: deps.onChange, requireRunning, tlsFiles: deps.tlsFiles ?? null, channelDir: join(deps.dir, 'tmp') }),
 
     check_agent_process: async () => ({ ok: true, pid: process.pid, version: VERSION }),
 

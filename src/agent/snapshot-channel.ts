@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { AppError, isAppError } from '../util/errors.js';
-import { listenChannel, type ChannelTls } from '../util/tls-channel.js';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { isSocketPath, listenChannel, type ChannelTls } from '../util/tls-channel.js';
 
 /** `details.channel` of the error a donor answers send_snapshot with when it cannot open a data channel: the receiver falls back to stream_snapshot. */
 export const NO_CHANNEL = 'unavailable';
@@ -80,11 +82,11 @@ export class ChannelSends {
 
 /** What a receiver needs to take a snapshot over a data channel. */
 export interface ChannelReceive {
-  /** This node's address, where it listens. */
+  /** This node's address, where it listens; or an absolute path: a Unix socket, for a donor on this host. */
   bind: string;
   /** This node's certificate paths and the donor's certificate name; null without TLS. */
   tls: ChannelTls | null;
-  /** Asks the donor to send to `port` (send_snapshot, waiting while it is busy); resolves with the send's id. */
+  /** Asks the donor to send to `port` (0 for a socket) (send_snapshot, waiting while it is busy); resolves with the send's id. */
   ask: (port: number) => Promise<string>;
   /** The donor's account of the send `id` (snapshot_sent): its byte count. */
   sent: (id: string) => Promise<number>;
@@ -103,6 +105,7 @@ export interface ChannelReceive {
  */
 export function channelFeed(r: ChannelReceive): (stdin: Writable) => Promise<number> {
   return async (stdin) => {
+    if (isSocketPath(r.bind)) await mkdir(dirname(r.bind), { recursive: true, mode: 0o700 });
     const listener = await listenChannel(r.bind, r.tls, stdin);
     try {
       const id = await r.ask(listener.port);
@@ -111,7 +114,7 @@ export function channelFeed(r: ChannelReceive): (stdin: Writable) => Promise<num
         await listener.done;
       } catch (e) {
         if (listener.connected) throw e;
-        throw new AppError('PEER_FAILED', `the donor's sender never reached this node's data channel on ${r.bind}:${listener.port}`, { cause: e, details: { channel: NO_CHANNEL } });
+        throw new AppError('PEER_FAILED', `the donor's sender never reached this node's data channel on ${isSocketPath(r.bind) ? r.bind : `${r.bind}:${listener.port}`}`, { cause: e, details: { channel: NO_CHANNEL } });
       }
       return await r.sent(id);
     } finally {

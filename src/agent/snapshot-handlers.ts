@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { lstatSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { AgentApi } from '../protocol/agent-api.js';
 import type { RpcClient } from '../rpc/client.js';
@@ -30,6 +33,25 @@ export interface SnapshotDeps extends HandlerCore {
   requireRunning: (method: string) => void;
   /** This agent's certificate, key and CA (PEM file paths) for data channels; null when it runs without TLS. */
   tlsFiles: { cert: string; key: string; ca: string } | null;
+  /** Where this agent makes the Unix sockets of same-host data channels (made 0700 if missing). */
+  channelDir: string;
+}
+
+/**
+ * Why `path` may not take a snapshot (a same-host data channel), or null: it must be a Unix
+ * socket of this process's own OS user that no other user may open (mode 0600, as the
+ * receiving agent makes it) — a caller cannot send a copy to another user's socket.
+ */
+export function notOwnSocket(path: string): string | null {
+  try {
+    const st = lstatSync(path);
+    if (!st.isSocket()) return `${path} is not a socket`;
+    if (st.uid !== process.getuid?.()) return `${path} belongs to another OS user`;
+    if ((st.mode & 0o077) !== 0) return `${path} is open to other users (mode ${(st.mode & 0o777).toString(8)})`;
+    return null;
+  } catch {
+    return `no socket ${path} on this host`;
+  }
 }
 
 /**
@@ -69,19 +91,24 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
   };
   const pullSnapshot = (peer: RpcClient<AgentApi>, group?: ShareRequest): Promise<Readable> => whenFree(group, (g) => peer.stream('stream_snapshot', g ? { share: g } : {}));
 
-  /** The snapshot over a data channel from the donor, when both ends can open one (null: use HTTPS). */
-  const channelInput = (peer: RpcClient<AgentApi>, channel: SnapshotChannel | undefined, group?: ShareRequest): SnapshotInput | null => {
+  /**
+   * The snapshot over a data channel from the donor, when both ends can open one (null: use
+   * HTTPS). A donor at this node's own address is on this host: the channel is a Unix socket in
+   * this agent's directory (no TLS to pay for; only this OS user can connect), else TCP with TLS.
+   */
+  const channelInput = (peer: RpcClient<AgentApi>, source: { host: string }, channel: SnapshotChannel | undefined, group?: ShareRequest): SnapshotInput | null => {
     if (channel === undefined) return null;
-    const tls = deps.tlsFiles ? { ...deps.tlsFiles, peerName: channel.source } : null;
-    const why = channelUnusable(channel.host, tls);
+    const socket = source.host === channel.host ? join(deps.channelDir, `snapshot-${randomBytes(6).toString('hex')}.sock`) : null;
+    const tls = deps.tlsFiles && socket === null ? { ...deps.tlsFiles, peerName: channel.source } : null;
+    const why = channelUnusable(socket ?? channel.host, tls);
     if (why !== null) {
       logger.info({ why }, 'the snapshot comes over HTTPS: no data channel here');
       return null;
     }
     return channelFeed({
-      bind: channel.host,
+      bind: socket ?? channel.host,
       tls,
-      ask: (port) => whenFree(group, async (g) => (await peer.call('send_snapshot', { to: { host: channel.host, port }, ...(g ? { share: g } : {}) })).id),
+      ask: (port) => whenFree(group, async (g) => (await peer.call('send_snapshot', { to: socket ? { socket } : { host: channel.host, port }, ...(g ? { share: g } : {}) })).id),
       sent: async (id) => (await peer.call('snapshot_sent', { id, timeoutSeconds: SENT_WAIT_SECONDS }, { timeoutMs: (SENT_WAIT_SECONDS + 10) * 1000 })).bytes,
     });
   };
@@ -111,8 +138,10 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
 
     send_snapshot: async (params, ctx) => {
       requireRunning('send_snapshot');
-      const tls = deps.tlsFiles && ctx.peer !== null ? { ...deps.tlsFiles, peerName: ctx.peer } : null;
-      const why = deps.tlsFiles && ctx.peer === null ? 'the caller showed no certificate' : channelUnusable(params.to.host, tls);
+      const to = 'socket' in params.to ? params.to.socket : params.to.host;
+      const port = 'socket' in params.to ? 0 : params.to.port;
+      const tls = deps.tlsFiles && ctx.peer !== null && !('socket' in params.to) ? { ...deps.tlsFiles, peerName: ctx.peer } : null;
+      const why = deps.tlsFiles && ctx.peer === null ? 'the caller showed no certificate' : (channelUnusable(to, tls) ?? ('socket' in params.to ? notOwnSocket(to) : null));
       if (why !== null) throw new AppError('WRONG_STATE', `send_snapshot: this node cannot open a data channel (${why}); use stream_snapshot`, { details: { channel: NO_CHANNEL } });
       const stream = share.join(params.share);
       logger.info({ peer: ctx.peer, to: params.to, group: params.share ?? null }, 'sending a snapshot over a data channel');
@@ -120,7 +149,7 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
       const onConnected = (): void => {
         if (ctx.peer !== null && ctx.peer !== MANAGER_PEER) deps.grants.consume(ctx.peer);
       };
-      const id = sends.start(ctx.peer, () => sendChannel(stream, params.to.host, params.to.port, tls, { onConnected }));
+      const id = sends.start(ctx.peer, () => sendChannel(stream, to, port, tls, { onConnected }));
       return { id };
     },
 
@@ -154,7 +183,7 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
         await state.update({ serverId: params.serverId, settings: settingsIn, role: 'none', provisioning: true });
         const peer = deps.peerClient(params.source.host, params.source.port);
         const started = Date.now();
-        const channel = channelInput(peer, params.channel, params.share);
+        const channel = channelInput(peer, params.source, params.channel, params.share);
         let firstByteMs = 0;
         let over: 'channel' | 'https' = channel === null ? 'https' : 'channel';
         const overHttps = async (): Promise<Awaited<ReturnType<typeof engine.restoreSnapshot>>> => {

@@ -57,6 +57,9 @@ export const snapshotChannel = z.object({ source: nodeName, host }).strict();
 /** See snapshotChannel. */
 export type SnapshotChannel = z.infer<typeof snapshotChannel>;
 
+/** A Unix socket (an absolute path) where a new node on the donor's own host listens for its snapshot. */
+export const channelSocket = z.object({ socket: z.string().regex(/^\/[A-Za-z0-9_./-]{1,106}$/, 'must be an absolute path of letters, digits, _ . / or -') }).strict();
+
 /** A peer agent's address and API port. */
 export type PeerAddress = z.infer<typeof peerAddress>;
 
@@ -202,11 +205,13 @@ export const agentApi = {
   /**
    * A peer's snapshot over a data channel outside Node (src/util/tls-channel.ts): the donor joins
    * the caller to a copy (alone, or the `share` group, as stream_snapshot does) and sends it to
-   * the caller's listener at `to`, which must show the caller's own certificate. Answers at once
+   * the caller's listener at `to`, which must show the caller's own certificate — or, for a
+   * caller on the same host, `to.socket`: a Unix socket that must belong to this agent's OS
+   * user with mode 0600 (no TLS). Answers at once
    * with the send's `id`; `snapshot_sent` tells how it ended. BUSY while another copy runs;
    * WRONG_STATE when this host cannot open a channel (the caller then uses stream_snapshot).
    */
-  send_snapshot: method<{ id: string }>()({ verb: 'POST', params: z.object({ to: peerAddress, share: snapshotShare.optional() }).strict() }),
+  send_snapshot: method<{ id: string }>()({ verb: 'POST', params: z.object({ to: z.union([peerAddress, channelSocket]), share: snapshotShare.optional() }).strict() }),
   /**
    * How a send_snapshot the caller started ended: its byte count once the donor's copy finished
    * and every byte was sent; the copy's error otherwise. Waits up to `timeoutSeconds` for a send

@@ -17,6 +17,8 @@ import { which } from './which.js';
  * stdin (`mbstream`); the sender connects and writes what it is given. With TLS each end shows
  * its own certificate and checks that the other's is signed by the service's CA and bears the
  * expected name (socat's `verify=1,commonname=`), so the bytes reach only the node they are for.
+ * Between two agents of one host the channel can be a Unix socket (mode 0600) instead: no TLS,
+ * the kernel's file permissions keep other users out.
  */
 
 /** The TLS of one end: PEM file paths (never their content), and the certificate name (CN) the other end must show. */
@@ -55,16 +57,26 @@ export function socatProgram(): string | null {
   return isAbsolute(p) ? p : null;
 }
 
+/** The longest Unix socket path the kernel takes (sun_path holds 108 bytes with its NUL). */
+const SOCKET_PATH_MAX = 107;
+
+/** True when a channel end is a Unix socket (an absolute path) rather than a host address. */
+export function isSocketPath(hostOrPath: string): boolean {
+  return hostOrPath.startsWith('/');
+}
+
 /**
- * Why a channel to or from `host` with `tls` cannot be made here, or null when it can: socat is
- * missing, or a value would need quoting in socat's address syntax (an IPv6 address, a path
- * with a comma or a colon). The caller then uses the HTTPS stream.
+ * Why a channel to or from `host` (an address, or an absolute path: a Unix socket) with `tls`
+ * cannot be made here, or null when it can: socat is missing, a value would need quoting in
+ * socat's address syntax (an IPv6 address, a path with a comma or a colon), a socket path is too
+ * long. The caller then uses the HTTPS stream.
  */
 export function channelUnusable(host: string, tls: ChannelTls | null): string | null {
   if (socatProgram() === null) return 'socat is not installed';
   const values = [host, ...(tls ? [tls.cert, tls.key, tls.ca, tls.peerName] : [])];
   const bad = values.find((v) => !PLAIN_VALUE.test(v));
-  return bad === undefined ? null : `a value socat cannot take unquoted: ${JSON.stringify(bad.slice(0, 80))}`;
+  if (bad !== undefined) return `a value socat cannot take unquoted: ${JSON.stringify(bad.slice(0, 80))}`;
+  return isSocketPath(host) && Buffer.byteLength(host) > SOCKET_PATH_MAX ? `a socket path longer than ${SOCKET_PATH_MAX} bytes: ${host.slice(0, 80)}…` : null;
 }
 
 function tlsOptions(tls: ChannelTls): string {
@@ -86,7 +98,7 @@ function requireSocat(): string {
 
 /** A listening receiver: see listenChannel. */
 export interface ChannelListener {
-  /** The TCP port it listens on (the kernel's choice). */
+  /** The TCP port it listens on (the kernel's choice); 0 on a Unix socket. */
   port: number;
   /**
    * Settles when the channel ends: resolves once the sender closed it after its last byte
@@ -103,15 +115,17 @@ export interface ChannelListener {
 }
 
 /**
- * Listens on `bind` (an address of this host) for one sender and writes what it sends into
- * `into`, which must be backed by a file descriptor (a child's stdin pipe): it is handed to socat
+ * Listens on `bind` — an address of this host, or an absolute path: a Unix socket made with mode
+ * 0600 (for a sender on the same host; no TLS: only this user can connect) — for one sender and
+ * writes what it sends into `into`, which must be backed by a file descriptor (a child's stdin pipe): it is handed to socat
  * and this process's own end of it is closed, so the program reading it sees the end of the
  * stream when the sender closes. With `tls`, the sender must show a certificate of the CA bearing
  * `tls.peerName`. Throws WRONG_STATE when socat is missing, PEER_FAILED when it cannot listen.
  */
 export async function listenChannel(bind: string, tls: ChannelTls | null, into: Writable, idleSeconds = CHANNEL_IDLE_SECONDS): Promise<ChannelListener> {
   const socat = requireSocat();
-  const address = tls ? `OPENSSL-LISTEN:0,bind=${bind},${tlsOptions(tls)},${KEEPALIVE}` : `TCP-LISTEN:0,bind=${bind},${KEEPALIVE}`;
+  const unix = isSocketPath(bind);
+  const address = unix ? `UNIX-LISTEN:${bind},mode=600,unlink-early` : tls ? `OPENSSL-LISTEN:0,bind=${bind},${tlsOptions(tls)},${KEEPALIVE}` : `TCP-LISTEN:0,bind=${bind},${KEEPALIVE}`;
   // -d -d: socat reports the port it got and each connection it accepts, which is all this reads.
   const child = spawn(socat, ['-d', '-d', '-b', String(BLOCK_BYTES), '-T', String(idleSeconds), '-u', address, 'STDOUT'], { stdio: ['ignore', into, 'pipe'] });
   into.destroy();
@@ -126,9 +140,9 @@ export async function listenChannel(bind: string, tls: ChannelTls | null, into: 
       err.push(c);
       const text = err.text();
       const m = /listening on AF=\d+ \S*:(\d+)\s*$/m.exec(text);
-      if (m) {
+      if (m || (unix && /listening on AF=1 /.test(text))) {
         clearTimeout(timer);
-        resolve(Number(m[1]));
+        resolve(m ? Number(m[1]) : 0);
       }
       if (/accepting connection from/.test(text)) connected = true;
     });
@@ -156,7 +170,7 @@ export async function listenChannel(bind: string, tls: ChannelTls | null, into: 
     clearTimeout(senderTimer);
     if (e.code === 0 && !closedByUs) return;
     const why = closedByUs ? (connected ? 'closed' : 'closed before a sender connected') : `${describeExit(e)}: ${socatErrors(err)}`;
-    throw new AppError('PEER_FAILED', `the data channel on ${bind}:${port} failed: ${why}`);
+    throw new AppError('PEER_FAILED', `the data channel on ${unix ? bind : `${bind}:${port}`} failed: ${why}`);
   });
   // The owner awaits `done` later; a failure before then must not count as unhandled.
   done.catch(() => undefined);
@@ -178,7 +192,8 @@ export async function listenChannel(bind: string, tls: ChannelTls | null, into: 
 }
 
 /**
- * Sends `source` to a listening receiver at `host:port` and resolves with the byte count once
+ * Sends `source` to a listening receiver at `host:port` (or at the Unix socket `host`, an
+ * absolute path; `port` and `tls` unused then) and resolves with the byte count once
  * socat has written it all and closed the connection. That alone does not prove the receiver
  * took it: with TLS 1.3 a receiver checks the sender's certificate after the sender's handshake
  * is over, so a receiver that refused it may have read nothing — only the receiving end's own
@@ -190,7 +205,12 @@ export async function listenChannel(bind: string, tls: ChannelTls | null, into: 
  */
 export async function sendChannel(source: Readable, host: string, port: number, tls: ChannelTls | null, options: { onConnected?: () => void; idleSeconds?: number } = {}): Promise<number> {
   const socat = requireSocat();
-  const address = tls ? `OPENSSL:${host}:${port},${tlsOptions(tls)},connect-timeout=${CONNECT_SECONDS},${KEEPALIVE}` : `TCP:${host}:${port},connect-timeout=${CONNECT_SECONDS},${KEEPALIVE}`;
+  const unix = isSocketPath(host);
+  const address = unix
+    ? `UNIX-CONNECT:${host}`
+    : tls
+      ? `OPENSSL:${host}:${port},${tlsOptions(tls)},connect-timeout=${CONNECT_SECONDS},${KEEPALIVE}`
+      : `TCP:${host}:${port},connect-timeout=${CONNECT_SECONDS},${KEEPALIVE}`;
   // -d -d: socat says when the connection (and its TLS handshake) is made, which is all this reads.
   const child: ChildProcess = spawn(socat, ['-d', '-d', '-b', String(BLOCK_BYTES), '-T', String(options.idleSeconds ?? CHANNEL_IDLE_SECONDS), '-u', 'STDIN', address], { stdio: ['pipe', 'ignore', 'pipe'] });
   const err = new TailBuffer();
@@ -208,7 +228,7 @@ export async function sendChannel(source: Readable, host: string, port: number, 
   source.on('data', (chunk: Buffer) => (bytes += chunk.length));
   source.once('error', () => (sourceFailed = true));
   const channelFailed = (e: Exit | Error): AppError =>
-    new AppError('PEER_FAILED', `the data channel to ${host}:${port} failed after ${bytes} bytes: ${e instanceof Error ? e.message : `${describeExit(e)}: ${socatErrors(err)}`}`);
+    new AppError('PEER_FAILED', `the data channel to ${unix ? host : `${host}:${port}`} failed after ${bytes} bytes: ${e instanceof Error ? e.message : `${describeExit(e)}: ${socatErrors(err)}`}`);
   try {
     await pipeline(source, child.stdin!);
   } catch (e) {

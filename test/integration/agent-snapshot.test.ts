@@ -151,7 +151,7 @@ describe('a replica provisioned from a physical snapshot', () => {
     // A different request is still refused: the node now serves a copy.
     await expect(replica.client.call('provision_from', { source: { host: master.host, port: master.port }, master: { host: master.host, port: master.mysqlPort, ...REPL }, serverId: 6 })).rejects.toThrow(/already holds data/);
   });
-  it('over a data channel (socat, outside Node) the copy holds every row written up to it and then follows the master', async () => {
+  it('over a data channel (socat, outside Node; a Unix socket between agents of one host) the copy holds every row written up to it and then follows the master', async () => {
     const replica = await AgentProcess.start();
     agents.push(replica);
     let writing = true;
@@ -177,7 +177,8 @@ describe('a replica provisioned from a physical snapshot', () => {
     // The byte count is the donor's (the bytes did not pass through the receiving agent).
     expect(result.bytes).toBeGreaterThan(1_000_000);
     expect(replica.logs).toMatch(/"over":"channel"[^\n]*provisioned from snapshot/);
-    expect(master.logs).toMatch(/sending a snapshot over a data channel/);
+    // Both agents are on this host (the same address): the channel is a Unix socket, no TLS to pay for.
+    expect(master.logs).toMatch(/"to":\{"socket":"[^"]+\.sock"\}[^\n]*sending a snapshot over a data channel/);
     const rc = await connectApp(replica.host, replica.mysqlPort);
     conns.push(rc);
     const want = Number(await scalar(mc, 'SELECT COUNT(*) FROM big.t'));
@@ -201,6 +202,8 @@ describe('a replica provisioned from a physical snapshot', () => {
 
   it('a donor that cannot open a channel says so in a way the receiver recognises; an unknown send is NOT_FOUND', async () => {
     await expect(master.client.call('send_snapshot', { to: { host: '::1', port: 9 } })).rejects.toMatchObject({ code: 'WRONG_STATE', details: { channel: 'unavailable' } });
+    // A same-host socket that is not one the receiving agent made (here, no socket at all) is refused the same way.
+    await expect(master.client.call('send_snapshot', { to: { socket: '/etc/passwd' } })).rejects.toMatchObject({ code: 'WRONG_STATE', details: { channel: 'unavailable' } });
     await expect(master.client.call('snapshot_sent', { id: 'AAAAAAAAAAAAAAAAAAAAAA', timeoutSeconds: 0 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { chmod, chown, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelFeed, ChannelSends, NO_CHANNEL } from '../../src/agent/snapshot-channel.js';
+import { notOwnSocket } from '../../src/agent/snapshot-handlers.js';
 import { AppError } from '../../src/util/errors.js';
 import { ensureCa, issueCertificate, type CertificateFiles } from '../../src/util/pki.js';
 import { waitExit } from '../../src/util/proc.js';
@@ -90,6 +92,25 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
       throw new AppError('ENGINE_FAILED', 'mariadb-backup exited with code 1');
     });
     await expect(sends.result(bad, 'node-a', 1000)).rejects.toMatchObject({ code: 'ENGINE_FAILED' });
+  });
+
+  it("a donor sends to a same-host socket only if it is its own OS user's and closed to others", async () => {
+    const path = join(dir, 'own.sock');
+    const server = createServer();
+    await new Promise<void>((ok) => server.listen(path, ok));
+    try {
+      await chmod(path, 0o600);
+      expect(notOwnSocket(path)).toBeNull();
+      await chmod(path, 0o666);
+      expect(notOwnSocket(path)).toMatch(/open to other users \(mode 666\)/);
+      await chmod(path, 0o600);
+      await chown(path, 65534, 65534);
+      expect(notOwnSocket(path)).toMatch(/belongs to another OS user/);
+    } finally {
+      await new Promise<void>((ok) => server.close(() => ok()));
+    }
+    expect(notOwnSocket(join(dir, 'r', 'agent.crt'))).toMatch(/is not a socket/);
+    expect(notOwnSocket(join(dir, 'absent.sock'))).toMatch(/no socket/);
   });
 
   it('forgets ended sends nobody asked about after 10 minutes', async () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,20 @@ describe('a data channel between two agents (socat, mutual TLS)', () => {
     expect((await sink.result).hex).toBe(src.hex);
   });
 
+  it('between two agents of one host, over a Unix socket only this OS user may open (mode 0600), no TLS', async () => {
+    const sink = digestChild();
+    const path = join(dir, 'same-host.sock');
+    const listener = await listenChannel(path, null, sink.stdin);
+    expect(listener.port).toBe(0);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const src = randomSource(5 * 1024 * 1024 + 3);
+    expect(await sendChannel(src.stream, path, 0, null)).toBe(5 * 1024 * 1024 + 3);
+    await listener.done;
+    expect((await sink.result).hex).toBe(src.hex);
+    // socat removes the socket when it is done.
+    expect(existsSync(path)).toBe(false);
+  });
+
   it('refuses a sender whose certificate bears another name: the listener fails and nothing reaches its reader', async () => {
     const sink = digestChild();
     const listener = await listenChannel('127.0.0.1', tls(alpha, 'node-beta'), sink.stdin);
@@ -127,6 +141,7 @@ describe('a data channel between two agents (socat, mutual TLS)', () => {
   it('says when a value would need quoting in socat addresses, so the caller uses HTTPS', () => {
     expect(channelUnusable('127.0.0.1', tls(alpha, 'node-beta'))).toBeNull();
     expect(channelUnusable('::1', null)).toMatch(/::1/);
+    expect(channelUnusable(`/tmp/${'x'.repeat(110)}.sock`, null)).toMatch(/longer than 107 bytes/);
     expect(channelUnusable('127.0.0.1', { ...tls(alpha, 'node-beta'), key: '/tmp/a,b/agent.key' })).toMatch(/a,b/);
     expect(channelUnusable('127.0.0.1', { ...tls(alpha, 'node-beta'), peerName: 'cps-mysql CA x' })).toMatch(/CA x/);
   });
