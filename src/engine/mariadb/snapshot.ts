@@ -73,13 +73,15 @@ export function readableFeed(stream: Readable): (stdin: Writable) => Promise<num
 }
 
 /**
- * Extracts a snapshot (a stream, or a feeder that fills mbstream's stdin itself) into `staging` (mbstream) and prepares it (`mariadb-backup
- * --prepare`), as the database's OS user. With `incrementalOf` (the directory of a full backup
- * extracted and prepared already), the stream is an incremental backup: it is applied to that
- * directory (`--prepare --incremental-dir`) and `staging` removed after. Returns the GTID
- * position the snapshot was taken at, its size in bytes, and how long (ms) the extraction and
- * the prepare took. Throws PEER_FAILED when the stream
- * breaks or is incomplete, ENGINE_FAILED when a program fails; `staging` is removed on failure.
+ * Extracts a snapshot (a stream, or a feeder that fills mbstream's stdin itself: SnapshotInput)
+ * into `staging` (mbstream) and prepares it (`mariadb-backup --prepare`), as the database's OS
+ * user. With `incrementalOf` (the directory of a full backup extracted and prepared already),
+ * the snapshot is an incremental backup: it is applied to that directory (`--prepare
+ * --incremental-dir`) and `staging` removed after. Returns the GTID position the snapshot was
+ * taken at, its size in bytes (the feeder's count), and how long (ms) the extraction and the
+ * prepare took. Throws PEER_FAILED when the bytes stop short or the snapshot is incomplete (a
+ * feeder's own AppError as it is), ENGINE_FAILED when a program fails; `staging` is removed on
+ * failure.
  */
 export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, staging: string, parallel: number, incrementalOf?: string): Promise<{ gtid: string; bytes: number; extractMs: number; prepareMs: number }> {
   const started = Date.now();
