@@ -131,6 +131,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
     timeouts: { switchoverTimeoutSeconds: config.switchoverTimeoutSeconds, drainSeconds: config.drainSeconds, fenceMs: config.fenceMs, snapshotGrantSeconds: config.snapshotGrantSeconds },
     // Static hosts made their own keys and got their certificates when they joined.
     credentialsFor: hosts ? null : (id) => creds.forNode(id, [driver.nodeHost ?? '127.0.0.1']),
+    snapshotChannel: config.snapshotChannel,
   };
   const executor = new Executor(executorCtx);
   const loop = new ManagerLoop({ store, observer, executor, logger, clock }, { intervalMs: config.monitorIntervalMs, retryDelayMs: config.retryDelayMs, suspectRecheckMs: config.suspectRecheckMs });

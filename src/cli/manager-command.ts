@@ -26,6 +26,8 @@ interface ManagerFlags {
   metricsAddress?: string;
   backupDir?: string;
   config?: string;
+  /** False with --no-snapshot-channel (commander's default is true). */
+  snapshotChannel?: boolean;
 }
 
 /** The command line's layer of the configuration (config/manager-config.ts): only what was given. */
@@ -43,6 +45,8 @@ function flagsLayer(o: ManagerFlags): ManagerConfigLayer {
     ...(o.allowInsecure ? { allowInsecure: true } : {}),
     ...(o.metricsAddress ? { metricsAddress: o.metricsAddress } : {}),
     ...(o.backupDir ? { backupDir: o.backupDir } : {}),
+    // Only when given: a config file may also turn it off.
+    ...(o.snapshotChannel === false ? { snapshotChannel: false } : {}),
   };
 }
 
@@ -67,6 +71,7 @@ export function registerManagerCommand(program: Command): void {
     .option('--failover-checks <n>', `failed checks in a row before the master counts as unreachable (default ${d.failoverChecks})`, whole(1, 100))
     .option('--failover-block-seconds <s>', `after an automatic failover, seconds before another may happen unless acknowledged (default ${d.failoverBlockSeconds})`, whole(0, 86400))
     .option('--switchover-timeout <s>', `seconds a switchover may hold writes blocked; past them the old master takes writes again and the switchover ends with the reason (default ${d.switchoverTimeoutSeconds})`, whole(1, 3600))
+    .option('--no-snapshot-channel', "copy snapshots between agents over their HTTPS API, not a data channel (socat on any TCP port between hosts): for a firewall that lets only the agent port through")
     .addHelpText('after', '\nEnvironment: CPS_MYSQL_LOG_LEVEL (debug, info, warn…).\n\nExample:\n  cps-mysql manager --port 8100 --data-dir /var/lib/cps-mysql\n')
     .action(async (opts: ManagerFlags) => {
       if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {

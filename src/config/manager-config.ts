@@ -51,6 +51,12 @@ export interface ManagerConfig {
   fenceMs: number;
   /** Seconds a new node has to start pulling its snapshot. */
   snapshotGrantSeconds: number;
+  /**
+   * Whether new nodes take their snapshot over a data channel (socat: TLS between hosts, a Unix
+   * socket on one host; docs/agent.md) rather than the agents' HTTPS API. false where a firewall
+   * lets only the agent port through: the copy then takes HTTPS at once instead of after 15 s.
+   */
+  snapshotChannel: boolean;
   /** Milliseconds a call that waits for the loop (list_nodes, set_password) waits at most. */
   loopWaitMs: number;
   /** The OS user the local nodes' mariadbd runs as (when the manager runs as root). */
@@ -86,6 +92,7 @@ export const MANAGER_DEFAULTS: Omit<ManagerConfig, 'port' | 'dataDir'> = {
   drainSeconds: 30,
   fenceMs: 1000,
   snapshotGrantSeconds: 900,
+  snapshotChannel: true,
   loopWaitMs: 30_000,
   dbOsUser: DEFAULT_DB_OS_USER,
   metricsAddress: null,
@@ -118,6 +125,7 @@ const layer = z
     drainSeconds: int(1, 3600),
     fenceMs: int(100, 60_000),
     snapshotGrantSeconds: int(10, 86_400),
+    snapshotChannel: z.boolean(),
     loopWaitMs: int(100, 600_000),
     dbOsUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/),
     backupDir: z.string().min(1).nullable(),

@@ -32,6 +32,8 @@ export interface StepContext {
   credentialsFor: ((id: string) => Promise<NodeCredentials>) | null;
   /** Backups and the binary log archive (restores, shutdown's last archiving); null: none kept. */
   pitr?: PitrPort | null;
+  /** Whether a provisioning names a data channel to the new node (config snapshotChannel); absent: it does. */
+  snapshotChannel?: boolean;
 }
 
 /** What the restore and archive steps need of the backups and the archive (manager/archive/). */

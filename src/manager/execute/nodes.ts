@@ -51,9 +51,10 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
       await donorAgent.call('authorize_peer', { peer, ttlSeconds: ctx.timeouts.snapshotGrantSeconds });
       try {
         // The copy goes over a data channel outside Node (the donor's certificate name, and where
-        // the new node listens for it); the agents fall back to HTTPS when either end cannot.
-        const channel = { source: ctx.driver.peerName?.(donor.id) ?? donor.id, host: n.host! };
-        await ctx.agents.for(n).call('provision_from', { source: { host: donor.host!, port: donor.agentPort! }, master: source, serverId: n.serverId, channel, ...(share ? { share } : {}) });
+        // the new node listens for it) unless the operator turned it off; the agents fall back to
+        // HTTPS when either end cannot.
+        const channel = ctx.snapshotChannel === false ? undefined : { source: ctx.driver.peerName?.(donor.id) ?? donor.id, host: n.host! };
+        await ctx.agents.for(n).call('provision_from', { source: { host: donor.host!, port: donor.agentPort! }, master: source, serverId: n.serverId, ...(channel ? { channel } : {}), ...(share ? { share } : {}) });
       } finally {
         await donorAgent.call('revoke_peer', { peer }).catch(() => undefined);
       }
