@@ -99,6 +99,10 @@ export interface ChannelReceive {
  * stdin to the listener, asks the donor to send, and resolves with the donor's byte count once
  * the channel ended well and the donor says its copy ended well. The byte count is the donor's:
  * on this end the bytes go from socat to mbstream without passing through this process.
+ * The donor's account is followed while the bytes flow (`sent`, again after each TIMEOUT): a
+ * send that fails on the donor's side — its copy failing, its sender refused or unable to
+ * connect — ends the listener at once, so nothing that connects and then stalls (before or in
+ * the TLS handshake, where socat has no timeout) can hold the receiver.
  * When the donor's sender never reached the listener (a firewall between the hosts, a donor
  * that cannot connect), the error carries `details.channel` = NO_CHANNEL: the receiver then
  * takes the snapshot over HTTPS (the donor's grant is used up only by a sender that connected).
@@ -107,17 +111,41 @@ export function channelFeed(r: ChannelReceive): (stdin: Writable) => Promise<num
   return async (stdin) => {
     if (isSocketPath(r.bind)) await mkdir(dirname(r.bind), { recursive: true, mode: 0o700 });
     const listener = await listenChannel(r.bind, r.tls, stdin);
+    const where = isSocketPath(r.bind) ? r.bind : `${r.bind}:${listener.port}`;
+    const neverReached = (cause: unknown): AppError =>
+      new AppError('PEER_FAILED', `the donor's sender never reached this node's data channel on ${where}`, { cause, details: { channel: NO_CHANNEL } });
+    let listening = true;
     try {
       const id = await r.ask(listener.port);
       listener.expectSender(r.senderConnectMs ?? SENDER_CONNECT_MS);
+      // The donor's account, asked until it has one (TIMEOUT: still sending) or the listener ended badly.
+      const donor = (async (): Promise<number> => {
+        for (;;) {
+          try {
+            return await r.sent(id);
+          } catch (e) {
+            if (!(isAppError(e) && e.code === 'TIMEOUT' && listening)) throw e;
+          }
+        }
+      })();
+      const failed = donor.then(
+        () => new Promise<never>(() => undefined),
+        (e: unknown) => {
+          listener.close();
+          throw listener.connected ? e : neverReached(e);
+        },
+      );
       try {
-        await listener.done;
+        await Promise.race([listener.done, failed]);
       } catch (e) {
-        if (listener.connected) throw e;
-        throw new AppError('PEER_FAILED', `the donor's sender never reached this node's data channel on ${isSocketPath(r.bind) ? r.bind : `${r.bind}:${listener.port}`}`, { cause: e, details: { channel: NO_CHANNEL } });
+        if (isAppError(e) && e.details?.['channel'] === NO_CHANNEL) throw e;
+        if (!listener.connected) throw neverReached(e);
+        throw e;
       }
-      return await r.sent(id);
+      // Every byte is in mbstream; the donor must also say it sent the whole copy.
+      return await donor;
     } finally {
+      listening = false;
       listener.close();
     }
   };

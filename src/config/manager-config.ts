@@ -54,7 +54,7 @@ export interface ManagerConfig {
   /**
    * Whether new nodes take their snapshot over a data channel (socat: TLS between hosts, a Unix
    * socket on one host; docs/agent.md) rather than the agents' HTTPS API. false where a firewall
-   * lets only the agent port through: the copy then takes HTTPS at once instead of after 15 s.
+   * lets only the agent port through: the copy then takes HTTPS at once instead of after up to 15 s.
    */
   snapshotChannel: boolean;
   /** Milliseconds a call that waits for the loop (list_nodes, set_password) waits at most. */

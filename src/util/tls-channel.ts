@@ -117,9 +117,9 @@ export interface ChannelListener {
 /**
  * Listens on `bind` — an address of this host, or an absolute path: a Unix socket made with mode
  * 0600 (for a sender on the same host; no TLS: only this user can connect) — for one sender and
- * writes what it sends into `into`, which must be backed by a file descriptor (a child's stdin pipe): it is handed to socat
- * and this process's own end of it is closed, so the program reading it sees the end of the
- * stream when the sender closes. With `tls`, the sender must show a certificate of the CA bearing
+ * writes what it sends into `into`, which must be backed by a file descriptor (a child's stdin
+ * pipe): it is handed to socat and this process's own end of it is closed, so the program
+ * reading it sees the end of the stream when the sender closes. With `tls`, the sender must show a certificate of the CA bearing
  * `tls.peerName`. Throws WRONG_STATE when socat is missing, PEER_FAILED when it cannot listen.
  */
 export async function listenChannel(bind: string, tls: ChannelTls | null, into: Writable, idleSeconds = CHANNEL_IDLE_SECONDS): Promise<ChannelListener> {
@@ -193,15 +193,16 @@ export async function listenChannel(bind: string, tls: ChannelTls | null, into: 
 
 /**
  * Sends `source` to a listening receiver at `host:port` (or at the Unix socket `host`, an
- * absolute path; `port` and `tls` unused then) and resolves with the byte count once
- * socat has written it all and closed the connection. That alone does not prove the receiver
- * took it: with TLS 1.3 a receiver checks the sender's certificate after the sender's handshake
- * is over, so a receiver that refused it may have read nothing — only the receiving end's own
- * outcome (ChannelListener.done) says the bytes arrived. `onConnected` is called once the connection is made (with TLS, once
- * both certificates were checked). With `tls`, the receiver must show a certificate of the CA
- * bearing `tls.peerName`. `idleSeconds`: as listenChannel's. Rejects with the source's own error when the source fails (socat is stopped),
- * with PEER_FAILED when the channel fails (the source is destroyed then), WRONG_STATE when socat
- * is missing.
+ * absolute path; `port` and `tls` unused then) and resolves with the byte count once socat has
+ * written it all and closed the connection. That alone does not prove the receiver took it: with
+ * TLS 1.3 a receiver checks the sender's certificate after the sender's handshake is over, so a
+ * receiver that refused it may have read nothing — only the receiving end's own outcome
+ * (ChannelListener.done) says the bytes arrived. `onConnected` is called once the connection is
+ * made and, with TLS, this end's handshake is done (the receiver's certificate checked). With
+ * `tls`, the receiver must show a certificate of the CA bearing `tls.peerName`. `idleSeconds`:
+ * as listenChannel's. Rejects with the source's own error when the source fails (socat is
+ * stopped), with PEER_FAILED when the channel fails (the source is destroyed then), WRONG_STATE
+ * when socat is missing.
  */
 export async function sendChannel(source: Readable, host: string, port: number, tls: ChannelTls | null, options: { onConnected?: () => void; idleSeconds?: number } = {}): Promise<number> {
   const socat = requireSocat();

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { chmod, chown, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -77,6 +77,55 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
     expect(err).toMatchObject({ code: 'PEER_FAILED' });
     expect((err as AppError).details?.['channel']).toBeUndefined();
     expect(await sink.count).toBe(0);
+  });
+
+  it("something that connects and stalls in the TLS handshake cannot hold the receiver: the donor's failed send ends it", async () => {
+    const sink = counter();
+    let squatter: Socket | undefined;
+    const feed = channelFeed({
+      bind: '127.0.0.1',
+      tls: { ...receiver, peerName: 'node-donor' },
+      ask: async (port) => {
+        // Connects first and sends nothing: socat waits in its handshake, with no timeout of its own.
+        squatter = connect(port, '127.0.0.1');
+        await new Promise((ok) => squatter!.once('connect', ok));
+        return 'stalled';
+      },
+      // The donor's own sender was refused (the listener took the squatter): its account says so.
+      sent: async () => {
+        await new Promise((ok) => setTimeout(ok, 200));
+        throw new AppError('PEER_FAILED', 'the data channel to 127.0.0.1 failed after 0 bytes: connection refused');
+      },
+    });
+    try {
+      await expect(feed(sink.stdin)).rejects.toThrow(/connection refused/);
+    } finally {
+      squatter?.destroy();
+    }
+    expect(await sink.count).toBe(0);
+  });
+
+  it("while the copy runs, the receiver keeps asking the donor (a TIMEOUT means: still sending)", async () => {
+    const sends = new ChannelSends();
+    const sink = counter();
+    let asked = 0;
+    const feed = channelFeed({
+      bind: '127.0.0.1',
+      tls: null,
+      ask: async (port) =>
+        sends.start('node-new', async () => {
+          // A slow copy: the first answers time out.
+          await new Promise((ok) => setTimeout(ok, 250));
+          return sendChannel(Readable.from([Buffer.alloc(300_000, 1)]), '127.0.0.1', port, null);
+        }),
+      sent: (id) => {
+        asked++;
+        return sends.result(id, 'node-new', 100);
+      },
+    });
+    expect(await feed(sink.stdin)).toBe(300_000);
+    expect(await sink.count).toBe(300_000);
+    expect(asked).toBeGreaterThan(1);
   });
 
   it("the donor's account: only the peer that started a send learns its end; its error is passed on; a send under way times out; an answered one is forgotten", async () => {
