@@ -18,8 +18,10 @@ import { IsolationWatch } from './isolation.js';
 import { fenceServer } from './fence.js';
 import { mysqlGreets } from '../util/mysql-greeting.js';
 
-/** The methods a peer agent calls (with the manager's grant), not the manager: they do not count as the manager seen. */
-const PEER_METHODS: ReadonlySet<string> = new Set(['stream_snapshot', 'send_snapshot', 'snapshot_sent']);
+/** The methods a peer agent may call while the manager's grant lasts (authorize_peer). */
+const GRANTED_METHODS: ReadonlySet<string> = new Set(['stream_snapshot', 'send_snapshot']);
+/** The methods a peer agent calls, not the manager: they do not count as the manager seen. */
+const PEER_METHODS: ReadonlySet<string> = new Set([...GRANTED_METHODS, 'snapshot_sent']);
 
 /**
  * Starts an agent from its configuration: finds (or leaves uninitialized) its server, then serves
@@ -33,7 +35,8 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; db
   const adopted = engine.adopt();
   const logger = deps.logger;
   logger.info({ dir, adopted, initialized: engine.isInitialized() }, adopted ? 'found running mariadbd' : 'agent starting');
-  const tlsFiles = config.tlsDir ? { ca: join(resolve(config.tlsDir), 'ca.crt'), cert: join(resolve(config.tlsDir), 'agent.crt'), key: join(resolve(config.tlsDir), 'agent.key') } : null;
+  const tlsDir = config.tlsDir ? resolve(config.tlsDir) : null;
+  const tlsFiles = tlsDir ? { ca: join(tlsDir, 'ca.crt'), cert: join(tlsDir, 'agent.crt'), key: join(tlsDir, 'agent.key') } : null;
   const pem = tlsFiles ? readPem(tlsFiles) : null;
   const grants = new PeerGrants();
   const peerClient = (host: string, port: number): RpcClient<typeof agentApi> =>
@@ -71,7 +74,7 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; db
           authenticate: (_headers: unknown, _peer: string | null, subject: Readonly<Record<string, string>> | null) => !state.get().deniedSerials.includes(subject?.['#serial'] ?? ''),
           authorize: (method: string, peer: string | null) => {
             if (peer === MANAGER_PEER) return;
-            if ((method === 'stream_snapshot' || method === 'send_snapshot') && grants.allows(peer)) return;
+            if (GRANTED_METHODS.has(method) && grants.allows(peer)) return;
             // Only the peer that started a send learns how it ended (the handler checks the id is its own).
             if (method === 'snapshot_sent' && peer !== null) return;
             throw new AppError('FORBIDDEN', `forbidden: ${peer ?? 'this caller'} may not call ${method} on this node`);

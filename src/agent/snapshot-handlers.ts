@@ -138,10 +138,11 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
 
     send_snapshot: async (params, ctx) => {
       requireRunning('send_snapshot');
-      const to = 'socket' in params.to ? params.to.socket : params.to.host;
-      const port = 'socket' in params.to ? 0 : params.to.port;
-      const tls = deps.tlsFiles && ctx.peer !== null && !('socket' in params.to) ? { ...deps.tlsFiles, peerName: ctx.peer } : null;
-      const why = deps.tlsFiles && ctx.peer === null ? 'the caller showed no certificate' : (channelUnusable(to, tls) ?? ('socket' in params.to ? notOwnSocket(to) : null));
+      // A same-host socket takes no TLS: its owner and mode are the check (notOwnSocket).
+      const socket = 'socket' in params.to ? params.to.socket : null;
+      const [to, port] = 'socket' in params.to ? [params.to.socket, 0] : [params.to.host, params.to.port];
+      const tls = deps.tlsFiles && ctx.peer !== null && socket === null ? { ...deps.tlsFiles, peerName: ctx.peer } : null;
+      const why = deps.tlsFiles && ctx.peer === null ? 'the caller showed no certificate' : (channelUnusable(to, tls) ?? (socket !== null ? notOwnSocket(socket) : null));
       if (why !== null) throw new AppError('WRONG_STATE', `send_snapshot: this node cannot open a data channel (${why}); use stream_snapshot`, { details: { channel: NO_CHANNEL } });
       const stream = share.join(params.share);
       logger.info({ peer: ctx.peer, to: params.to, group: params.share ?? null }, 'sending a snapshot over a data channel');

@@ -57,7 +57,7 @@ export function snapshotStream(ctx: ToolContext, parallel: number, incrementalLs
  * 1 MiB writes, not one per TLS record (src/util/coalesce.ts). Resolves with the byte count;
  * rejects with PEER_FAILED when the stream breaks.
  */
-export function readableFeed(stream: Readable): (stdin: Writable) => Promise<number> {
+function readableFeed(stream: Readable): (stdin: Writable) => Promise<number> {
   return async (stdin) => {
     let bytes = 0;
     // Counted beside the pipe, not through a stream of its own: one hop less per chunk.
