@@ -10,8 +10,8 @@ import { agentApi } from '../../src/protocol/agent-api.js';
 import { managerApi } from '../../src/protocol/manager-api.js';
 import { RpcClient } from '../../src/rpc/client.js';
 import { ensureCa, issueCertificate, readPem } from '../../src/util/pki.js';
-import { waitExit } from '../../src/util/proc.js';
 import { listenChannel } from '../../src/util/tls-channel.js';
+import { byteCounter } from '../helpers/channel.js';
 import { ManagerProcess } from '../helpers/manager-process.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -138,12 +138,9 @@ describe('security: only the owner gets in; secrets stay secret', () => {
     const asEight = new RpcClient(agentApi, { url, timeoutMs: 10_000, tls: readPem(eight) });
     /** A listener holding `files`' certificate that takes bytes only from the master (its certificate is named by its node id), counted by `wc -c`. */
     const listen = async (files: typeof nine) => {
-      const wc = spawn('wc', ['-c'], { stdio: ['pipe', 'pipe', 'ignore'] });
-      let out = '';
-      wc.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      const counted = waitExit(wc).then(() => Number(out.trim()));
+      const wc = byteCounter();
       const listener = await listenChannel('127.0.0.1', { ...files, peerName: master.id }, wc.stdin);
-      return { listener, counted };
+      return { listener, counted: wc.count };
     };
     // Without the manager's grant: refused.
     const first = await listen(nine);

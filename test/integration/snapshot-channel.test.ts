@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { chmod, chown, rm } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
@@ -9,17 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelFeed, ChannelSends, NO_CHANNEL } from '../../src/agent/snapshot-channel.js';
 import { notOwnSocket } from '../../src/agent/snapshot-handlers.js';
 import { AppError } from '../../src/util/errors.js';
-import { ensureCa, issueCertificate, type CertificateFiles } from '../../src/util/pki.js';
-import { waitExit } from '../../src/util/proc.js';
+import type { CertificateFiles } from '../../src/util/pki.js';
 import { sendChannel } from '../../src/util/tls-channel.js';
-
-/** `wc -c` as the program the channel feeds (mbstream's place); resolves with the count it read. */
-function counter(): { stdin: NonNullable<ReturnType<typeof spawn>['stdin']>; count: Promise<number> } {
-  const child = spawn('wc', ['-c'], { stdio: ['pipe', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  return { stdin: child.stdin, count: waitExit(child).then(() => Number(out.trim())) };
-}
+import { byteCounter, channelCertificates } from '../helpers/channel.js';
 
 describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSends)", () => {
   let dir: string;
@@ -29,10 +20,10 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cps-channel-feed-'));
-    const ca = await ensureCa(join(dir, 'ca'), 'feed-test');
-    receiver = await issueCertificate(ca, 'node-new', ['127.0.0.1'], join(dir, 'r'), 'agent');
-    donor = await issueCertificate(ca, 'node-donor', ['127.0.0.1'], join(dir, 'd'), 'agent');
-    stranger = await issueCertificate(ca, 'node-other', ['127.0.0.1'], join(dir, 's'), 'agent');
+    const certs = await channelCertificates(dir, 'feed-test', ['node-new', 'node-donor', 'node-other']);
+    receiver = certs['node-new'];
+    donor = certs['node-donor'];
+    stranger = certs['node-other'];
   });
 
   afterAll(async () => {
@@ -41,7 +32,7 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
 
   it("takes the donor's bytes into the program and answers the donor's count", async () => {
     const sends = new ChannelSends();
-    const sink = counter();
+    const sink = byteCounter();
     const feed = channelFeed({
       bind: '127.0.0.1',
       tls: { ...receiver, peerName: 'node-donor' },
@@ -54,7 +45,7 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
   });
 
   it('a sender that never connects (a firewall between the hosts) is told apart: the error says no channel could be made', async () => {
-    const sink = counter();
+    const sink = byteCounter();
     const feed = channelFeed({ bind: '127.0.0.1', tls: { ...receiver, peerName: 'node-donor' }, ask: async () => 'never-connects', sent: async () => 0, senderConnectMs: 300 });
     const err = await feed(sink.stdin).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
@@ -63,7 +54,7 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
   });
 
   it('a sender that connects with the wrong certificate fails the copy, without the no-channel mark (no silent fallback)', async () => {
-    const sink = counter();
+    const sink = byteCounter();
     const feed = channelFeed({
       bind: '127.0.0.1',
       tls: { ...receiver, peerName: 'node-donor' },
@@ -80,7 +71,7 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
   });
 
   it("something that connects and stalls in the TLS handshake cannot hold the receiver: the donor's failed send ends it", async () => {
-    const sink = counter();
+    const sink = byteCounter();
     let squatter: Socket | undefined;
     const feed = channelFeed({
       bind: '127.0.0.1',
@@ -107,7 +98,7 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
 
   it("while the copy runs, the receiver keeps asking the donor (a TIMEOUT means: still sending)", async () => {
     const sends = new ChannelSends();
-    const sink = counter();
+    const sink = byteCounter();
     let asked = 0;
     const feed = channelFeed({
       bind: '127.0.0.1',
@@ -158,7 +149,7 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
     } finally {
       await new Promise<void>((ok) => server.close(() => ok()));
     }
-    expect(notOwnSocket(join(dir, 'r', 'agent.crt'))).toMatch(/is not a socket/);
+    expect(notOwnSocket(receiver.cert)).toMatch(/is not a socket/);
     expect(notOwnSocket(join(dir, 'absent.sock'))).toMatch(/no socket/);
   });
 

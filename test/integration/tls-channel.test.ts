@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureCa, issueCertificate, type CertificateFiles } from '../../src/util/pki.js';
+import type { CertificateFiles } from '../../src/util/pki.js';
 import { AppError } from '../../src/util/errors.js';
 import { waitExit } from '../../src/util/proc.js';
 import { channelUnusable, listenChannel, sendChannel, type ChannelTls } from '../../src/util/tls-channel.js';
+import { channelCertificates } from '../helpers/channel.js';
 
 /** A reader of the channel: `sha256sum` in a child, whose stdin the listener takes; resolves with the digest and byte count it saw. */
 function digestChild(): { stdin: NonNullable<ReturnType<typeof spawn>['stdin']>; result: Promise<{ hex: string; code: number | null }> } {
@@ -38,11 +39,8 @@ describe('a data channel between two agents (socat, mutual TLS)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cps-channel-'));
-    const ca = await ensureCa(join(dir, 'ca'), 'channel-test');
-    alpha = await issueCertificate(ca, 'node-alpha', ['127.0.0.1'], join(dir, 'alpha'), 'agent');
-    beta = await issueCertificate(ca, 'node-beta', ['127.0.0.1'], join(dir, 'beta'), 'agent');
     // gamma holds a certificate of the same CA, but is not the node the bytes are for.
-    gamma = await issueCertificate(ca, 'node-gamma', ['127.0.0.1'], join(dir, 'gamma'), 'agent');
+    ({ 'node-alpha': alpha, 'node-beta': beta, 'node-gamma': gamma } = await channelCertificates(dir, 'channel-test', ['node-alpha', 'node-beta', 'node-gamma']));
   });
 
   afterAll(async () => {
