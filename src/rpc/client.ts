@@ -1,18 +1,11 @@
 import { Readable } from 'node:stream';
-import { Agent, fetch, request, type Dispatcher, type RequestInit, type Response } from 'undici';
+import type { Agent } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { MethodMap, ParamsOf, ResultOf } from '../protocol/method.js';
 import { AppError, ERROR_CODES, type ErrorCode } from '../util/errors.js';
+import { connectionPool, exchange, isTimeout, readJson, type ClientTls, type ExchangeAnswer, type ExchangeRequest } from './http-exchange.js';
 
-/** TLS material of a client (PEM texts). */
-export interface ClientTls {
-  /** The CA the server's certificate must chain to. */
-  ca: string;
-  /** A client certificate and key, for servers that ask for one (mutual TLS). */
-  cert?: string;
-  /** The client certificate's key. */
-  key?: string;
-}
+export type { ClientTls } from './http-exchange.js';
 
 /** Where a client calls and how. */
 export interface RpcClientOptions {
@@ -41,13 +34,15 @@ let nextId = 1;
 /** A streamed answer must start within a minute, and never pause for ten. */
 const STREAM_HEADERS_TIMEOUT_MS = 60_000;
 const STREAM_BODY_TIMEOUT_MS = 10 * 60_000;
+/** Any other exchange fails after five silent minutes, whatever its own deadline (none for an upload without one). */
+const IDLE_TIMEOUT_MS = 5 * 60_000;
 
 /** A typed client for any method map: the same contract the server dispatches from. */
 export class RpcClient<M extends MethodMap> {
   readonly url: string;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
-  private readonly dispatcher: Agent | undefined;
+  private readonly pool: Agent;
 
   constructor(
     private readonly methods: M,
@@ -56,45 +51,39 @@ export class RpcClient<M extends MethodMap> {
     this.url = options.url.endsWith('/') ? options.url : `${options.url}/`;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.headers = options.token ? { authorization: `Bearer ${options.token}` } : {};
-    this.dispatcher = options.tls
-      ? new Agent({ connect: { ca: options.tls.ca, ...(options.tls.cert ? { cert: options.tls.cert, key: options.tls.key } : {}) } })
-      : undefined;
+    this.pool = connectionPool(options.tls);
   }
 
   /** Calls a JSON method with the verb its spec names. */
   async call<K extends keyof M & string>(name: K, params: ParamsOf<M[K]>, options?: { timeoutMs?: number }): Promise<ResultOf<M[K]>> {
-    const res = await this.send(name, params, options?.timeoutMs ?? this.timeoutMs);
-    return (await readEnvelope(name, res)) as ResultOf<M[K]>;
+    const spec = this.methods[name];
+    if (!spec) throw new AppError('METHOD_NOT_FOUND', `method not found: ${name}`);
+    const id = nextId++;
+    const deadlineMs = options?.timeoutMs ?? this.timeoutMs;
+    const res =
+      spec.verb === 'GET'
+        ? await this.send(name, { method: 'GET', url: this.query(name, params, id), deadlineMs })
+        : await this.send(name, {
+            method: 'POST',
+            url: new URL(this.url),
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ method: name, params: params ?? {}, id }),
+            deadlineMs,
+          });
+    return (await this.readEnvelope(name, res)) as ResultOf<M[K]>;
   }
 
-  /**
-   * Calls a method that answers with a byte stream; errors before the first byte are thrown.
-   * The body comes as a Node stream straight from the socket (undici's `request`, not `fetch`:
-   * no web-stream conversion on the path of a snapshot).
-   */
+  /** Calls a method that answers with a byte stream; errors before the first byte are thrown. The body comes straight from the socket. */
   async stream<K extends keyof M & string>(name: K, params: ParamsOf<M[K]>): Promise<Readable> {
-    const q = new URLSearchParams({ method: name, params: JSON.stringify(params ?? {}), id: String(nextId++) });
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(`${this.url}?${q.toString()}`, {
-        method: 'GET',
-        headers: this.headers,
-        headersTimeout: STREAM_HEADERS_TIMEOUT_MS,
-        bodyTimeout: STREAM_BODY_TIMEOUT_MS,
-        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
-      });
-    } catch (err) {
-      throw new AppError('PEER_FAILED', `${name}: cannot reach ${this.url}`, { cause: err });
-    }
-    const type = String(res.headers['content-type'] ?? '');
-    if (type.startsWith('application/json')) {
-      let body: unknown;
-      try {
-        body = await res.body.json();
-      } catch (err) {
-        throw new AppError('PEER_FAILED', `${name}: the answer (HTTP ${res.statusCode}) is not JSON`, { cause: err });
-      }
-      envelopeResult(name, res.statusCode, body);
+    const res = await this.send(name, {
+      method: 'GET',
+      url: this.query(name, params, nextId++),
+      deadlineMs: 0,
+      headersMs: STREAM_HEADERS_TIMEOUT_MS,
+      idleMs: STREAM_BODY_TIMEOUT_MS,
+    });
+    if (String(res.headers['content-type'] ?? '').startsWith('application/json')) {
+      await this.readEnvelope(name, res);
       throw new AppError('PEER_FAILED', `${name}: expected a stream, got a JSON answer`);
     }
     return res.body;
@@ -108,20 +97,15 @@ export class RpcClient<M extends MethodMap> {
     let sourceError: unknown = null;
     file.once('error', (e) => (sourceError ??= e));
     const fields: Record<string, string> = { method: name, id: String(nextId++), ...(options?.params !== undefined ? { params: JSON.stringify(options.params) } : {}) };
-    const body = Readable.from(multipartBody(boundary, fields, field, file));
-    let res: Response;
+    let res: ExchangeAnswer;
     try {
-      res = await this.fetch(
-        {
-          method: 'POST',
-          headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
-          body: Readable.toWeb(body) as unknown as RequestInit['body'],
-          duplex: 'half',
-        },
-        this.url,
-        name,
-        options?.timeoutMs ?? 0,
-      );
+      res = await this.send(name, {
+        method: 'POST',
+        url: new URL(this.url),
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        body: Readable.from(multipartBody(boundary, fields, field, file)),
+        deadlineMs: options?.timeoutMs ?? 0,
+      });
     } catch (err) {
       if (sourceError !== null) {
         if (sourceError instanceof AppError) throw sourceError;
@@ -129,54 +113,44 @@ export class RpcClient<M extends MethodMap> {
       }
       throw err;
     }
-    return (await readEnvelope(name, res)) as ResultOf<M[K]>;
+    return (await this.readEnvelope(name, res)) as ResultOf<M[K]>;
   }
 
-  private async send(name: string, params: unknown, timeoutMs: number): Promise<Response> {
-    const spec = this.methods[name];
-    if (!spec) throw new AppError('METHOD_NOT_FOUND', `method not found: ${name}`);
-    const id = nextId++;
-    if (spec.verb === 'GET') {
-      const q = new URLSearchParams({ method: name, params: JSON.stringify(params ?? {}), id: String(id) });
-      return this.fetch({ method: 'GET' }, `${this.url}?${q.toString()}`, name, timeoutMs);
-    }
-    return this.fetch(
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ method: name, params: params ?? {}, id }) },
-      this.url,
-      name,
-      timeoutMs,
-    );
+  private query(name: string, params: unknown, id: number): URL {
+    const q = new URLSearchParams({ method: name, params: JSON.stringify(params ?? {}), id: String(id) });
+    return new URL(`${this.url}?${q.toString()}`);
   }
 
-  private async fetch(init: RequestInit & { duplex?: 'half' }, url: string, name: string, timeoutMs: number): Promise<Response> {
-    const full: RequestInit = {
-      ...init,
-      headers: { ...this.headers, ...((init.headers as Record<string, string> | undefined) ?? {}) },
-      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
-      ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-    };
+  /** One exchange with the client's headers and pool; its failures as PEER_FAILED or TIMEOUT. */
+  private async send(name: string, r: Omit<ExchangeRequest, 'agent' | 'idleMs'> & { idleMs?: number }): Promise<ExchangeAnswer> {
     try {
-      return await fetch(url, full);
+      return await exchange({ ...r, headers: { ...this.headers, ...r.headers }, agent: this.pool, idleMs: r.idleMs ?? IDLE_TIMEOUT_MS });
     } catch (err) {
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new AppError(timedOut ? 'TIMEOUT' : 'PEER_FAILED', `${name}: ${timedOut ? 'no answer in time from' : 'cannot reach'} ${this.url}`, { cause: err });
+      throw this.failure(name, err);
     }
   }
-}
 
-async function readEnvelope(name: string, res: Response): Promise<unknown> {
-  let body: unknown;
-  try {
-    body = await res.json();
-  } catch (err) {
-    throw new AppError('PEER_FAILED', `${name}: the answer (HTTP ${res.status}) is not JSON`, { cause: err });
+  private failure(name: string, err: unknown): AppError {
+    const timedOut = isTimeout(err);
+    return new AppError(timedOut ? 'TIMEOUT' : 'PEER_FAILED', `${name}: ${timedOut ? 'no answer in time from' : 'cannot reach'} ${this.url}`, { cause: err });
   }
-  return envelopeResult(name, res.status, body);
+
+  /** The result of an answer's envelope; a body that fails or is not JSON is PEER_FAILED (TIMEOUT when a bound ran out). */
+  private async readEnvelope(name: string, res: ExchangeAnswer): Promise<unknown> {
+    let body: unknown;
+    try {
+      body = await readJson(res.body);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw this.failure(name, err);
+      throw new AppError('PEER_FAILED', `${name}: the answer (HTTP ${res.status}) is not JSON`, { cause: err });
+    }
+    return envelopeResult(name, res.status, body);
+  }
 }
 
 /** The result of an answer in the envelope, or its error raised with the remote code. */
 function envelopeResult(name: string, status: number, body: unknown): unknown {
-  const env = body as { result?: unknown; error?: unknown; code?: unknown; details?: unknown };
+  const env = (body ?? {}) as { result?: unknown; error?: unknown; code?: unknown; details?: unknown };
   if (env.error !== null && env.error !== undefined) {
     const code = typeof env.code === 'string' && (ERROR_CODES as readonly string[]).includes(env.code) ? (env.code as ErrorCode) : 'PEER_FAILED';
     const details = typeof env.details === 'object' && env.details !== null ? (env.details as Record<string, unknown>) : undefined;

@@ -7,6 +7,7 @@ import { checkNodeId, type CloudDriver, type CloudNode, type NodeCredentials } f
 import { AppError } from '../../util/errors.js';
 import { Mutex } from '../../util/mutex.js';
 import { cmdlineOf, isAlive, sleep } from '../../util/proc.js';
+import { connectionPool, exchange, readJson } from '../../rpc/http-exchange.js';
 import { KeyedLock } from './keyed-lock.js';
 import { logTail, nodeFiles, readNodeFile, writeNodeFile, type NodeFiles, type LocalNodeFile } from './node-files.js';
 import { findFreePorts } from './ports.js';
@@ -94,6 +95,8 @@ export class LocalCloudDriver implements CloudDriver {
   private readonly templateDir: string | null;
   private readonly locks = new KeyedLock();
   private readonly portLock = new Mutex();
+  /** Connections of the health probes (plain HTTP). */
+  private readonly probes = connectionPool(undefined);
   /** Ports chosen for a node whose node.json is not written yet. */
   private readonly promisedPorts = new Set<number>();
 
@@ -218,9 +221,9 @@ export class LocalCloudDriver implements CloudDriver {
     for (;;) {
       try {
         const left = Math.max(100, Math.min(2000, deadline - Date.now()));
-        const res = await fetch(url, { signal: AbortSignal.timeout(left) });
-        const answer = (await res.json()) as { agentPid?: unknown };
-        if (answer.agentPid === record.pid) return { ok: true };
+        const res = await exchange({ url: new URL(url), method: 'GET', agent: this.probes, deadlineMs: left, idleMs: left });
+        const answer = (await readJson(res.body)) as { agentPid?: unknown } | null;
+        if (answer?.agentPid === record.pid) return { ok: true };
       } catch {
         // not listening yet
       }
