@@ -199,7 +199,7 @@ describe('one exchange and its bounds', () => {
 
 describe('the RPC client over mutual TLS', () => {
   let dir: string;
-  let server: ReturnType<typeof scriptedServer>;
+  let server: ReturnType<typeof scriptedServer> | undefined;
   let certs: Awaited<ReturnType<typeof channelCertificates<'server' | 'client' | 'other'>>>;
   const pem = (p: string): Promise<string> => readFile(p, 'utf8');
 
@@ -211,21 +211,21 @@ describe('the RPC client over mutual TLS', () => {
     server.on((req, res) => json(res, 200, { result: { n: (req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN === 'client' ? 1 : 0 }, error: null }));
   });
   afterAll(async () => {
-    await server.close();
+    await server?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
   it('calls with its certificate and checks the server against the CA', async () => {
     const tls = { ca: await pem(certs.client.ca), cert: await pem(certs.client.cert), key: await pem(certs.client.key) };
-    expect(await new RpcClient(api, { url: server.url(), tls }).call('get_thing', {})).toEqual({ n: 1 });
+    expect(await new RpcClient(api, { url: server!.url(), tls }).call('get_thing', {})).toEqual({ n: 1 });
   });
 
   it('is refused without a certificate, and refuses a server of another CA', async () => {
     const ca = await pem(certs.client.ca);
-    expect(await codeOf(new RpcClient(api, { url: server.url(), tls: { ca } }).call('get_thing', {}))).toBe('PEER_FAILED');
+    expect(await codeOf(new RpcClient(api, { url: server!.url(), tls: { ca } }).call('get_thing', {}))).toBe('PEER_FAILED');
     const strangers = await channelCertificates(join(dir, 'strangers'), 'another CA', ['x'] as const);
     const tls = { ca: await pem(strangers.x.ca), cert: await pem(certs.client.cert), key: await pem(certs.client.key) };
-    const err = await new RpcClient(api, { url: server.url(), tls }).call('get_thing', {}).catch((e: unknown) => e);
+    const err = await new RpcClient(api, { url: server!.url(), tls }).call('get_thing', {}).catch((e: unknown) => e);
     expect((err as AppError).code).toBe('PEER_FAILED');
     expect(String(((err as AppError).cause as Error).message)).toMatch(/certificate/);
   });
