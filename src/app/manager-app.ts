@@ -1,3 +1,4 @@
+import { warmUpHostTemplate } from './template-warm-up.js';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -65,11 +66,14 @@ export interface RunningManager {
 /** How much of the log getLog answers with. */
 const LOG_TAIL_BYTES = 64 * 1024;
 
+/** Where the local cloud keeps its host's data-directory templates (the agents' `--template-dir`). */
+const templateRootOf = (dataDir: string): string => join(dataDir, 'datadir-templates');
+
 function makeDriver(config: ManagerConfig, dataDir: string, hosts: HostStore, agents: AgentDirectory): CloudDriver {
   if (config.cloud === 'local') {
     // The local nodes' servers run as the database's OS user: it must reach their directories.
     assertTraversable(dataDir, databaseOsUser(config.dbOsUser));
-    return new LocalCloudDriver({ baseDir: join(dataDir, 'nodes'), templateDir: join(dataDir, 'datadir-templates') });
+    return new LocalCloudDriver({ baseDir: join(dataDir, 'nodes'), templateDir: templateRootOf(dataDir) });
   }
   if (config.cloud === 'static') {
     // Hosts join over the network with a token, pinning the CA: the API must be TLS.
@@ -216,6 +220,9 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
   const op = store.operation();
   logger.info({ host: config.host, port: config.port, dataDir, cloud: config.cloud, state: store.service()?.state ?? 'INIT', resuming: op?.kind ?? null }, 'manager listening');
   loop.start();
+  // The local cloud's nodes live on this machine: its data-directory template is made now rather
+  // than when the first service's first node needs it. stop() waits for it (a second or two).
+  const warmUp = config.cloud === 'local' ? warmUpHostTemplate(templateRootOf(dataDir), databaseOsUser(config.dbOsUser), logger) : Promise.resolve();
   // Renewed twice per monitoring interval, at most every 250 ms: well within the agents' 1 s lease.
   const lease = new LeaseKeeper({ store, agents, logger }, Math.min(250, Math.max(100, Math.floor(config.monitorIntervalMs / 2))));
   lease.start();
@@ -233,6 +240,7 @@ export async function startManager(config: ManagerConfig): Promise<RunningManage
       await loop.stop();
       backupSchedule.close();
       await pitr.close();
+      await warmUp;
       store.close();
       logStream.stop();
     },

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagerProcess } from '../helpers/manager-process.js';
 import { connectApp, eventually, scalar } from '../helpers/sql.js';
+import { templateKey } from '../../src/engine/mariadb/datadir-template.js';
 
 async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
@@ -61,6 +64,13 @@ describe('manager API: bad calls change nothing; dumps round-trip; passwords cha
     const info = await m.info();
     expect(info.state).toBe('INIT');
     expect(info.nodes).toEqual([]);
+  });
+
+  it("makes its host's data-directory template as it starts, before any service asks for a node (local cloud)", async () => {
+    const ready = join(m.dataDir, 'datadir-templates', templateKey(), 'ready');
+    const made = await eventually(async () => existsSync(ready), (x) => x, 30_000);
+    expect(made).toBe(true);
+    expect(m.logs).toContain('data-directory template made');
   });
 
   it('starts, then refuses add_nodes parameters it does not understand', async () => {

@@ -6,6 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { APP_PASSWORD, APP_USER, connectApp, eventually, scalar } from '../helpers/sql.js';
 import { templateKey } from '../../src/engine/mariadb/datadir-template.js';
+import { warmUpHostTemplate } from '../../src/app/template-warm-up.js';
+import { createLogger } from '../../src/util/logger.js';
+import { databaseOsUser } from '../../src/util/os-user.js';
 
 const REPL = { user: 'repl', password: `repl-${Date.now()}` };
 
@@ -76,11 +79,34 @@ describe('new servers copy the host data-directory template (real mariadbd)', ()
     }
   });
 
-  it('takes over a lock left by a process that died while making the template', async () => {
+  it("the local cloud manager's warm-up makes the template once, which a new agent then copies; where it cannot, it only warns", async () => {
+    const root = newRoot();
+    const lines: string[] = [];
+    const logger = createLogger('test', { destination: { write: (l: string) => void lines.push(l) } });
+    await warmUpHostTemplate(root, databaseOsUser(), logger);
+    expect(readdirSync(root)).toEqual([templateKey()]);
+    expect(existsSync(join(root, templateKey(), 'ready'))).toBe(true);
+    expect(lines.filter((l) => l.includes('data-directory template made'))).toHaveLength(1);
+    await warmUpHostTemplate(root, databaseOsUser(), logger);
+    expect(lines.filter((l) => l.includes('data-directory template made'))).toHaveLength(1);
+    const a = await AgentProcess.start({ templateDir: root });
+    agents.push(a);
+    await a.client.call('init_server', { serverId: 11 });
+    expect(datadirOf(a)).toBe('copied');
+    const blocked = join(root, 'not-a-directory');
+    writeFileSync(blocked, 'a file where the template directory would be\n');
+    await warmUpHostTemplate(blocked, databaseOsUser(), logger);
+    expect(lines.some((l) => l.includes('cannot make the data-directory template'))).toBe(true);
+  });
+
+  it('takes over a lock left by a process that died while making the template, and removes its half-made copy', async () => {
     const root = newRoot();
     const dead = spawnSync('true').pid!;
     mkdirSync(join(root, `${templateKey()}.lock`));
     writeFileSync(join(root, `${templateKey()}.lock`, 'pid'), String(dead));
+    // and the half-made copy it left
+    mkdirSync(join(root, `${templateKey()}.tmp-${dead}`, 'data'), { recursive: true });
+    writeFileSync(join(root, `${templateKey()}.tmp-${dead}`, 'data', 'ibdata1'), Buffer.alloc(4096));
     const a = await AgentProcess.start({ templateDir: root });
     agents.push(a);
     await a.client.call('init_server', { serverId: 7 });

@@ -106,7 +106,8 @@ export class DatadirTemplate {
     const tmp = join(this.root, `${this.key}.tmp-${process.pid}`);
     try {
       if (this.ready) return true;
-      await rm(tmp, { recursive: true, force: true });
+      // Holding the lock, no other maker is at work: what is left of one that died goes.
+      for (const e of await readdir(this.root)) if (e.startsWith(`${this.key}.tmp-`)) await rm(join(this.root, e), { recursive: true, force: true });
       const layout = layoutOf(tmp);
       await prepareInstanceDirs(layout, this.dbUser);
       await writeOptionFile(layout.cnf, this.render(layout));

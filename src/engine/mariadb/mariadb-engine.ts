@@ -3,7 +3,7 @@ import { chown, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
-import { serverSettings, type Engine, type RestoreStage, type SnapshotInput, type RestoreTimings, type LoadResult, type EngineAccounts, type EngineCounters, type EngineProcess, type EngineSettings, type EngineStatus, type ReplicaSource } from '../engine.js';
+import { type Engine, type RestoreStage, type SnapshotInput, type RestoreTimings, type LoadResult, type EngineAccounts, type EngineCounters, type EngineProcess, type EngineSettings, type EngineStatus, type ReplicaSource } from '../engine.js';
 import { AppError, isAppError } from '../../util/errors.js';
 import { currentOsUser, type OsUser } from '../../util/os-user.js';
 import { sleep } from '../../util/proc.js';
@@ -13,7 +13,8 @@ import { leaveMasterRole, takeMasterRole } from './master-role.js';
 import { appUsersOn, OWN_ACCOUNTS } from './app-users.js';
 import { replicationAccount, serviceAccount, socketAdminAccount } from './grants.js';
 import { layoutOf, prepareInstanceDirs, type Layout } from './layout.js';
-import { DatadirTemplate, installDatadir } from './datadir-template.js';
+import { installDatadir, type DatadirTemplate } from './datadir-template.js';
+import { hostTemplate } from './host-template.js';
 import { dumpStream, loadDumpWhole, type Login, type ToolContext } from './logical.js';
 import { INSTANCE_CONSTANTS, renderMyCnf, writeOptionFile } from './my-cnf.js';
 import { MariadbProcess } from './process.js';
@@ -83,7 +84,7 @@ export class MariadbEngine implements Engine {
     this.statusConn = new StatusConnection(this.layout.socket, this.adminUser);
     this.disk = new DiskUsageCache(this.layout.data); // read at most every 10 s
     // The template is made as an instance of its own (its own option file, log, socket, pid file).
-    this.template = options.templateRoot ? new DatadirTemplate(options.templateRoot, this.dbUser, (l) => this.configText(serverSettings(1, {}), l)) : null;
+    this.template = options.templateRoot ? hostTemplate(options.templateRoot, this.dbUser) : null;
   }
 
   get dbUserName(): string { return this.dbUser.name; }
@@ -113,8 +114,8 @@ export class MariadbEngine implements Engine {
     return prepareInstanceDirs(this.layout, this.dbUser);
   }
 
-  private configText(settings: EngineSettings, layout: Layout = this.layout): string {
-    return renderMyCnf(layout, {
+  private configText(settings: EngineSettings): string {
+    return renderMyCnf(this.layout, {
       host: this.host,
       port: this.port,
       serverId: settings.serverId,
