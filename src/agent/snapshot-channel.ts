@@ -19,8 +19,8 @@ export const SENT_WAIT_SECONDS = 30;
 
 interface Send {
   peer: string | null;
-  /** Bytes sent, once the send ended well. */
-  bytes: Promise<number>;
+  /** Bytes sent, once the send ended well; null when the copy's program wrote them into the connection itself (uncounted). */
+  bytes: Promise<number | null>;
   endedAt: number | null;
 }
 
@@ -35,7 +35,7 @@ export class ChannelSends {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Starts `run` (the send) for `peer` and returns its id. */
-  start(peer: string | null, run: () => Promise<number>): string {
+  start(peer: string | null, run: () => Promise<number | null>): string {
     this.forgetOld();
     const id = randomBytes(16).toString('base64url');
     const send: Send = { peer, bytes: run(), endedAt: null };
@@ -46,11 +46,11 @@ export class ChannelSends {
   }
 
   /**
-   * The byte count of `peer`'s send `id`, waiting up to `timeoutMs` for it to end; the send's
+   * The byte count of `peer`'s send `id` (null: not counted), waiting up to `timeoutMs` for it to end; the send's
    * own error when it failed. NOT_FOUND for another peer's id or one forgotten, TIMEOUT when it
    * is still under way. An answered send is forgotten.
    */
-  async result(id: string, peer: string | null, timeoutMs: number): Promise<number> {
+  async result(id: string, peer: string | null, timeoutMs: number): Promise<number | null> {
     const send = this.sends.get(id);
     if (send === undefined || send.peer !== peer) throw new AppError('NOT_FOUND', `no snapshot send ${id} of this caller is known here`);
     let timer: NodeJS.Timeout | undefined;
@@ -88,8 +88,8 @@ export interface ChannelReceive {
   tls: ChannelTls | null;
   /** Asks the donor to send to `port` (0 for a socket) (send_snapshot, waiting while it is busy); resolves with the send's id. */
   ask: (port: number) => Promise<string>;
-  /** The donor's account of the send `id` (snapshot_sent): its byte count. */
-  sent: (id: string) => Promise<number>;
+  /** The donor's account of the send `id` (snapshot_sent): its byte count, null when it did not count them. */
+  sent: (id: string) => Promise<number | null>;
   /** How long (ms) the donor's sender may take to connect; SENDER_CONNECT_MS when absent. */
   senderConnectMs?: number;
 }
@@ -107,7 +107,7 @@ export interface ChannelReceive {
  * that cannot connect), the error carries `details.channel` = NO_CHANNEL: the receiver then
  * takes the snapshot over HTTPS (the donor's grant is used up only by a sender that connected).
  */
-export function channelFeed(r: ChannelReceive): (stdin: Writable) => Promise<number> {
+export function channelFeed(r: ChannelReceive): (stdin: Writable) => Promise<number | null> {
   return async (stdin) => {
     if (isSocketPath(r.bind)) await mkdir(dirname(r.bind), { recursive: true, mode: 0o700 });
     const listener = await listenChannel(r.bind, r.tls, stdin);
@@ -119,7 +119,7 @@ export function channelFeed(r: ChannelReceive): (stdin: Writable) => Promise<num
       const id = await r.ask(listener.port);
       listener.expectSender(r.senderConnectMs ?? SENDER_CONNECT_MS);
       // The donor's account, asked until it has one (TIMEOUT: still sending) or the listener ended badly.
-      const donor = (async (): Promise<number> => {
+      const donor = (async (): Promise<number | null> => {
         for (;;) {
           try {
             return await r.sent(id);

@@ -144,14 +144,20 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
       const tls = deps.tlsFiles && ctx.peer !== null && socket === null ? { ...deps.tlsFiles, peerName: ctx.peer } : null;
       const why = deps.tlsFiles && ctx.peer === null ? 'the caller showed no certificate' : (channelUnusable(to, tls) ?? (socket !== null ? notOwnSocket(socket) : null));
       if (why !== null) throw new AppError('WRONG_STATE', `send_snapshot: this node cannot open a data channel (${why}); use stream_snapshot`, { details: { channel: NO_CHANNEL } });
-      const stream = share.join(params.share);
-      logger.info({ peer: ctx.peer, to: params.to, group: params.share ?? null }, 'sending a snapshot over a data channel');
       // The grant is used up once the sender reached the peer: one that cannot (a firewall) may still pull over HTTPS.
       const onConnected = (): void => {
         if (ctx.peer !== null && ctx.peer !== MANAGER_PEER) deps.grants.consume(ctx.peer);
       };
-      const id = sends.start(ctx.peer, () => sendChannel(stream, to, port, tls, { onConnected }));
-      return { id };
+      if (params.share !== undefined) {
+        // A group: one copy read here and fanned out, each receiver at its own pace (snapshot-share.ts).
+        const stream = share.join(params.share);
+        logger.info({ peer: ctx.peer, to: params.to, group: params.share }, 'sending a snapshot over a data channel');
+        return { id: sends.start(ctx.peer, () => sendChannel(stream, to, port, tls, { onConnected })) };
+      }
+      // One receiver: mariadb-backup writes into the connection (or socat's stdin, for TLS) itself.
+      const slot = share.reserve();
+      logger.info({ peer: ctx.peer, to: params.to, group: null, straight: true }, 'sending a snapshot over a data channel');
+      return { id: sends.start(ctx.peer, () => sendChannel((out) => engine.snapshotInto(out), to, port, tls, { onConnected }).finally(slot.release)) };
     },
 
     snapshot_sent: async (params, ctx) => ({ id: params.id, bytes: await sends.result(params.id, ctx.peer, params.timeoutSeconds * 1000) }),

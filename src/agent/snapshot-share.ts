@@ -92,6 +92,18 @@ export class SnapshotShare {
     return out;
   }
 
+  /**
+   * Takes the node's one copy for a receiver that is sent the copy by other means than a stream
+   * of this process (a program writing straight into its connection): until `release` is
+   * called, every join is refused with BUSY. Throws BUSY when a copy holds the node already.
+   */
+  reserve(): { release: () => void } {
+    if (this.session !== null) throw new AppError('BUSY', 'send_snapshot: this node is streaming another snapshot; try again when it ends');
+    const held: Session = { key: null, expected: 1, incrementalLsn: undefined, outs: new Set(), blocked: new Set(), started: true, sourceClosed: false };
+    this.session = held;
+    return { release: () => this.finish(held) };
+  }
+
   private addReceiver(s: Session): PassThrough {
     const out = new PassThrough({ highWaterMark: this.limits.bufferBytes });
     // The reader (the HTTP answer) takes the errors; none may reach the process before it attaches.

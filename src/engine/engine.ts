@@ -93,9 +93,11 @@ export interface RestoreTimings {
 /**
  * A snapshot's bytes for a restore: a stream this process reads, or a feeder given the extracting
  * program's stdin (a pipe it may hand to another process, src/util/tls-channel.ts) that resolves
- * with the byte count once every byte is written, and rejects (an AppError) when they cannot be.
+ * with the byte count once every byte is written — null when nobody could count them (they went
+ * from program to program; the restore then counts what was extracted) — and rejects (an
+ * AppError) when they cannot be.
  */
-export type SnapshotInput = Readable | ((stdin: Writable) => Promise<number>);
+export type SnapshotInput = Readable | ((stdin: Writable) => Promise<number | null>);
 
 /** Which part of a restore a stream is: the full backup or an incremental on it, and whether the server starts after it. */
 export interface RestoreStage {
@@ -213,6 +215,12 @@ export interface Engine {
   counters(ignoreUsers: readonly string[]): Promise<EngineCounters>;
   /** A physical hot copy of the running server, as an xbstream; with `incrementalLsn`, only the pages changed since that LSN. */
   snapshotStream(incrementalLsn?: number): Readable;
+  /**
+   * The same full copy written by the copying program straight into `out` (a connection or pipe
+   * backed by a file descriptor; this process's end of it is closed): no byte passes through this
+   * process. Resolves once the copy ended well; ENGINE_FAILED otherwise.
+   */
+  snapshotInto(out: Writable): Promise<void>;
   /**
    * Fills the (absent) data directory from a snapshot (a stream or a feeder, SnapshotInput), prepares it and starts the server;
    * returns the GTID position it was taken at and its size (bytes). With `stage`, a restore in

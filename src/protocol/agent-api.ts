@@ -214,10 +214,11 @@ export const agentApi = {
   send_snapshot: method<{ id: string }>()({ verb: 'POST', params: z.object({ to: z.union([peerAddress, channelSocket]), share: snapshotShare.optional() }).strict() }),
   /**
    * How a send_snapshot the caller started ended: its byte count once the donor's copy finished
-   * and every byte was sent; the copy's error otherwise. Waits up to `timeoutSeconds` for a send
+   * and every byte was sent (null when the copy's program wrote into the channel itself, which
+   * leaves nothing to count); the copy's error otherwise. Waits up to `timeoutSeconds` for a send
    * still under way (TIMEOUT then). NOT_FOUND for an id the caller did not start, or forgotten.
    */
-  snapshot_sent: method<{ id: string; bytes: number }>()({ verb: 'POST', params: z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/), timeoutSeconds: z.number().int().min(0).max(600) }).strict() }),
+  snapshot_sent: method<{ id: string; bytes: number | null }>()({ verb: 'POST', params: z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/), timeoutSeconds: z.number().int().min(0).max(600) }).strict() }),
   /**
    * The manager lets one peer agent (by its certificate's name, the node id) pull one snapshot:
    * the permission is used up when that snapshot starts, or lapses after `ttlSeconds`.

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { isAbsolute } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,7 +15,8 @@ import { which } from './which.js';
  * socat's default 8 KiB blocks), plain `socat` 1.0 s.
  *
  * The receiver listens on a port the kernel picks and hands the bytes straight to a program's
- * stdin (`mbstream`); the sender connects and writes what it is given. With TLS each end shows
+ * stdin (`mbstream`); the sender connects and writes what it is given — a stream, or a program's
+ * own output (ChannelSource), which then passes through no Node process at all. With TLS each end shows
  * its own certificate and checks that the other's is signed by the service's CA and bears the
  * expected name (socat's `verify=1,commonname=`), so the bytes reach only the node they are for.
  * Between two agents of one host the channel can be a Unix socket (mode 0600) instead: no TLS,
@@ -192,9 +194,19 @@ export async function listenChannel(bind: string, tls: ChannelTls | null, into: 
 }
 
 /**
+ * What a sender sends: a stream this process reads (and counts), or a writer that is given the
+ * connection — or, with TLS, socat's stdin — to hand to a program that writes the data itself, so
+ * no byte passes through this process (nor, on a Unix socket, through socat) and none is counted.
+ * The writer must close this process's end of what it is given, and resolve once the program has
+ * written everything (reject when it failed).
+ */
+export type ChannelSource = Readable | ((out: Writable) => Promise<void>);
+
+/**
  * Sends `source` to a listening receiver at `host:port` (or at the Unix socket `host`, an
- * absolute path; `port` and `tls` unused then) and resolves with the byte count once socat has
- * written it all and closed the connection. That alone does not prove the receiver took it: with
+ * absolute path; `port` and `tls` unused then) and resolves with the byte count — null for a
+ * writer's data, which nobody counted — once all was written and the connection closed. That
+ * alone does not prove the receiver took it: with
  * TLS 1.3 a receiver checks the sender's certificate after the sender's handshake is over, so a
  * receiver that refused it may have read nothing — only the receiving end's own outcome
  * (ChannelListener.done) says the bytes arrived. `onConnected` is called once the connection is
@@ -202,11 +214,12 @@ export async function listenChannel(bind: string, tls: ChannelTls | null, into: 
  * `tls`, the receiver must show a certificate of the CA bearing `tls.peerName`. `idleSeconds`:
  * as listenChannel's. Rejects with the source's own error when the source fails (socat is
  * stopped), with PEER_FAILED when the channel fails (the source is destroyed then), WRONG_STATE
- * when socat is missing.
+ * when socat is missing (a writer to a Unix socket needs no socat).
  */
-export async function sendChannel(source: Readable, host: string, port: number, tls: ChannelTls | null, options: { onConnected?: () => void; idleSeconds?: number } = {}): Promise<number> {
-  const socat = requireSocat();
+export async function sendChannel(source: ChannelSource, host: string, port: number, tls: ChannelTls | null, options: { onConnected?: () => void; idleSeconds?: number } = {}): Promise<number | null> {
   const unix = isSocketPath(host);
+  if (typeof source === 'function' && unix) return sendStraight(source, host, options.onConnected);
+  const socat = requireSocat();
   const address = unix
     ? `UNIX-CONNECT:${host}`
     : tls
@@ -226,12 +239,23 @@ export async function sendChannel(source: Readable, host: string, port: number, 
   const exited = waitExit(child);
   let bytes = 0;
   let sourceFailed = false;
-  source.on('data', (chunk: Buffer) => (bytes += chunk.length));
-  source.once('error', () => (sourceFailed = true));
+  const counted = typeof source !== 'function';
+  if (counted) {
+    source.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    source.once('error', () => (sourceFailed = true));
+  }
   const channelFailed = (e: Exit | Error): AppError =>
-    new AppError('PEER_FAILED', `the data channel to ${unix ? host : `${host}:${port}`} failed after ${bytes} bytes: ${e instanceof Error ? e.message : `${describeExit(e)}: ${socatErrors(err)}`}`);
+    new AppError('PEER_FAILED', `the data channel to ${unix ? host : `${host}:${port}`} failed${counted ? ` after ${bytes} bytes` : ''}: ${e instanceof Error ? e.message : `${describeExit(e)}: ${socatErrors(err)}`}`);
   try {
-    await pipeline(source, child.stdin!);
+    if (counted) await pipeline(source, child.stdin!);
+    else {
+      // The program writing into socat dies of SIGPIPE when socat fails: then socat's failure is the one to report.
+      await source(child.stdin!).catch(async (e: unknown) => {
+        const exit = await Promise.race([exited.catch((x: Error) => x), new Promise<null>((r) => setTimeout(() => r(null), 1000).unref())]);
+        sourceFailed = exit === null || (!(exit instanceof Error) && exit.code === 0);
+        throw e;
+      });
+    }
   } catch (e) {
     child.kill('SIGTERM');
     const exit = await exited.catch((x: Error) => x);
@@ -240,5 +264,28 @@ export async function sendChannel(source: Readable, host: string, port: number, 
   }
   const exit = await exited.catch((x: Error) => x);
   if (exit instanceof Error || exit.code !== 0) throw channelFailed(exit);
-  return bytes;
+  return counted ? bytes : null;
+}
+
+/**
+ * A writer's data to the Unix socket `path` with no process between: this process connects and
+ * hands the connection to the writer (its program writes into it). Resolves with null (nothing
+ * counted); PEER_FAILED when the socket cannot be reached, the writer's own error when it fails.
+ */
+async function sendStraight(write: (out: Writable) => Promise<void>, path: string, onConnected?: () => void): Promise<null> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = connect({ path });
+    s.once('error', reject);
+    s.once('connect', () => {
+      s.off('error', reject);
+      // Nothing is read from it here: the receiver never writes back.
+      s.on('error', () => undefined);
+      resolve(s);
+    });
+  }).catch((e: unknown) => {
+    throw new AppError('PEER_FAILED', `the data channel to ${path} failed: ${(e as Error).message}`, { cause: e });
+  });
+  onConnected?.();
+  await write(socket);
+  return null;
 }

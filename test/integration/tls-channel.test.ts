@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateFiles } from '../../src/util/pki.js';
 import { AppError } from '../../src/util/errors.js';
@@ -79,6 +79,46 @@ describe('a data channel between two agents (socat, mutual TLS)', () => {
     expect((await sink.result).hex).toBe(src.hex);
     // socat removes the socket when it is done.
     expect(existsSync(path)).toBe(false);
+  });
+
+  /** A writer as the donor's copy is one: a program (`cat file`, or `sh -c` for a failing one) given the connection as its stdout. */
+  const programWriter =
+    (cmd: string, args: string[]) =>
+    async (out: Writable): Promise<void> => {
+      const child = spawn(cmd, args, { stdio: ['ignore', out, 'ignore'] });
+      out.destroy();
+      const exit = await waitExit(child);
+      if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `${cmd} exited with ${exit.code ?? exit.signal}`);
+    };
+
+  it('a writer program writes straight into the connection (a Unix socket, no socat sending) or into socat (TLS): every byte arrives, uncounted', async () => {
+    const file = join(dir, 'payload.bin');
+    const data = randomBytes(6 * 1024 * 1024 + 5);
+    writeFileSync(file, data);
+    const hex = createHash('sha256').update(data).digest('hex');
+    for (const over of ['socket', 'tls'] as const) {
+      const sink = digestChild();
+      const path = join(dir, 'straight.sock');
+      const listener = over === 'socket' ? await listenChannel(path, null, sink.stdin) : await listenChannel('127.0.0.1', tls(alpha, 'node-beta'), sink.stdin);
+      let connected = false;
+      const sent = await sendChannel(programWriter('cat', [file]), over === 'socket' ? path : '127.0.0.1', listener.port, over === 'socket' ? null : tls(beta, 'node-alpha'), { onConnected: () => (connected = true) });
+      await listener.done;
+      expect(sent).toBeNull();
+      expect(connected).toBe(true);
+      expect(await sink.result).toEqual({ hex, code: 0 });
+    }
+  });
+
+  it("a writer program that fails fails the send with its own error; one whose listener is gone gets the channel's error", async () => {
+    const sink = digestChild();
+    const listener = await listenChannel('127.0.0.1', tls(alpha, 'node-beta'), sink.stdin);
+    const failing = sendChannel(programWriter('sh', ['-c', 'head -c 100000 /dev/zero; exit 3']), '127.0.0.1', listener.port, tls(beta, 'node-alpha'));
+    await expect(failing).rejects.toMatchObject({ code: 'ENGINE_FAILED', message: expect.stringContaining('exited with 3') });
+    listener.close();
+    await listener.done.catch(() => undefined);
+    await sink.result;
+    const gone = join(dir, 'nobody.sock');
+    await expect(sendChannel(programWriter('cat', ['/dev/zero']), gone, 0, null)).rejects.toMatchObject({ code: 'PEER_FAILED', message: expect.stringContaining(gone) });
   });
 
   it('refuses a sender whose certificate bears another name: the listener fails and nothing reaches its reader', async () => {

@@ -44,6 +44,16 @@ async function feed(src: PassThrough, total: number): Promise<Buffer> {
 
 const codeOf = (e: unknown): string | null => (isAppError(e) ? e.code : null);
 
+/** The error `fn` throws, or null. */
+function catchOf(fn: () => unknown): unknown {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    return e;
+  }
+}
+
 describe('SnapshotShare: one copy, several receivers', () => {
   it('a receiver alone starts the copy at once and gets every byte; the node is free after', async () => {
     const copy = fakeCopy();
@@ -56,6 +66,23 @@ describe('SnapshotShare: one copy, several receivers', () => {
     expect(got.bytes.equals(sent)).toBe(true);
     await sleep(5);
     expect(share.busy).toBe(false);
+  });
+
+  it('a copy sent by other means holds the node: every join is BUSY until it is released, and a reservation on a busy node is BUSY', async () => {
+    const copy = fakeCopy();
+    const share = new SnapshotShare(copy.open, LIMITS);
+    const slot = share.reserve();
+    expect(share.busy).toBe(true);
+    expect(codeOf(catchOf(() => share.join()))).toBe('BUSY');
+    expect(codeOf(catchOf(() => share.join({ key: 'g', receivers: 2 })))).toBe('BUSY');
+    expect(codeOf(catchOf(() => share.reserve()))).toBe('BUSY');
+    expect(copy.sources).toHaveLength(0);
+    slot.release();
+    expect(share.busy).toBe(false);
+    const r = share.join();
+    expect(codeOf(catchOf(() => share.reserve()))).toBe('BUSY');
+    const [got] = await Promise.all([drain(r), feed(copy.sources[0]!, 2000)]);
+    expect(got.error).toBeNull();
   });
 
   it('a group of three reads the copy once, when the third joins, and each gets the same bytes', async () => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chown, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
 import { type Engine, type RestoreStage, type SnapshotInput, type RestoreTimings, type LoadResult, type EngineAccounts, type EngineCounters, type EngineProcess, type EngineSettings, type EngineStatus, type ReplicaSource } from '../engine.js';
 import { AppError, isAppError } from '../../util/errors.js';
@@ -18,7 +18,7 @@ import { hostTemplate } from './host-template.js';
 import { dumpStream, loadDumpWhole, type Login, type ToolContext } from './logical.js';
 import { INSTANCE_CONSTANTS, renderMyCnf, writeOptionFile } from './my-cnf.js';
 import { MariadbProcess } from './process.js';
-import { extractSnapshot, snapshotStream } from './snapshot.js';
+import { extractSnapshot, snapshotInto, snapshotStream } from './snapshot.js';
 import { withConnection } from './sql.js';
 import { StatusConnection } from './status-connection.js';
 import { resumePosition, resumeReplication } from './resume-position.js';
@@ -309,6 +309,16 @@ export class MariadbEngine implements Engine {
   snapshotStream(incrementalLsn?: number): Readable {
     this.requireRunning();
     return snapshotStream(this.tools, this.backupParallel, incrementalLsn);
+  }
+
+  async snapshotInto(out: Writable): Promise<void> {
+    try {
+      this.requireRunning();
+    } catch (e) {
+      out.destroy();
+      throw e;
+    }
+    await snapshotInto(this.tools, this.backupParallel, out);
   }
 
   async restoreSnapshot(input: SnapshotInput, settings: EngineSettings, stage: RestoreStage = { part: 'full', last: true }): Promise<{ gtid: string; bytes: number; ms: RestoreTimings }> {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chown, mkdir, rm } from 'node:fs/promises';
+import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,7 +8,7 @@ import { coalesce } from '../../util/coalesce.js';
 import { AppError, isAppError } from '../../util/errors.js';
 import type { SnapshotInput } from '../engine.js';
 import { runAs } from '../../util/os-user.js';
-import { TailBuffer, lastLines, lowerPriority, run, spawnOutput, waitExit } from '../../util/proc.js';
+import { TailBuffer, describeExit, lastLines, lowerPriority, run, spawnOutput, waitExit } from '../../util/proc.js';
 import { BINLOG_INFO_FILES, parseBinlogInfo } from '../../protocol/binlog-info.js';
 import type { ToolContext } from './logical.js';
 import { programs } from './programs.js';
@@ -32,24 +32,43 @@ export const BACKUP_LOCK_WAIT_SECONDS = 30;
  * a backup left running would keep its backup lock and stall every later one.
  */
 export function snapshotStream(ctx: ToolContext, parallel: number, incrementalLsn?: number): Readable {
-  return spawnOutput(
-    programs.backup,
-    [
-      `--defaults-file=${ctx.layout.cnf}`,
-      '--backup',
-      '--stream=xbstream',
-      // An incremental copy: only the pages changed since that LSN (a parent backup's to_lsn).
-      ...(incrementalLsn !== undefined ? [`--incremental-lsn=${incrementalLsn}`] : []),
-      `--parallel=${parallel}`,
-      // The log-copy thread looks for new redo every 10 ms instead of every second: commits
-      // stall while the backup waits for it, so this shortens the pause writers see.
-      '--log-copy-interval=10',
-      `--startup-wait-timeout=${BACKUP_LOCK_WAIT_SECONDS}`,
-      `--user=${ctx.dbUser.name}`,
-      `--socket=${ctx.layout.socket}`,
-    ],
-    { ...runAs(ctx.dbUser), nice: COPY_NICE },
-  ).stream;
+  return spawnOutput(programs.backup, backupArgs(ctx, parallel, incrementalLsn), { ...runAs(ctx.dbUser), nice: COPY_NICE }).stream;
+}
+
+/**
+ * The same copy written by `mariadb-backup` straight into `out` — a connection or a pipe backed
+ * by a file descriptor, handed to the program; this process's own end is closed at once, so no
+ * byte passes through it and the reader sees the end when the program exits. Resolves once the
+ * program exited 0; throws ENGINE_FAILED with its last lines otherwise (a reader that went away
+ * ends it with SIGPIPE).
+ */
+export async function snapshotInto(ctx: ToolContext, parallel: number, out: Writable): Promise<void> {
+  const child = spawn(programs.backup, backupArgs(ctx, parallel), { stdio: ['ignore', out, 'pipe'], ...runAs(ctx.dbUser) });
+  out.destroy();
+  lowerPriority(child, COPY_NICE);
+  const err = new TailBuffer();
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  const exit = await waitExit(child).catch((e: Error) => {
+    throw new AppError('ENGINE_FAILED', `cannot run mariadb-backup: ${e.message}`, { cause: e });
+  });
+  if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mariadb-backup ${describeExit(exit)}: ${lastLines(err.text(), 4)}`);
+}
+
+function backupArgs(ctx: ToolContext, parallel: number, incrementalLsn?: number): string[] {
+  return [
+    `--defaults-file=${ctx.layout.cnf}`,
+    '--backup',
+    '--stream=xbstream',
+    // An incremental copy: only the pages changed since that LSN (a parent backup's to_lsn).
+    ...(incrementalLsn !== undefined ? [`--incremental-lsn=${incrementalLsn}`] : []),
+    `--parallel=${parallel}`,
+    // The log-copy thread looks for new redo every 10 ms instead of every second: commits
+    // stall while the backup waits for it, so this shortens the pause writers see.
+    '--log-copy-interval=10',
+    `--startup-wait-timeout=${BACKUP_LOCK_WAIT_SECONDS}`,
+    `--user=${ctx.dbUser.name}`,
+    `--socket=${ctx.layout.socket}`,
+  ];
 }
 
 /**
@@ -88,7 +107,7 @@ export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, st
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true, mode: 0o700 });
   await chown(staging, ctx.dbUser.uid, ctx.dbUser.gid);
-  let bytes = 0;
+  let bytes: number | null = 0;
   const child = spawn(programs.mbstream, ['-x', `--parallel=${parallel}`, '-C', staging], { stdio: ['pipe', 'ignore', 'pipe'], ...runAs(ctx.dbUser) });
   lowerPriority(child, COPY_NICE);
   const err = new TailBuffer();
@@ -105,8 +124,10 @@ export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, st
       throw isAppError(e) ? e : new AppError('PEER_FAILED', `the snapshot's bytes did not all arrive: ${(e as Error).message}`, { cause: e });
     }
     const exit = await exited;
-    if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed after ${bytes} bytes: ${lastLines(err.text(), 4)}`);
-    if (!existsSync(join(staging, 'xtrabackup_checkpoints'))) throw new AppError('PEER_FAILED', `the snapshot is incomplete (${bytes} bytes, no checkpoint file)`);
+    if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed after ${bytes ?? 'uncounted'} bytes: ${lastLines(err.text(), 4)}`);
+    if (!existsSync(join(staging, 'xtrabackup_checkpoints'))) throw new AppError('PEER_FAILED', `the snapshot is incomplete (${bytes ?? 'uncounted'} bytes, no checkpoint file)`);
+    // Bytes nobody counted (they went from program to program): the size of what was extracted.
+    bytes ??= await treeBytes(staging);
     const extracted = Date.now();
     const target = incrementalOf ?? staging;
     const incremental = incrementalOf !== undefined ? [`--incremental-dir=${staging}`] : [];
@@ -118,6 +139,15 @@ export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, st
     await rm(staging, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** The total size (bytes) of the files under `dir`. */
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) total += (await stat(join(e.parentPath ?? e.path, e.name))).size;
+  }
+  return total;
 }
 
 function readBackupGtid(dir: string): string {
