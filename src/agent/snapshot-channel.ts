@@ -4,6 +4,8 @@ import { AppError, isAppError } from '../util/errors.js';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isSocketPath, listenChannel, type ChannelTls } from '../util/tls-channel.js';
+import { acceptOne } from '../util/unix-channel.js';
+import type { ConnectionInput } from '../engine/engine.js';
 
 /** `details.channel` of the error a donor answers send_snapshot with when it cannot open a data channel: the receiver falls back to stream_snapshot. */
 export const NO_CHANNEL = 'unavailable';
@@ -148,5 +150,58 @@ export function channelFeed(r: ChannelReceive): (stdin: Writable) => Promise<num
       listening = false;
       listener.close();
     }
+  };
+}
+
+/**
+ * A restore's input (engine ConnectionInput) over a same-host data channel with nothing between
+ * the two programs: listens on the Unix socket `r.bind` (acceptOne), asks the donor to send there
+ * (its `mariadb-backup` writes into the connection itself, or its socat for a group), and hands the
+ * connection to `mbstream` as its stdin. The donor's account (`sent`, asked again after each
+ * TIMEOUT) is followed from the moment it started: a send that fails before it connected ends
+ * the wait at once with `details.channel` = NO_CHANNEL (the receiver then takes HTTPS), as does a
+ * sender that never connects within `senderConnectMs`; one that fails later fails `settle`, and
+ * the restore stops `mbstream`.
+ */
+export function socketInput(r: ChannelReceive): ConnectionInput {
+  // The donor's account, known once it answered send_snapshot — which may be after its sender
+  // has already connected (it starts sending before it answers).
+  let account: (p: Promise<number | null>) => void = () => undefined;
+  const donor = new Promise<number | null>((resolve, reject) => (account = (p) => p.then(resolve, reject)));
+  donor.catch(() => undefined);
+  const neverReached = (cause: unknown): AppError =>
+    new AppError('PEER_FAILED', `the donor's sender never reached this node's data channel on ${r.bind}`, { cause, details: { channel: NO_CHANNEL } });
+  const follow = async (id: string): Promise<number | null> => {
+    for (;;) {
+      try {
+        return await r.sent(id);
+      } catch (e) {
+        if (!(isAppError(e) && e.code === 'TIMEOUT')) throw e;
+      }
+    }
+  };
+  return {
+    kind: 'connection',
+    accept: async () => {
+      await mkdir(dirname(r.bind), { recursive: true, mode: 0o700 });
+      let asked = false;
+      try {
+        return await acceptOne(r.bind, r.senderConnectMs ?? SENDER_CONNECT_MS, async () => {
+          try {
+            const id = await r.ask(0);
+            asked = true;
+            account(follow(id));
+          } catch (e) {
+            account(Promise.reject(e));
+            throw e;
+          }
+          return donor;
+        });
+      } catch (e) {
+        // The donor's refusal to send (busy, cannot open a channel) is its own answer; anything after it asked means no channel was made.
+        throw asked ? neverReached(e) : e;
+      }
+    },
+    settle: () => donor,
   };
 }

@@ -11,7 +11,7 @@ import type { HandlerCore } from './handler-core.js';
 import type { PeerGrants } from './peer-grants.js';
 import { DEFAULT_SHARE_LIMITS, SnapshotShare, type ShareRequest } from './snapshot-share.js';
 import { channelUnusable, sendChannel } from '../util/tls-channel.js';
-import { ChannelSends, channelFeed, NO_CHANNEL, SENT_WAIT_SECONDS } from './snapshot-channel.js';
+import { ChannelSends, channelFeed, NO_CHANNEL, SENT_WAIT_SECONDS, socketInput } from './snapshot-channel.js';
 import type { SnapshotInput } from '../engine/engine.js';
 import type { SnapshotChannel } from '../protocol/agent-api.js';
 
@@ -105,12 +105,14 @@ export function snapshotHandlers(deps: SnapshotDeps): Pick<Handlers<AgentApi>, '
       logger.info({ why }, 'the snapshot comes over HTTPS: no data channel here');
       return null;
     }
-    return channelFeed({
+    const receive = {
       bind: socket ?? channel.host,
       tls,
-      ask: (port) => whenFree(group, async (g) => (await peer.call('send_snapshot', { to: socket ? { socket } : { host: channel.host, port }, ...(g ? { share: g } : {}) })).id),
-      sent: async (id) => (await peer.call('snapshot_sent', { id, timeoutSeconds: SENT_WAIT_SECONDS }, { timeoutMs: (SENT_WAIT_SECONDS + 10) * 1000 })).bytes,
-    });
+      ask: (port: number) => whenFree(group, async (g) => (await peer.call('send_snapshot', { to: socket ? { socket } : { host: channel.host, port }, ...(g ? { share: g } : {}) })).id),
+      sent: async (id: string) => (await peer.call('snapshot_sent', { id, timeoutSeconds: SENT_WAIT_SECONDS }, { timeoutMs: (SENT_WAIT_SECONDS + 10) * 1000 })).bytes,
+    };
+    // On a Unix socket mbstream reads the donor's connection itself; over TCP, socat decrypts into it.
+    return socket !== null ? socketInput(receive) : channelFeed(receive);
   };
   /** True when no data channel could be made (the donor cannot open one or does not know send_snapshot; its sender never connected). */
   const noChannel = (e: unknown): boolean => isAppError(e) && (e.code === 'METHOD_NOT_FOUND' || e.details?.['channel'] === NO_CHANNEL);

@@ -1,5 +1,6 @@
 import type { AppUser } from '../protocol/app-users.js';
 import type { Counters, MysqldState, ReplicationSource, ReplicationStatus } from '../protocol/agent-api.js';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 
 /**
@@ -97,7 +98,23 @@ export interface RestoreTimings {
  * from program to program; the restore then counts what was extracted) — and rejects (an
  * AppError) when they cannot be.
  */
-export type SnapshotInput = Readable | ((stdin: Writable) => Promise<number | null>);
+export type SnapshotInput = Readable | ((stdin: Writable) => Promise<number | null>) | ConnectionInput;
+
+/**
+ * A snapshot that arrives on a connection the extracting program reads itself (no byte passes
+ * through this process): `accept` resolves with the connection once the sender is on it (it is
+ * handed to the program as its stdin, and this process's end closed); `settle` then resolves
+ * with the byte count (null: uncounted) once the sender says it sent everything, or rejects (an
+ * AppError) — and the program is stopped at once, whether or not it has read to the end.
+ */
+export interface ConnectionInput {
+  /** Tells this input from the other kinds of SnapshotInput. */
+  kind: 'connection';
+  /** The connection, paused (nothing read from it), once the sender is on it. */
+  accept: () => Promise<Socket>;
+  /** The sender's account, once accept() resolved. */
+  settle: () => Promise<number | null>;
+}
 
 /** Which part of a restore a stream is: the full backup or an incremental on it, and whether the server starts after it. */
 export interface RestoreStage {

@@ -1,15 +1,17 @@
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { chmod, chown, rm } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { channelFeed, ChannelSends, NO_CHANNEL } from '../../src/agent/snapshot-channel.js';
+import { channelFeed, ChannelSends, NO_CHANNEL, socketInput } from '../../src/agent/snapshot-channel.js';
 import { notOwnSocket } from '../../src/agent/snapshot-handlers.js';
 import { AppError } from '../../src/util/errors.js';
 import type { CertificateFiles } from '../../src/util/pki.js';
 import { sendChannel } from '../../src/util/tls-channel.js';
+import { waitExit } from '../../src/util/proc.js';
 import { byteCounter, channelCertificates } from '../helpers/channel.js';
 
 describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSends)", () => {
@@ -117,6 +119,81 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
     expect(await feed(sink.stdin)).toBe(300_000);
     expect(await sink.count).toBe(300_000);
     expect(asked).toBeGreaterThan(1);
+  });
+
+  /** A socketInput's connection handed to `wc -c` as its stdin, as extractSnapshot hands it to mbstream. */
+  const countConnection = async (input: ReturnType<typeof socketInput>): Promise<{ count: Promise<number> }> => {
+    const conn = await input.accept();
+    const child = spawn('wc', ['-c'], { stdio: [conn, 'pipe', 'ignore'] });
+    conn.destroy();
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    return { count: waitExit(child).then(() => Number(out.trim())) };
+  };
+
+  it('on a same-host socket the program reads the connection itself: every byte, even when the donor connects before it answers; the socket 0600 while it waits and gone after', async () => {
+    const sends = new ChannelSends();
+    const path = join(dir, 'straight', 'in.sock');
+    let modeSeen = 0;
+    const input = socketInput({
+      bind: path,
+      tls: null,
+      ask: async () => {
+        modeSeen = statSync(path).mode & 0o777;
+        const id = sends.start('node-new', () => sendChannel(Readable.from([Buffer.alloc(3_000_000, 5)]), path, 0, null));
+        // A donor starts sending before it answers: the connection may come before the send's id.
+        await new Promise((r) => setTimeout(r, 300));
+        return id;
+      },
+      sent: (id) => sends.result(id, 'node-new', 10_000),
+    });
+    const { count } = await countConnection(input);
+    expect(await input.settle()).toBe(3_000_000);
+    expect(await count).toBe(3_000_000);
+    expect(modeSeen).toBe(0o600);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('on a same-host socket: a sender that never connects, or a send that fails before it connects, means no channel (at once, not after the wait)', async () => {
+    const path = join(dir, 'straight', 'none.sock');
+    const never = socketInput({ bind: path, tls: null, ask: async () => 'never-connects', sent: () => new Promise(() => undefined), senderConnectMs: 300 });
+    await expect(never.accept()).rejects.toMatchObject({ code: 'PEER_FAILED', details: { channel: NO_CHANNEL } });
+    const started = Date.now();
+    const refused = socketInput({
+      bind: path,
+      tls: null,
+      ask: async () => 'refused',
+      sent: async () => {
+        throw new AppError('PEER_FAILED', 'the donor could not reach the socket');
+      },
+      senderConnectMs: 20_000,
+    });
+    await expect(refused.accept()).rejects.toMatchObject({ code: 'PEER_FAILED', details: { channel: NO_CHANNEL } });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // The donor's own refusal to send is passed on as it is (the receiver's fallback reads its mark).
+    const busy = socketInput({ bind: path, tls: null, ask: async () => Promise.reject(new AppError('WRONG_STATE', 'no channel here', { details: { channel: NO_CHANNEL } })), sent: async () => 0 });
+    await expect(busy.accept()).rejects.toMatchObject({ code: 'WRONG_STATE' });
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it("on a same-host socket a send that fails after it connected fails settle with the donor's error", async () => {
+    const path = join(dir, 'straight', 'fails.sock');
+    let fail: (e: Error) => void = () => undefined;
+    const input = socketInput({
+      bind: path,
+      tls: null,
+      ask: async () => {
+        const c = connect({ path });
+        c.on('error', () => undefined);
+        c.write(Buffer.alloc(1000, 1));
+        return 'failing';
+      },
+      sent: () => new Promise((_, reject) => (fail = reject)),
+    });
+    const conn = await input.accept();
+    conn.destroy();
+    fail(new AppError('ENGINE_FAILED', 'mariadb-backup was killed by SIGKILL'));
+    await expect(input.settle()).rejects.toMatchObject({ code: 'ENGINE_FAILED' });
   });
 
   it("the donor's account: only the peer that started a send learns its end; its error is passed on; a send under way times out; an answered one is forgotten", async () => {

@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { coalesce } from '../../util/coalesce.js';
 import { AppError, isAppError } from '../../util/errors.js';
-import type { SnapshotInput } from '../engine.js';
+import type { ConnectionInput, SnapshotInput } from '../engine.js';
 import { runAs } from '../../util/os-user.js';
 import { TailBuffer, describeExit, lastLines, lowerPriority, run, spawnOutput, waitExit } from '../../util/proc.js';
 import { BINLOG_INFO_FILES, parseBinlogInfo } from '../../protocol/binlog-info.js';
@@ -108,14 +108,28 @@ export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, st
   await mkdir(staging, { recursive: true, mode: 0o700 });
   await chown(staging, ctx.dbUser.uid, ctx.dbUser.gid);
   let bytes: number | null = 0;
-  const child = spawn(programs.mbstream, ['-x', `--parallel=${parallel}`, '-C', staging], { stdio: ['pipe', 'ignore', 'pipe'], ...runAs(ctx.dbUser) });
+  // A connection input: mbstream reads the connection itself (this process's end closed once it has it).
+  const connection = isConnection(input)
+    ? await input.accept().catch(async (e: unknown) => {
+        await rm(staging, { recursive: true, force: true });
+        throw e;
+      })
+    : null;
+  const child = spawn(programs.mbstream, ['-x', `--parallel=${parallel}`, '-C', staging], { stdio: [connection ?? 'pipe', 'ignore', 'pipe'], ...runAs(ctx.dbUser) });
+  connection?.destroy();
   lowerPriority(child, COPY_NICE);
   const err = new TailBuffer();
-  child.stderr.on('data', (c: Buffer) => err.push(c));
+  child.stderr!.on('data', (c: Buffer) => err.push(c));
   const exited = waitExit(child);
   try {
     try {
-      bytes = await (typeof input === 'function' ? input : readableFeed(input))(child.stdin);
+      if (isConnection(input)) {
+        // The sender's account; mbstream failing first (it exits non-zero) is the error that counts.
+        const settled = input.settle();
+        settled.catch(() => undefined);
+        const broke = exited.then((e) => (e.code === 0 ? new Promise<never>(() => undefined) : Promise.reject(new Error('mbstream exited'))));
+        bytes = await Promise.race([settled, broke]);
+      } else bytes = await (typeof input === 'function' ? input : readableFeed(input))(child.stdin!);
     } catch (e) {
       // mbstream giving up first (a full disk, a malformed stream) breaks the feed: its error is the one that counts.
       if (child.exitCode !== null && child.exitCode !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed: ${lastLines(err.text(), 4)}`);
@@ -139,6 +153,10 @@ export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, st
     await rm(staging, { recursive: true, force: true });
     throw e;
   }
+}
+
+function isConnection(input: SnapshotInput): input is ConnectionInput {
+  return typeof input === 'object' && 'kind' in input && input.kind === 'connection';
 }
 
 /** The total size (bytes) of the files under `dir`. */
