@@ -12,6 +12,8 @@ import { TailBuffer, describeExit, lastLines, lowerPriority, run, spawnOutput, w
 import { BINLOG_INFO_FILES, parseBinlogInfo } from '../../protocol/binlog-info.js';
 import type { ToolContext } from './logical.js';
 import { programs } from './programs.js';
+import { watchIdle } from '../../util/idle-watch.js';
+import { CHANNEL_IDLE_SECONDS } from '../../util/tls-channel.js';
 
 /**
  * The nice value (CPU priority, 0–19) of a copy's programs (`mariadb-backup`, `mbstream`, the
@@ -40,7 +42,7 @@ export function snapshotStream(ctx: ToolContext, parallel: number, incrementalLs
  * by a file descriptor, handed to the program; this process's own end is closed at once, so no
  * byte passes through it and the reader sees the end when the program exits. Resolves once the
  * program exited 0; throws ENGINE_FAILED with its last lines otherwise (a reader that went away
- * ends it with SIGPIPE).
+ * ends it with SIGPIPE; one that stops reading, after CHANNEL_IDLE_SECONDS without a byte).
  */
 export async function snapshotInto(ctx: ToolContext, parallel: number, out: Writable): Promise<void> {
   const child = spawn(programs.backup, backupArgs(ctx, parallel), { stdio: ['ignore', out, 'pipe'], ...runAs(ctx.dbUser) });
@@ -48,9 +50,15 @@ export async function snapshotInto(ctx: ToolContext, parallel: number, out: Writ
   lowerPriority(child, COPY_NICE);
   const err = new TailBuffer();
   child.stderr.on('data', (c: Buffer) => err.push(c));
-  const exit = await waitExit(child).catch((e: Error) => {
-    throw new AppError('ENGINE_FAILED', `cannot run mariadb-backup: ${e.message}`, { cause: e });
-  });
+  // A reader that stopped reading leaves it blocked in a write: bounded as the channel's relays are.
+  let idle = false;
+  const stopWatch = child.pid !== undefined ? watchIdle(child.pid, CHANNEL_IDLE_SECONDS * 1000, () => ((idle = true), child.kill('SIGKILL'))) : () => undefined;
+  const exit = await waitExit(child)
+    .catch((e: Error) => {
+      throw new AppError('ENGINE_FAILED', `cannot run mariadb-backup: ${e.message}`, { cause: e });
+    })
+    .finally(stopWatch);
+  if (idle) throw new AppError('ENGINE_FAILED', `mariadb-backup moved no byte for ${CHANNEL_IDLE_SECONDS} s and was stopped`);
   if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mariadb-backup ${describeExit(exit)}: ${lastLines(err.text(), 4)}`);
 }
 
@@ -92,15 +100,16 @@ function readableFeed(stream: Readable): (stdin: Writable) => Promise<number> {
 }
 
 /**
- * Extracts a snapshot (a stream, or a feeder that fills mbstream's stdin itself: SnapshotInput)
- * into `staging` (mbstream) and prepares it (`mariadb-backup --prepare`), as the database's OS
+ * Extracts a snapshot (a stream, a feeder that fills mbstream's stdin itself, or a connection
+ * mbstream reads itself: SnapshotInput) into `staging` (mbstream) and prepares it (`mariadb-backup --prepare`), as the database's OS
  * user. With `incrementalOf` (the directory of a full backup extracted and prepared already),
  * the snapshot is an incremental backup: it is applied to that directory (`--prepare
  * --incremental-dir`) and `staging` removed after. Returns the GTID position the snapshot was
- * taken at, its size in bytes (the feeder's count), and how long (ms) the extraction and the
- * prepare took. Throws PEER_FAILED when the bytes stop short or the snapshot is incomplete (a
- * feeder's own AppError as it is), ENGINE_FAILED when a program fails; `staging` is removed on
- * failure.
+ * taken at, its size in bytes (the feeder's or sender's count; the size extracted when nobody
+ * counted), and how long (ms) the extraction and the prepare took. Throws PEER_FAILED when the
+ * bytes stop short, the snapshot is incomplete or a connection's copy moved no byte for
+ * CHANNEL_IDLE_SECONDS (a feeder's or sender's own AppError as it is), ENGINE_FAILED when a
+ * program fails; `staging` is removed on failure.
  */
 export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, staging: string, parallel: number, incrementalOf?: string): Promise<{ gtid: string; bytes: number; extractMs: number; prepareMs: number }> {
   const started = Date.now();
@@ -121,6 +130,10 @@ export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, st
   const err = new TailBuffer();
   child.stderr!.on('data', (c: Buffer) => err.push(c));
   const exited = waitExit(child);
+  // Between two programs no relay bounds the copy (socat's -T did): a copy that moves no byte
+  // for CHANNEL_IDLE_SECONDS — a stalled sender, a reader that stopped — is stopped.
+  let idle = false;
+  const stopWatch = connection && child.pid !== undefined ? watchIdle(child.pid, CHANNEL_IDLE_SECONDS * 1000, () => ((idle = true), child.kill('SIGKILL'))) : () => undefined;
   try {
     try {
       if (isConnection(input)) {
@@ -135,7 +148,10 @@ export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, st
       if (child.exitCode !== null && child.exitCode !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed: ${lastLines(err.text(), 4)}`);
       child.kill('SIGKILL');
       await exited.catch(() => undefined);
+      if (idle) throw new AppError('PEER_FAILED', `no byte of the snapshot moved for ${CHANNEL_IDLE_SECONDS} s: the copy was stopped`);
       throw isAppError(e) ? e : new AppError('PEER_FAILED', `the snapshot's bytes did not all arrive: ${(e as Error).message}`, { cause: e });
+    } finally {
+      stopWatch();
     }
     const exit = await exited;
     if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed after ${bytes ?? 'uncounted'} bytes: ${lastLines(err.text(), 4)}`);
