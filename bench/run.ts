@@ -238,7 +238,9 @@ async function main(): Promise<number> {
     // A run of some items only must not replace the day's run of them all.
     const some = [...args.only].sort((a, b) => a - b);
     const subset = ITEMS.every((i) => args.only.has(i)) ? '' : `-item${some.length > 1 ? 's' : ''}-${some.join('-')}`;
-    const file = join(dir, `${machine.date.slice(0, 10)}-${config.mode}${subset}.md`);
+    // Nor may a later run of the same day replace an earlier one: it is named after its commit.
+    const base = join(dir, `${machine.date.slice(0, 10)}-${config.mode}${subset}`);
+    const file = existsSync(`${base}.md`) ? `${base}-${machine.commit.split(' ')[0]}.md` : `${base}.md`;
     writeFileSync(file, `${report}\n`);
     log(`written to ${file}`);
   }
