@@ -195,7 +195,7 @@ export function socketInput(r: ChannelReceive): ConnectionInput {
             account(Promise.reject(e));
             throw e;
           }
-          return donor;
+          return { watch: donor };
         });
       } catch (e) {
         // The donor's refusal to send (busy, cannot open a channel) is its own answer; anything after it asked means no channel was made.

@@ -8,11 +8,13 @@ import { AppError } from './errors.js';
  * receiving end of a same-host data channel, issue #17: no byte passes through Node or socat).
  * The socket is made with mode 0600 (only this OS user may connect; it should live in a
  * directory only that user can enter) and removed once a connection came or the wait ended.
- * `ready` is called once it listens (the caller tells the sender where to connect); a rejection
- * of the promise it returns — at any time before a connection — ends the wait with that error.
- * Rejects with PEER_FAILED when nobody connected within `ms` milliseconds or the socket cannot be made.
+ * `ready` is called once it listens: the caller tells the sender where to connect (which may
+ * take long: a busy sender is waited for) and resolves with a `watch` on the sender, whose
+ * rejection before a connection ends the wait with that error; a rejection of `ready` itself
+ * ends it too. Rejects with PEER_FAILED when nobody connected within `ms` milliseconds of
+ * `ready` resolving, or the socket cannot be made.
  */
-export async function acceptOne(path: string, ms: number, ready: () => Promise<unknown>): Promise<Socket> {
+export async function acceptOne(path: string, ms: number, ready: () => Promise<{ watch: Promise<unknown> }>): Promise<Socket> {
   const server = createServer({ pauseOnConnect: true });
   // Not waited for: a server counts as closed only once its connections end, and the one it
   // accepted lives on in the program it is handed to.
@@ -30,14 +32,17 @@ export async function acceptOne(path: string, ms: number, ready: () => Promise<u
   try {
     await chmod(path, 0o600);
     const connection = new Promise<Socket>((resolve) => server.once('connection', resolve));
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AppError('PEER_FAILED', `nobody connected to ${path} within ${ms} ms`)), ms);
-    });
-    // ready()'s promise may settle long after a connection: only a rejection before one counts.
+    // The wait for the sender starts once it was told; its watch may settle long after a connection: only a rejection before one counts.
     const failed = Promise.resolve()
       .then(ready)
-      .then(() => new Promise<never>(() => undefined));
-    return await Promise.race([connection, late, failed]);
+      .then(
+        ({ watch }) =>
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new AppError('PEER_FAILED', `nobody connected to ${path} within ${ms} ms`)), ms);
+            watch.catch(reject);
+          }),
+      );
+    return await Promise.race([connection, failed]);
   } finally {
     clearTimeout(timer);
     await closeServer();

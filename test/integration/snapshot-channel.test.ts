@@ -176,6 +176,25 @@ describe("a receiver's data channel (channelFeed) and a donor's sends (ChannelSe
     expect(existsSync(path)).toBe(false);
   });
 
+  it('on a same-host socket the wait for the sender starts once the donor answered: a donor busy for longer is waited for', async () => {
+    const sends = new ChannelSends();
+    const path = join(dir, 'straight', 'busy.sock');
+    const input = socketInput({
+      bind: path,
+      tls: null,
+      ask: async () => {
+        // Busy with another copy (send_snapshot answered BUSY and was asked again) for longer than the connect wait.
+        await new Promise((r) => setTimeout(r, 600));
+        return sends.start('node-new', () => sendChannel(Readable.from([Buffer.alloc(1_000_000, 9)]), path, 0, null));
+      },
+      sent: (id) => sends.result(id, 'node-new', 10_000),
+      senderConnectMs: 300,
+    });
+    const { count } = await countConnection(input);
+    expect(await input.settle()).toBe(1_000_000);
+    expect(await count).toBe(1_000_000);
+  });
+
   it("on a same-host socket a send that fails after it connected fails settle with the donor's error", async () => {
     const path = join(dir, 'straight', 'fails.sock');
     let fail: (e: Error) => void = () => undefined;
