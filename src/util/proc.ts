@@ -93,6 +93,21 @@ export async function run(
   return { stdout: Buffer.concat(out).toString('utf8') };
 }
 
+/**
+ * Asks a child to stop (SIGTERM) and kills it (SIGKILL) if it has not exited `graceMs` later: a
+ * program may catch SIGTERM and not act on it (socat, looping in a TLS handshake with a peer that
+ * went away, was seen doing so), and a caller awaiting its exit would then wait forever.
+ */
+export function terminate(child: ChildProcess, graceMs = 2000): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }, graceMs);
+  timer.unref();
+  child.once('exit', () => clearTimeout(timer));
+}
+
 /** How long a program whose reader went away has to exit after SIGTERM before it gets SIGKILL. */
 export const READER_GONE_GRACE_MS = 2000;
 

@@ -4,7 +4,7 @@ import { isAbsolute } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError, isAppError } from './errors.js';
-import { TailBuffer, describeExit, waitExit, type Exit } from './proc.js';
+import { TailBuffer, describeExit, terminate, waitExit, type Exit } from './proc.js';
 import { which } from './which.js';
 
 /**
@@ -165,7 +165,7 @@ export async function listenChannel(bind: string, tls: ChannelTls | null, into: 
   const stop = (): void => {
     if (child.exitCode === null && child.signalCode === null) {
       closedByUs = true;
-      child.kill('SIGTERM');
+      terminate(child);
     }
   };
   const done = exited.then((e: Exit) => {
@@ -257,7 +257,7 @@ export async function sendChannel(source: ChannelSource, host: string, port: num
       });
     }
   } catch (e) {
-    child.kill('SIGTERM');
+    terminate(child);
     const exit = await exited.catch((x: Error) => x);
     if (sourceFailed) throw isAppError(e) ? e : new AppError('PEER_FAILED', `the data sent over the channel failed: ${(e as Error).message}`, { cause: e });
     throw channelFailed(exit);

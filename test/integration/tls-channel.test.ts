@@ -145,10 +145,15 @@ describe('a data channel between two agents (socat, mutual TLS)', () => {
   it('a source that fails mid-way fails the send with its own error, and the listener does not end cleanly with a whole copy', async () => {
     const sink = digestChild();
     const listener = await listenChannel('127.0.0.1', tls(alpha, 'node-beta'), sink.stdin);
+    // Bounded even if the sender never connects (a loaded machine): done then settles.
+    listener.expectSender(15_000);
     const source = new PassThrough();
-    const send = sendChannel(source, '127.0.0.1', listener.port, tls(beta, 'node-alpha'));
+    // Mid-way: the source fails once the connection is made (not after a fixed delay, which a
+    // loaded machine may spend in the TLS handshake — the listener then waited forever).
+    const send = sendChannel(source, '127.0.0.1', listener.port, tls(beta, 'node-alpha'), {
+      onConnected: () => setTimeout(() => source.destroy(new AppError('ENGINE_FAILED', 'mariadb-backup exited with code 1')), 50),
+    });
     source.write(randomBytes(2 * 1024 * 1024));
-    setTimeout(() => source.destroy(new AppError('ENGINE_FAILED', 'mariadb-backup exited with code 1')), 200);
     await expect(send).rejects.toMatchObject({ code: 'ENGINE_FAILED' });
     await listener.done.catch(() => undefined);
     await sink.result;
