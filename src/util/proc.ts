@@ -93,12 +93,15 @@ export async function run(
   return { stdout: Buffer.concat(out).toString('utf8') };
 }
 
+/** How long a program whose reader went away has to exit after SIGTERM before it gets SIGKILL. */
+export const READER_GONE_GRACE_MS = 2000;
+
 /**
  * Asks a child to stop (SIGTERM) and kills it (SIGKILL) if it has not exited `graceMs` later: a
  * program may catch SIGTERM and not act on it (socat, looping in a TLS handshake with a peer that
  * went away, was seen doing so), and a caller awaiting its exit would then wait forever.
  */
-export function terminate(child: ChildProcess, graceMs = 2000): void {
+export function terminate(child: ChildProcess, graceMs = READER_GONE_GRACE_MS): void {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   const timer = setTimeout(() => {
@@ -107,9 +110,6 @@ export function terminate(child: ChildProcess, graceMs = 2000): void {
   timer.unref();
   child.once('exit', () => clearTimeout(timer));
 }
-
-/** How long a program whose reader went away has to exit after SIGTERM before it gets SIGKILL. */
-export const READER_GONE_GRACE_MS = 2000;
 
 /**
  * The stdout of a program as a stream that ends cleanly only if the program exits with 0;
@@ -143,15 +143,7 @@ export function spawnOutput(cmd: string, args: string[], options?: SpawnOptions 
     stdoutEnded = true;
     settle();
   });
-  out.on('close', () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }, graceMs);
-    timer.unref();
-    child.once('exit', () => clearTimeout(timer));
-  });
+  out.on('close', () => terminate(child, graceMs));
   return { stream: out, child };
 }
 
