@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { AppError, isAppError } from '../util/errors.js';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { isSocketPath, listenChannel, type ChannelTls } from '../util/tls-channel.js';
+import { listenChannel, type ChannelTls } from '../util/tls-channel.js';
 import { acceptOne } from '../util/unix-channel.js';
 import type { ConnectionInput } from '../engine/engine.js';
 
@@ -84,7 +84,7 @@ export class ChannelSends {
 
 /** What a receiver needs to take a snapshot over a data channel. */
 export interface ChannelReceive {
-  /** This node's address, where it listens; or an absolute path: a Unix socket, for a donor on this host. */
+  /** Where this node listens: its address (channelFeed), or an absolute path, a Unix socket for a donor on this host (socketInput). */
   bind: string;
   /** This node's certificate paths and the donor's certificate name; null without TLS. */
   tls: ChannelTls | null;
@@ -94,6 +94,22 @@ export interface ChannelReceive {
   sent: (id: string) => Promise<number | null>;
   /** How long (ms) the donor's sender may take to connect; SENDER_CONNECT_MS when absent. */
   senderConnectMs?: number;
+}
+
+/** The error of a channel no sender reached: `details.channel` = NO_CHANNEL, so the receiver takes HTTPS instead. */
+function neverReached(where: string, cause: unknown): AppError {
+  return new AppError('PEER_FAILED', `the donor's sender never reached this node's data channel on ${where}`, { cause, details: { channel: NO_CHANNEL } });
+}
+
+/** The donor's account of send `id`, asked again after each TIMEOUT (still sending) while `waiting()` holds. */
+async function followAccount(r: ChannelReceive, id: string, waiting: () => boolean = () => true): Promise<number | null> {
+  for (;;) {
+    try {
+      return await r.sent(id);
+    } catch (e) {
+      if (!(isAppError(e) && e.code === 'TIMEOUT' && waiting())) throw e;
+    }
+  }
 }
 
 /**
@@ -111,37 +127,26 @@ export interface ChannelReceive {
  */
 export function channelFeed(r: ChannelReceive): (stdin: Writable) => Promise<number | null> {
   return async (stdin) => {
-    if (isSocketPath(r.bind)) await mkdir(dirname(r.bind), { recursive: true, mode: 0o700 });
     const listener = await listenChannel(r.bind, r.tls, stdin);
-    const where = isSocketPath(r.bind) ? r.bind : `${r.bind}:${listener.port}`;
-    const neverReached = (cause: unknown): AppError =>
-      new AppError('PEER_FAILED', `the donor's sender never reached this node's data channel on ${where}`, { cause, details: { channel: NO_CHANNEL } });
+    const where = `${r.bind}:${listener.port}`;
     let listening = true;
     try {
       const id = await r.ask(listener.port);
       listener.expectSender(r.senderConnectMs ?? SENDER_CONNECT_MS);
-      // The donor's account, asked until it has one (TIMEOUT: still sending) or the listener ended badly.
-      const donor = (async (): Promise<number | null> => {
-        for (;;) {
-          try {
-            return await r.sent(id);
-          } catch (e) {
-            if (!(isAppError(e) && e.code === 'TIMEOUT' && listening)) throw e;
-          }
-        }
-      })();
+      // The donor's account, asked until it has one or the listener ended badly.
+      const donor = followAccount(r, id, () => listening);
       const failed = donor.then(
         () => new Promise<never>(() => undefined),
         (e: unknown) => {
           listener.close();
-          throw listener.connected ? e : neverReached(e);
+          throw listener.connected ? e : neverReached(where, e);
         },
       );
       try {
         await Promise.race([listener.done, failed]);
       } catch (e) {
         if (isAppError(e) && e.details?.['channel'] === NO_CHANNEL) throw e;
-        if (!listener.connected) throw neverReached(e);
+        if (!listener.connected) throw neverReached(where, e);
         throw e;
       }
       // Every byte is in mbstream; the donor must also say it sent the whole copy.
@@ -169,17 +174,6 @@ export function socketInput(r: ChannelReceive): ConnectionInput {
   let account: (p: Promise<number | null>) => void = () => undefined;
   const donor = new Promise<number | null>((resolve, reject) => (account = (p) => p.then(resolve, reject)));
   donor.catch(() => undefined);
-  const neverReached = (cause: unknown): AppError =>
-    new AppError('PEER_FAILED', `the donor's sender never reached this node's data channel on ${r.bind}`, { cause, details: { channel: NO_CHANNEL } });
-  const follow = async (id: string): Promise<number | null> => {
-    for (;;) {
-      try {
-        return await r.sent(id);
-      } catch (e) {
-        if (!(isAppError(e) && e.code === 'TIMEOUT')) throw e;
-      }
-    }
-  };
   return {
     kind: 'connection',
     accept: async () => {
@@ -190,7 +184,7 @@ export function socketInput(r: ChannelReceive): ConnectionInput {
           try {
             const id = await r.ask(0);
             asked = true;
-            account(follow(id));
+            account(followAccount(r, id));
           } catch (e) {
             account(Promise.reject(e));
             throw e;
@@ -199,7 +193,7 @@ export function socketInput(r: ChannelReceive): ConnectionInput {
         });
       } catch (e) {
         // The donor's refusal to send (busy, cannot open a channel) is its own answer; anything after it asked means no channel was made.
-        throw asked ? neverReached(e) : e;
+        throw asked ? neverReached(r.bind, e) : e;
       }
     },
     settle: () => donor,
