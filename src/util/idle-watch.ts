@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** How often (ms) an idle watch looks at its process's I/O counters. */
@@ -41,4 +42,25 @@ export function watchIdle(pid: number, idleMs: number, onIdle: () => void, lookM
     clearInterval(timer);
   }
   return stop;
+}
+
+/**
+ * Kills `child` (SIGKILL) once it has moved no byte for `idleMs` (watchIdle). `stop` ends the
+ * watch; `fired` says afterwards whether the child was killed for it.
+ */
+export function killWhenIdle(child: ChildProcess, idleMs: number): { stop: () => void; readonly fired: boolean } {
+  let fired = false;
+  const stop =
+    child.pid !== undefined
+      ? watchIdle(child.pid, idleMs, () => {
+          fired = true;
+          child.kill('SIGKILL');
+        })
+      : () => undefined;
+  return {
+    stop,
+    get fired() {
+      return fired;
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ioBytes, watchIdle } from '../../src/util/idle-watch.js';
+import { ioBytes, killWhenIdle, watchIdle } from '../../src/util/idle-watch.js';
 import { waitExit } from '../../src/util/proc.js';
 
 /** Real processes: one that reads and writes nothing, one kept busy. */
@@ -30,6 +30,17 @@ describe('watchIdle: a copy between two programs that nothing else bounds', () =
     expect(stillIdle).toBe(1);
     expect(busyIdle).toBe(0);
   });
+
+  it('killWhenIdle kills a child that moves no byte and says so', async () => {
+    const still = spawn('sleep', ['30'], { stdio: 'ignore' });
+    children.push(still);
+    // The watch's own 5 s look: this test waits for one look past the bound.
+    const idle = killWhenIdle(still, 100);
+    expect(idle.fired).toBe(false);
+    expect((await waitExit(still)).signal).toBe('SIGKILL');
+    expect(idle.fired).toBe(true);
+    idle.stop();
+  }, 15_000);
 
   it('does not watch a process whose counters cannot be read (it is gone)', async () => {
     const gone = spawn('true', [], { stdio: 'ignore' });

@@ -12,7 +12,7 @@ import { TailBuffer, describeExit, lastLines, lowerPriority, run, spawnOutput, w
 import { BINLOG_INFO_FILES, parseBinlogInfo } from '../../protocol/binlog-info.js';
 import type { ToolContext } from './logical.js';
 import { programs } from './programs.js';
-import { watchIdle } from '../../util/idle-watch.js';
+import { killWhenIdle } from '../../util/idle-watch.js';
 import { CHANNEL_IDLE_SECONDS } from '../../util/tls-channel.js';
 
 /**
@@ -51,14 +51,13 @@ export async function snapshotInto(ctx: ToolContext, parallel: number, out: Writ
   const err = new TailBuffer();
   child.stderr.on('data', (c: Buffer) => err.push(c));
   // A reader that stopped reading leaves it blocked in a write: bounded as the channel's relays are.
-  let idle = false;
-  const stopWatch = child.pid !== undefined ? watchIdle(child.pid, CHANNEL_IDLE_SECONDS * 1000, () => ((idle = true), child.kill('SIGKILL'))) : () => undefined;
+  const idle = killWhenIdle(child, CHANNEL_IDLE_SECONDS * 1000);
   const exit = await waitExit(child)
     .catch((e: Error) => {
       throw new AppError('ENGINE_FAILED', `cannot run mariadb-backup: ${e.message}`, { cause: e });
     })
-    .finally(stopWatch);
-  if (idle) throw new AppError('ENGINE_FAILED', `mariadb-backup moved no byte for ${CHANNEL_IDLE_SECONDS} s and was stopped`);
+    .finally(idle.stop);
+  if (idle.fired) throw new AppError('ENGINE_FAILED', `mariadb-backup moved no byte for ${CHANNEL_IDLE_SECONDS} s and was stopped`);
   if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mariadb-backup ${describeExit(exit)}: ${lastLines(err.text(), 4)}`);
 }
 
@@ -132,8 +131,7 @@ export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, st
   const exited = waitExit(child);
   // Between two programs no relay bounds the copy (socat's -T did): a copy that moves no byte
   // for CHANNEL_IDLE_SECONDS — a stalled sender, a reader that stopped — is stopped.
-  let idle = false;
-  const stopWatch = connection && child.pid !== undefined ? watchIdle(child.pid, CHANNEL_IDLE_SECONDS * 1000, () => ((idle = true), child.kill('SIGKILL'))) : () => undefined;
+  const idle = connection ? killWhenIdle(child, CHANNEL_IDLE_SECONDS * 1000) : null;
   try {
     try {
       if (isConnection(input)) {
@@ -148,10 +146,10 @@ export async function extractSnapshot(ctx: ToolContext, input: SnapshotInput, st
       if (child.exitCode !== null && child.exitCode !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed: ${lastLines(err.text(), 4)}`);
       child.kill('SIGKILL');
       await exited.catch(() => undefined);
-      if (idle) throw new AppError('PEER_FAILED', `no byte of the snapshot moved for ${CHANNEL_IDLE_SECONDS} s: the copy was stopped`);
+      if (idle?.fired) throw new AppError('PEER_FAILED', `no byte of the snapshot moved for ${CHANNEL_IDLE_SECONDS} s: the copy was stopped`);
       throw isAppError(e) ? e : new AppError('PEER_FAILED', `the snapshot's bytes did not all arrive: ${(e as Error).message}`, { cause: e });
     } finally {
-      stopWatch();
+      idle?.stop();
     }
     const exit = await exited;
     if (exit.code !== 0) throw new AppError('ENGINE_FAILED', `mbstream failed after ${bytes ?? 'uncounted'} bytes: ${lastLines(err.text(), 4)}`);
