@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { ServiceEvent } from '../../src/protocol/manager-api.js';
 import type { Ctx } from '../lib/context.js';
-import { lastLogLine, mtimeMs } from '../lib/files.js';
+import { firstLogLine, lastLogLine, mtimeMs } from '../lib/files.js';
 import { BenchManager, masterOf } from '../lib/manager.js';
 import { now, runCmd } from '../lib/proc.js';
 
@@ -13,13 +13,13 @@ const TOTAL = '`startup` then `add_nodes 2` → RUNNING with 3 nodes, empty data
  * The steps of a cold start, each the time between two marks. Marks come from the manager's
  * events (their timestamps), the nodes' files (the `initialized` marker written after
  * `mariadb-install-db` or after a restored snapshot is prepared; `xtrabackup_info`, the last
- * file of the snapshot stream) and the agents' logs ('server running', 'provisioned from
+ * file of the snapshot stream) and the agents' logs (the first 'agent listening' and 'server running', 'provisioned from
  * snapshot'). Consecutive steps add up to the total.
  */
 const STEPS = [
   'startup accepted → first step (register)',
-  'create node-1: spawn its agent',
-  'init datadir: `mariadb-install-db`',
+  'create node-1: spawn its agent, until it listens',
+  'init datadir: `mariadb-install-db` (from its agent listening)',
   'start `mariadbd` (master)',
   'configure master: replication user, writable, service user',
   'startup done → client sees RUNNING',
@@ -73,9 +73,12 @@ export async function coldStartRound(ctx: Ctx, round: number, keep: boolean): Pr
     const bounds = [
       w0,
       eventAt(ev, /registering/),
-      eventAt(ev, /as the master/),
+      // Not the start_master step: at startup the node's server is made as soon as its agent
+      // answers, inside create_nodes.
+      firstLogLine(mf.agentLog, 'agent listening')?.time ?? Number.NaN,
       mtimeMs(mf.marker) ?? Number.NaN,
-      lastLogLine(mf.agentLog, 'server running')?.time ?? Number.NaN,
+      // The first: later steps call init_server again and find it running.
+      firstLogLine(mf.agentLog, 'server running')?.time ?? Number.NaN,
       eventAt(ev, /^startup complete/),
       w1,
       eventAt(ev, /^add_nodes: provisioning/),

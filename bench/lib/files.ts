@@ -48,4 +48,9 @@ export function lastLogLine(path: string, msg: string): LogLine | null {
   return lines[lines.length - 1] ?? null;
 }
 
+/** The first line of a JSON log (pino) whose `msg` is `msg`, or null. */
+export function firstLogLine(path: string, msg: string): LogLine | null {
+  return readJsonLog(path).find((l) => l.msg === msg) ?? null;
+}
+
 export const MiB = 1024 * 1024;

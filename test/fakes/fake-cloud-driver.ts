@@ -14,6 +14,7 @@ export class FakeCloudDriver implements CloudDriver {
   private readonly nodes = new Map<string, CloudNode>();
   private nextPort: number;
   private failures: { message: string; code: ErrorCode }[] = [];
+  private readonly held = new Map<string, Promise<void>>();
 
   constructor(private readonly options: { host?: string; firstPort?: number } = {}) {
     this.nextPort = options.firstPort ?? 20_000;
@@ -24,6 +25,11 @@ export class FakeCloudDriver implements CloudDriver {
     this.calls.push({ op: 'create', id });
     const failure = this.failures.shift();
     if (failure) throw new AppError(failure.code, failure.message);
+    const hold = this.held.get(id);
+    if (hold) {
+      this.held.delete(id);
+      await hold;
+    }
     let node = this.nodes.get(id);
     if (!node) {
       node = { id, host: this.options.host ?? '127.0.0.1', agentPort: this.nextPort, mysqlPort: this.nextPort + 1, healthPort: this.nextPort + 2 };
@@ -53,6 +59,13 @@ export class FakeCloudDriver implements CloudDriver {
   /** The next createNode fails with this message (calls queue: two calls fail the next two). */
   failNextCreate(message: string, code: ErrorCode = 'PEER_FAILED'): void {
     this.failures.push({ message, code });
+  }
+
+  /** The next createNode of `id` does not return until the returned function is called (a machine slow to start). */
+  holdCreate(id: string): () => void {
+    let release!: () => void;
+    this.held.set(id, new Promise<void>((resolve) => (release = resolve)));
+    return release;
   }
 
   /** The node with this id, if it is alive. */

@@ -176,16 +176,22 @@ describe('decide: startup', () => {
       reason: 'startup: registering node-1 (master node-1)',
     },
     {
-      name: 'registered nodes: create their machines',
+      name: 'registered nodes: create their machines, each making its new server once it answers',
       snapshot: snapshot({ state: 'PROLOGUE', operation: startup, nodes: [creating('node-1', 'master'), creating('node-2', 'replica'), creating('node-3', 'replica')] }),
-      step: { kind: 'create_nodes', ids: ['node-1', 'node-2', 'node-3'] },
-      reason: 'startup: creating node-1, node-2 and node-3',
+      step: { kind: 'create_nodes', ids: ['node-1', 'node-2', 'node-3'], initServers: ['node-1', 'node-2', 'node-3'] },
+      reason: 'startup: creating node-1, node-2 and node-3, each starting its new server once it answers',
     },
     {
       name: 'only the nodes still creating are created again',
       snapshot: snapshot({ state: 'PROLOGUE', operation: startup, nodes: [created('node-1', 'master'), creating('node-2', 'replica'), created('node-3', 'replica')] }),
-      step: { kind: 'create_nodes', ids: ['node-2'] },
-      reason: 'startup: creating node-2',
+      step: { kind: 'create_nodes', ids: ['node-2'], initServers: ['node-2'] },
+      reason: 'startup: creating node-2, each starting its new server once it answers',
+    },
+    {
+      name: 'a restore: the machines are created, no new server made (the master is built from a backup, its replicas copied from it)',
+      snapshot: snapshot({ state: 'PROLOGUE', desiredReplicas: 1, operation: op('startup', { params: { restore: RESTORE } }), nodes: [creating('node-1', 'master'), creating('node-2', 'replica')] }),
+      step: { kind: 'create_nodes', ids: ['node-1', 'node-2'] },
+      reason: 'startup: creating node-1 and node-2',
     },
     {
       name: 'machines created: start the master first',

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManagerHarness } from '../fakes/manager-harness.js';
 import type { FakeCluster } from '../fakes/fake-cluster.js';
 
@@ -34,13 +34,36 @@ describe('the loop over fakes: each operation from start to end', () => {
     for (const id of ['node-2', 'node-3']) expect(holdsEveryAck(h.cluster, id)).toBe(true);
     expect(h.decisions).toEqual([
       'startup: registering node-1, node-2 and node-3 (master node-1)',
-      'startup: creating node-1, node-2 and node-3',
+      'startup: creating node-1, node-2 and node-3, each starting its new server once it answers',
       'startup: starting node-1 as the master, and node-2 and node-3 as new servers beside it',
       'startup: starting node-2 and node-3 as new servers replicating node-1 from its first transaction (no snapshot of a new master)',
       'startup complete: master node-1, replicas node-2 and node-3',
     ]);
     // Every node's accounts were put in place as the manager knows them.
     for (const n of h.cluster.all()) expect(n.server!.passwords.get('mysqldb')).toBe(h.store.service()!.password);
+  });
+
+  it("startup: each node's new server is made once its own machine answers, not after the slowest machine", async () => {
+    const h = new ManagerHarness();
+    const release = h.cluster.cloud.holdCreate('node-3');
+    await h.call('startup', { slaves: 2 });
+    const settled = h.settle();
+    // node-3's machine is still starting: the two others already run their servers.
+    await vi.waitFor(() => {
+      for (const id of ['node-1', 'node-2']) expect(h.cluster.node(id).server).not.toBeNull();
+    });
+    expect(h.cluster.has('node-3')).toBe(false);
+    expect(h.store.service()!.state).toBe('PROLOGUE');
+    release();
+    expect((await settled).idle).toBe(true);
+    expect(h.store.nodes().map((n) => [n.id, n.status])).toEqual([
+      ['node-1', 'ready'],
+      ['node-2', 'ready'],
+      ['node-3', 'ready'],
+    ]);
+    // Made once, found running by the later steps, which then configure it.
+    expect(h.cluster.node('node-1').calls.filter((c) => c === 'init_server' || c === 'configure_master')).toEqual(['init_server', 'init_server', 'configure_master']);
+    expect(h.cluster.node('node-3').calls.filter((c) => c === 'init_server').length).toBeGreaterThanOrEqual(2);
   });
 
   it('add_nodes: a replica provisioned from the master while it takes writes; the source lets go of the grant', async () => {

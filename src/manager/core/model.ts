@@ -122,7 +122,7 @@ export interface NewNode {
 /** One thing to do. The loop records it, runs it, and looks again. */
 export type Step =
   | { kind: 'register_nodes'; nodes: NewNode[] }
-  | { kind: 'create_nodes'; ids: string[] }
+  | { kind: 'create_nodes'; ids: string[]; /** A new service's nodes (not a restore): each starts its new server (`init_server`) as soon as its own agent answers. */ initServers?: string[] }
   | { kind: 'start_master'; id: string; initReplicas?: string[] }
   | { kind: 'restore_from_backup'; id: string; plan: RestorePlan }
   | { kind: 'archive_final'; masterId: string }

@@ -14,9 +14,13 @@ export const nodeHandlers: HandlerTable<'register_nodes' | 'create_nodes' | 'sta
   },
 
   create_nodes: async (ctx, step) => {
+    const init = new Set(step.initServers ?? []);
     await settleEach(step.ids, async (id) => {
       const c = await ctx.driver.createNode(id, ctx.credentialsFor ? await ctx.credentialsFor(id) : undefined);
       ctx.store.updateNode(id, { host: c.host, agentPort: c.agentPort, mysqlPort: c.mysqlPort, healthPort: c.healthPort, status: 'created' });
+      // A new service's server is made while the other machines are still starting; start_master
+      // and init_replicas call init_server again (it finds the server running) before using it.
+      if (init.has(id)) await agentOf(ctx, id).call('init_server', { serverId: nodeOf(ctx, id).serverId });
     });
   },
 

@@ -1,6 +1,7 @@
 import { countedReplicas, masterOf, nodeId, replicasOf, type Decision, type NewNode, type Snapshot } from '../model.js';
 import { list } from '../words.js';
 import { snapshotDonor } from '../backup-plan.js';
+import type { OperationOf } from '../../../protocol/operations.js';
 import type { OperationSpec } from './spec.js';
 
 type Grow = 'startup' | 'add_nodes';
@@ -12,6 +13,11 @@ function newReplicas(seq: number, missing: number): NewNode[] {
 
 function vanished(kind: Grow, masterId: string): Decision {
   return { reason: `${kind}: the master ${masterId} vanished`, step: { kind: 'abort', error: `the master ${masterId} vanished during ${kind}` } };
+}
+
+/** A startup that makes a new service (not a restore): every node it makes starts as a new, empty server. */
+function isFreshStartup(op: OperationOf<Grow>): boolean {
+  return op.kind === 'startup' && !op.params.restore;
 }
 
 /** The replicas that are ready, for the number the service wants after an abandoned growth. */
@@ -47,10 +53,14 @@ export const grow: OperationSpec<Grow> = {
     },
     {
       name: 'create',
-      does: 'create every registered node through the cloud driver, in parallel',
+      does: 'create every registered node through the cloud driver, in parallel; at startup (not a restore), each node\'s new server is made (`init_server`) as soon as its own agent answers, while the others are still starting',
       decide: (s, op) => {
         const ids = s.nodes.filter((n) => n.status === 'creating').map((n) => n.id);
-        return ids.length > 0 ? { reason: `${op.kind}: creating ${list(ids)}`, step: { kind: 'create_nodes', ids } } : null;
+        if (ids.length === 0) return null;
+        // A new service's nodes all start as new servers (start_master, init_replicas): no need
+        // to wait for the slowest machine before making the first one's.
+        if (isFreshStartup(op)) return { reason: `${op.kind}: creating ${list(ids)}, each starting its new server once it answers`, step: { kind: 'create_nodes', ids, initServers: ids } };
+        return { reason: `${op.kind}: creating ${list(ids)}`, step: { kind: 'create_nodes', ids } };
       },
     },
     {
@@ -83,7 +93,7 @@ export const grow: OperationSpec<Grow> = {
         if (ids.length === 0) return null;
         // A new service's master holds only what its binary log holds since it was made: its
         // replicas start from the same empty server and replicate from the first transaction.
-        if (op.kind === 'startup' && !op.params.restore) {
+        if (isFreshStartup(op)) {
           return { reason: `${op.kind}: starting ${list(ids)} as new servers replicating ${master.id} from its first transaction (no snapshot of a new master)`, step: { kind: 'init_replicas', ids, masterId: master.id } };
         }
         const donor = snapshotDonor(s, master.id);
