@@ -123,10 +123,12 @@ async function measureAddOne(ctx: Ctx, big: BigService, label: string): Promise<
   let newId = '';
   let events: string[] = [];
   let createMs = Number.NaN;
+  let w0 = 0;
   try {
     await sleep(1000);
     ctx.log(`  ${label}`);
     t0 = now();
+    w0 = Date.now();
     await mgr.client.call('add_nodes', { slaves: 1 });
     const { info } = await mgr.waitIdle('RUNNING');
     newId = info.nodes.find((n) => !before.has(n.id))?.id ?? '';
@@ -140,7 +142,38 @@ async function measureAddOne(ctx: Ctx, big: BigService, label: string): Promise<
   } finally {
     await probe.stop();
   }
+  logGaps(ctx, probe.gapsOver(t0, t1, 3 * Math.max(10, probe.maxGap(t0 - 950, t0 - 50))), t0, w0, newId === '' ? null : mgr.nodeFiles(newId).agentLog);
   return { t0, t1, newId, gap: probe.maxGap(t0, t1), baseline: probe.maxGap(t0 - 950, t0 - 50), events, createMs };
+}
+
+/**
+ * Logs (does not record) the master's longest write gaps during an `add_nodes 1`, each with the
+ * new node's stage it fell in: when a gap comes tells what caused it. Stages from the new
+ * agent's 'provisioned from snapshot' line (its time and `ms`, and its stage durations in
+ * order); times in seconds after the call.
+ */
+function logGaps(ctx: Ctx, gaps: Array<{ at: number; ms: number }>, t0: number, w0: number, agentLog: string | null): void {
+  const line = agentLog ? lastLogLine(agentLog, 'provisioned from snapshot') : null;
+  const st = (line?.['stages'] ?? {}) as Record<string, number>;
+  const names = Object.keys(st);
+  // Stage boundaries (wall ms), counted from the provisioning's start (the line's time less its
+  // `ms`); what follows the last stage is the attach.
+  const bounds: Array<{ name: string; from: number }> = [];
+  let from = line ? line.time - Number(line['ms']) : Number.NaN;
+  for (const n of names) {
+    bounds.push({ name: n, from });
+    from += st[n]!;
+  }
+  if (line) bounds.push({ name: 'attach', from });
+  const stageAt = (wall: number): string => {
+    if (!line) return '?';
+    if (wall > line.time) return 'after (attach, catch-up)';
+    const b = [...bounds].reverse().find((x) => wall >= x.from);
+    return b ? b.name : 'before the copy (create the node, ask the donor)';
+  };
+  const shown = gaps.slice(0, 5).map((g) => `${g.ms.toFixed(0)} ms at +${((g.at - t0) / 1000).toFixed(2)} s (${stageAt(w0 + (g.at - t0))})`);
+  const plan = bounds.map((b) => `${b.name} +${((b.from - w0) / 1000).toFixed(2)}`).join(', ');
+  ctx.log(`    longest write gaps: ${shown.length > 0 ? shown.join('; ') : 'none over 3x the baseline'}${plan ? `; stages began: ${plan} s` : ''}`);
 }
 
 /**

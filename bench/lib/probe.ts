@@ -93,6 +93,17 @@ export class WriteProbe {
     return worst;
   }
 
+  /** The gaps longer than `minMs` that overlap [from, to]: where each began (`now()` ms) and how long it was, longest first. */
+  gapsOver(from: number, to: number, minMs: number): Array<{ at: number; ms: number }> {
+    const out: Array<{ at: number; ms: number }> = [];
+    for (let i = 1; i < this.acks.length; i++) {
+      const a = this.acks[i - 1]!;
+      const b = this.acks[i]!;
+      if (b >= from && a <= to && b - a > minMs) out.push({ at: a, ms: b - a });
+    }
+    return out.sort((x, y) => y.ms - x.ms);
+  }
+
   /** Acknowledgements in [from, to]. */
   count(from: number, to: number): number {
     return this.acks.filter((a) => a >= from && a <= to).length;
