@@ -41,6 +41,9 @@ const F = {
   e: '(e) `add_nodes 1` with a caught-up replica (the donor) → attached and caught up',
   eGap: '(e) longest gap between acknowledged writes on the master',
   eBaseline: '(e) baseline: longest gap, 1 s before',
+  g: '(g) the same with two caught-up replicas (one the donor) → attached and caught up',
+  gGap: '(g) longest gap between acknowledged writes on the master',
+  gBaseline: '(g) baseline: longest gap, 1 s before',
 } as const;
 
 /** One round of item 1: the floor (c, d), our add_nodes (a), the 2011 method (b). */
@@ -57,7 +60,8 @@ export async function provisionRound(ctx: Ctx, big: BigService, round: number): 
   await floorTcp(ctx, big, round);
   await floorTools(ctx, big, round);
   await addNodesOne(ctx, big, round);
-  await fromReplica(ctx, big, round);
+  await fromReplica(ctx, big, round, 1);
+  await fromReplica(ctx, big, round, 2);
   await oldMethod(ctx, big, round);
   const fig = (name: string): ReturnType<typeof r.figure> => r.figure(ITEM, name, 's');
   r.ratio(ITEM, '(a) / (c): ours vs the floor', fig(F.a), fig(F.cp));
@@ -224,27 +228,31 @@ async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<vo
 /**
  * (e) issue #17: with a caught-up replica in the service (added first, untimed), `add_nodes 1`
  * copies that replica, not the master: the time, and the master's longest write gap beside its
- * baseline. Both replicas are removed after. Throws if the copy did not come from the replica.
+ * baseline. (g) the same with two replicas first: the master's commits then wait for either
+ * replica's acknowledgement (semi-sync), not only for the donor's. The replicas are removed
+ * after. Throws if the copy did not come from a replica.
  */
-async function fromReplica(ctx: Ctx, big: BigService, round: number): Promise<void> {
+async function fromReplica(ctx: Ctx, big: BigService, round: number, replicas: 1 | 2): Promise<void> {
   const { mgr } = big;
+  const tag = replicas === 1 ? '(e)' : '(g)';
   const before = new Set((await mgr.info()).nodes.map((n) => n.id));
-  ctx.log('  (e) a replica first (untimed)');
-  await mgr.client.call('add_nodes', { slaves: 1 });
+  ctx.log(`  ${tag} ${replicas} replica${replicas > 1 ? 's' : ''} first (untimed)`);
+  await mgr.client.call('add_nodes', { slaves: replicas });
   await mgr.waitIdle('RUNNING');
-  const donor = (await mgr.info()).nodes.find((n) => !before.has(n.id))!.id;
-  await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(donor).socket);
-  // The donor must be a read endpoint (caught up, seen healthy by the monitor) to be chosen.
-  for (let i = 0; i < 100 && !(await mgr.info()).nodes.some((n) => n.id === donor && n.servesReads); i++) await sleep(100);
-  const m = await measureAddOne(ctx, big, '(e) add_nodes 1, copied from the replica');
+  const added = (await mgr.info()).nodes.filter((n) => !before.has(n.id)).map((n) => n.id);
+  for (const id of added) await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(id).socket);
+  // A donor must be a read endpoint (caught up, seen healthy by the monitor) to be chosen.
+  const serving = async (): Promise<boolean> => (await mgr.info()).nodes.filter((n) => added.includes(n.id) && n.servesReads).length === added.length;
+  for (let i = 0; i < 100 && !(await serving()); i++) await sleep(100);
+  const m = await measureAddOne(ctx, big, `${tag} add_nodes 1, copied from a replica`);
   const said = m.events.find((e) => e.includes(`provisioning ${m.newId} from a snapshot of`)) ?? '';
-  if (!said.includes(`of ${donor} (a caught-up replica`)) throw new Error(`(e) expected a copy of ${donor}: ${said}`);
+  if (!added.some((id) => said.includes(`of ${id} (a caught-up replica`))) throw new Error(`${tag} expected a copy of ${added.join(' or ')}: ${said}`);
   const r = ctx.results;
-  r.record(ITEM, F.e, 's', round, (m.t1 - m.t0) / 1000);
-  r.record(ITEM, F.eGap, 'ms', round, m.gap, 0);
-  r.record(ITEM, F.eBaseline, 'ms', round, m.baseline, 0);
-  ctx.log(`  (e) ${((m.t1 - m.t0) / 1000).toFixed(2)} s; removing ${donor} and ${m.newId}`);
-  await mgr.client.call('remove_nodes', { slaves: 2 });
+  r.record(ITEM, replicas === 1 ? F.e : F.g, 's', round, (m.t1 - m.t0) / 1000);
+  r.record(ITEM, replicas === 1 ? F.eGap : F.gGap, 'ms', round, m.gap, 0);
+  r.record(ITEM, replicas === 1 ? F.eBaseline : F.gBaseline, 'ms', round, m.baseline, 0);
+  ctx.log(`  ${tag} ${((m.t1 - m.t0) / 1000).toFixed(2)} s; removing ${[...added, m.newId].join(', ')}`);
+  await mgr.client.call('remove_nodes', { slaves: replicas + 1 });
   await mgr.waitIdle('RUNNING');
 }
 
