@@ -77,6 +77,19 @@ function newKeyAndCertificate(key: string, cert: string, subject: string): strin
   return ['req', '-x509', '-config', '/dev/null', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-noenc', '-keyout', key, '-out', cert, '-subj', subject, '-sha256'];
 }
 
+/** Days a node's, a host's or a user's certificate is valid. */
+const LEAF_DAYS = '825';
+
+/**
+ * The X.509v3 extensions of every certificate the CA issues but its own (`key=value` lines, as
+ * `openssl -addext` and an `-extfile` take them): not a CA, for TLS servers and clients, valid
+ * for `hosts` (addresses as IP entries, names as DNS entries, each once).
+ */
+function leafExtensions(hosts: readonly string[]): string[] {
+  const sans = [...new Set(hosts)].map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  return ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth,clientAuth', `subjectAltName=${sans}`];
+}
+
 /**
  * Issues a certificate for `commonName` (a node id, or `manager`), good for TLS servers and
  * clients, valid for the given host names and addresses, with `extraSubject`'s attributes after
@@ -100,13 +113,11 @@ export async function issueCertificate(
   await mkdir(outDir, { recursive: true, mode: 0o700 });
   const key = join(outDir, `${name}.key`);
   const cert = join(outDir, `${name}.crt`);
-  const sans = [...new Set(hosts)].map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
   const extra = Object.entries(extraSubject).map(([k, v]) => `/${k}=${v}`).join('');
   await run(openssl(), [
     ...newKeyAndCertificate(key, cert, `/CN=${commonName}${extra}`),
-    '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', '825',
-    '-addext', 'basicConstraints=CA:FALSE', '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment',
-    '-addext', 'extendedKeyUsage=serverAuth,clientAuth', '-addext', `subjectAltName=${sans}`,
+    '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', LEAF_DAYS,
+    ...leafExtensions(hosts).flatMap((e) => ['-addext', e]),
   ]);
   await chmod(key, 0o600);
   const caCopy = join(outDir, 'ca.crt');
@@ -143,10 +154,9 @@ export async function signRequest(ca: { key: string; cert: string }, csrPem: str
       throw new AppError('INVALID_PARAMS', 'csr: not a certificate request signed by its own key (PEM, PKCS#10)');
     }
     if (subject !== `subject=CN=${commonName}`) throw new AppError('INVALID_PARAMS', `csr: the request names ${JSON.stringify(subject.replace(/^subject=/, '').slice(0, 100))}; it must name exactly CN=${commonName}, the host's address`);
-    const sans = [...new Set(hosts)].map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
-    await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${sans}\n`, { mode: 0o600 });
+    await writeFile(ext, `${leafExtensions(hosts).join('\n')}\n`, { mode: 0o600 });
     const serial = randomBytes(16).toString('hex').toUpperCase().replace(/^0+/, '');
-    await run(openssl(), ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${serial}`, '-days', '825', '-sha256', '-extfile', ext, '-out', cert]);
+    await run(openssl(), ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${serial}`, '-days', LEAF_DAYS, '-sha256', '-extfile', ext, '-out', cert]);
     return { cert: readFileSync(cert, 'utf8'), serial: new X509Certificate(readFileSync(cert, 'utf8')).serialNumber.toUpperCase() };
   } finally {
     for (const f of [csr, ext, cert]) await rm(f, { force: true });

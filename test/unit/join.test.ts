@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,10 @@ describe('joining the static cloud', () => {
     const out = execFileSync('openssl', ['x509', '-noout', '-subject', '-ext', 'subjectAltName', '-nameopt', 'RFC2253'], { input: r.cert, encoding: 'utf8' });
     expect(out).toContain('subject=CN=10.213.0.11');
     expect(out).toContain('IP Address:10.213.0.11');
+    // The same extensions as a node's certificate made by the manager (pki.test.ts): not a CA, TLS server and client.
+    const leaf = new X509Certificate(r.cert);
+    expect(leaf.ca).toBe(false);
+    expect(leaf.keyUsage?.sort()).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
     execFileSync('openssl', ['verify', '-CAfile', ca.cert], { input: r.cert });
     expect(hosts.host('10.213.0.11')).toMatchObject({ address: '10.213.0.11', nodeId: null, agentPort: 9300 });
     expect(await refusal(joinHost(deps(), request(token, '10.213.0.12')))).toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/used already/) });

@@ -75,7 +75,7 @@ export const grow: OperationSpec<Grow> = {
         }
         if (master.status === 'created') {
           // A new service's replicas are made as new servers too: at the same time as the master.
-          const fresh = op.kind === 'startup' ? replicasOf(s.nodes).filter((n) => n.status === 'created').map((n) => n.id) : [];
+          const fresh = isFreshStartup(op) ? replicasOf(s.nodes).filter((n) => n.status === 'created').map((n) => n.id) : [];
           if (fresh.length > 0) return { reason: `${op.kind}: starting ${master.id} as the master, and ${list(fresh)} as new servers beside it`, step: { kind: 'start_master', id: master.id, initReplicas: fresh } };
           return { reason: `${op.kind}: starting ${master.id} as the master`, step: { kind: 'start_master', id: master.id } };
         }
