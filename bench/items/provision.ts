@@ -146,8 +146,9 @@ async function measureAddOne(ctx: Ctx, big: BigService, label: string): Promise<
   } finally {
     await probe.stop();
   }
-  logGaps(ctx, probe.gapsOver(t0, t1, 3 * Math.max(10, probe.maxGap(t0 - 950, t0 - 50))), t0, w0, newId === '' ? null : mgr.nodeFiles(newId).agentLog);
-  return { t0, t1, newId, gap: probe.maxGap(t0, t1), baseline: probe.maxGap(t0 - 950, t0 - 50), events, createMs };
+  const baseline = probe.maxGap(t0 - 950, t0 - 50);
+  logGaps(ctx, probe.gapsOver(t0, t1, 3 * Math.max(10, baseline)), t0, w0, newId === '' ? null : mgr.nodeFiles(newId).agentLog);
+  return { t0, t1, newId, gap: probe.maxGap(t0, t1), baseline, events, createMs };
 }
 
 /**
@@ -234,7 +235,7 @@ async function addNodesOne(ctx: Ctx, big: BigService, round: number): Promise<vo
  */
 async function fromReplica(ctx: Ctx, big: BigService, round: number, replicas: 1 | 2): Promise<void> {
   const { mgr } = big;
-  const tag = replicas === 1 ? '(e)' : '(g)';
+  const [tag, names] = replicas === 1 ? ['(e)', { time: F.e, gap: F.eGap, baseline: F.eBaseline }] : ['(g)', { time: F.g, gap: F.gGap, baseline: F.gBaseline }];
   const before = new Set((await mgr.info()).nodes.map((n) => n.id));
   ctx.log(`  ${tag} ${replicas} replica${replicas > 1 ? 's' : ''} first (untimed)`);
   await mgr.client.call('add_nodes', { slaves: replicas });
@@ -248,9 +249,9 @@ async function fromReplica(ctx: Ctx, big: BigService, round: number, replicas: 1
   const said = m.events.find((e) => e.includes(`provisioning ${m.newId} from a snapshot of`)) ?? '';
   if (!added.some((id) => said.includes(`of ${id} (a caught-up replica`))) throw new Error(`${tag} expected a copy of ${added.join(' or ')}: ${said}`);
   const r = ctx.results;
-  r.record(ITEM, replicas === 1 ? F.e : F.g, 's', round, (m.t1 - m.t0) / 1000);
-  r.record(ITEM, replicas === 1 ? F.eGap : F.gGap, 'ms', round, m.gap, 0);
-  r.record(ITEM, replicas === 1 ? F.eBaseline : F.gBaseline, 'ms', round, m.baseline, 0);
+  r.record(ITEM, names.time, 's', round, (m.t1 - m.t0) / 1000);
+  r.record(ITEM, names.gap, 'ms', round, m.gap, 0);
+  r.record(ITEM, names.baseline, 'ms', round, m.baseline, 0);
   ctx.log(`  ${tag} ${((m.t1 - m.t0) / 1000).toFixed(2)} s; removing ${[...added, m.newId].join(', ')}`);
   await mgr.client.call('remove_nodes', { slaves: replicas + 1 });
   await mgr.waitIdle('RUNNING');

@@ -84,13 +84,7 @@ export class WriteProbe {
    * [from, to], in ms. Writes blocked through the whole window show as one long gap.
    */
   maxGap(from: number, to: number): number {
-    let worst = 0;
-    for (let i = 1; i < this.acks.length; i++) {
-      const a = this.acks[i - 1]!;
-      const b = this.acks[i]!;
-      if (b >= from && a <= to) worst = Math.max(worst, b - a);
-    }
-    return worst;
+    return this.gapsOver(from, to, 0)[0]?.ms ?? 0;
   }
 
   /** The gaps longer than `minMs` that overlap [from, to]: where each began (`now()` ms) and how long it was, longest first. */
