@@ -5,7 +5,7 @@ import type { MethodMap, ParsedParamsOf, ResultOf } from '../protocol/method.js'
 import { httpStatusFor } from '../protocol/envelope.js';
 import { AppError, isAppError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { installJsonBody } from './body.js';
+import { bodyDeadline, installJsonBody } from './body.js';
 import { errorBody, frameworkError, okBody, parseId, parseJson, single, toAppError, type Framing } from './framing.js';
 import { parseParams } from './params.js';
 import { RefusalLog } from './refusal-log.js';
@@ -138,28 +138,38 @@ export async function createRpcServer<M extends MethodMap>(
     const authenticate = options.authenticate;
     const refusals = new RefusalLog(log);
     const open = new Set(Object.keys(options.openRoutes ?? {}));
-    app.addHook('onRequest', async (req, reply) => {
+    // A callback hook, not an async one: it runs on every request, and a promise per call costs.
+    app.addHook('onRequest', (req, reply, done) => {
       const path = req.url.split('?')[0]!;
-      if (open.has(path) || options.publicPath?.(path)) return;
+      if (open.has(path) || options.publicPath?.(path)) {
+        done();
+        return;
+      }
       if (options.browserHome && req.method === 'GET' && req.url === '/' && String(req.headers['accept'] ?? '').includes('text/html')) {
-        await reply.code(303).header('location', options.browserHome).send();
+        void reply.code(303).header('location', options.browserHome).send();
         return;
       }
       if (!authenticate(req.headers, peerOf(req), peerSubjectOf(req), req.method)) {
         refusals.refused({ code: 'UNAUTHORIZED', url: req.url.slice(0, 64) });
         // The body of a caller without credentials is never read: the connection closes with the answer.
-        await reply
+        void reply
           .code(401)
           .header('connection', 'close')
           .type('application/json')
           .send(errorBody({ id: null, v2: false }, new AppError('UNAUTHORIZED', 'unauthorized: a valid API token is required (Authorization: Bearer …)')));
         reply.raw.once('finish', () => req.raw.socket.destroy());
+        return;
       }
+      done();
     });
   }
-  installJsonBody(app, BODY_TIMEOUT_MS);
-  await app.register(multipart, {
-    limits: { fileSize: options.fileLimit ?? DEFAULT_FILE_LIMIT, files: 1, fields: 8, fieldSize: 64 * 1024, parts: 16 },
+  installJsonBody(app);
+
+  // Errors raised before a route runs: body parsing, size limits, content types.
+  app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, _req, reply) => {
+    const e = isAppError(err) ? err : frameworkError(err);
+    log.warn({ code: e.code, reason: e.message }, 'request refused');
+    void reply.code(httpStatusFor(e.code)).type('application/json').send(errorBody({ id: null, v2: false }, e));
   });
 
   const fail = (reply: FastifyReply, framing: Framing, err: unknown, method: string | null): void => {
@@ -212,7 +222,7 @@ export async function createRpcServer<M extends MethodMap>(
   });
 
   for (const [path, handler] of Object.entries(options.openRoutes ?? {})) {
-    app.post(path, async (req, reply) => {
+    app.post(path, { preParsing: bodyDeadline(BODY_TIMEOUT_MS) }, async (req, reply) => {
       const framing: Framing = { id: null, v2: false };
       try {
         const result = await handler(req.body, { remoteAddress: req.ip });
@@ -222,9 +232,6 @@ export async function createRpcServer<M extends MethodMap>(
       }
     });
   }
-
-  /** Multipart: fields first (`method`, optional `id`), then the file, streamed to the handler. */
-  const handleUpload = uploadHandler({ methods, dispatch, fail, ctxOf, maxUploads: options.maxConcurrentUploads ?? DEFAULT_MAX_UPLOADS });
 
   app.get('/', async (req, reply) => {
     const q = (req.query ?? {}) as Record<string, unknown>;
@@ -241,27 +248,36 @@ export async function createRpcServer<M extends MethodMap>(
     return reply;
   });
 
-  app.post('/', async (req, reply) => {
-    if (req.isMultipart()) {
-      await handleUpload(req, reply);
-      return reply;
-    }
-    const body = req.body;
-    const framing: Framing = { id: null, v2: false };
-    let method: string | null = null;
-    try {
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw new AppError('PARSE_ERROR', 'the body must be a JSON object {"method", "params", "id"}');
+  // Uploads are parsed in the POST route's own context only: the multipart plugin's hooks (one
+  // runs after every response) stay off the GET route, which carries the reads.
+  await app.register(async (posts) => {
+    await posts.register(multipart, {
+      limits: { fileSize: options.fileLimit ?? DEFAULT_FILE_LIMIT, files: 1, fields: 8, fieldSize: 64 * 1024, parts: 16 },
+    });
+    // Multipart: fields first (`method`, optional `id`), then the file, streamed to the handler.
+    const handleUpload = uploadHandler({ methods, dispatch, fail, ctxOf, maxUploads: options.maxConcurrentUploads ?? DEFAULT_MAX_UPLOADS });
+    posts.post('/', { preParsing: bodyDeadline(BODY_TIMEOUT_MS) }, async (req, reply) => {
+      if (req.isMultipart()) {
+        await handleUpload(req, reply);
+        return reply;
       }
-      const b = body as Record<string, unknown>;
-      framing.id = parseId(b['id']);
-      framing.v2 = b['jsonrpc'] === '2.0';
-      method = typeof b['method'] === 'string' ? b['method'] : null;
-      await dispatch(reply, framing, b['method'], b['params'], 'POST', ctxOf(req, null));
-    } catch (err) {
-      fail(reply, framing, err, method);
-    }
-    return reply;
+      const body = req.body;
+      const framing: Framing = { id: null, v2: false };
+      let method: string | null = null;
+      try {
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new AppError('PARSE_ERROR', 'the body must be a JSON object {"method", "params", "id"}');
+        }
+        const b = body as Record<string, unknown>;
+        framing.id = parseId(b['id']);
+        framing.v2 = b['jsonrpc'] === '2.0';
+        method = typeof b['method'] === 'string' ? b['method'] : null;
+        await dispatch(reply, framing, b['method'], b['params'], 'POST', ctxOf(req, null));
+      } catch (err) {
+        fail(reply, framing, err, method);
+      }
+      return reply;
+    });
   });
 
   app.setNotFoundHandler((req, reply) => {
@@ -269,13 +285,6 @@ export async function createRpcServer<M extends MethodMap>(
       .code(404)
       .type('application/json')
       .send(errorBody({ id: null, v2: false }, new AppError('METHOD_NOT_FOUND', `no such path: ${req.method} ${req.url.slice(0, 100)}`)));
-  });
-
-  // Errors raised before a route runs: body parsing, size limits, content types.
-  app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, _req, reply) => {
-    const e = isAppError(err) ? err : frameworkError(err);
-    log.warn({ code: e.code, reason: e.message }, 'request refused');
-    void reply.code(httpStatusFor(e.code)).type('application/json').send(errorBody({ id: null, v2: false }, e));
   });
 
   return app;
