@@ -1,6 +1,7 @@
 import autocannon from 'autocannon';
 import type { Ctx } from '../lib/context.js';
 import { masterOf, type BenchManager } from '../lib/manager.js';
+import { startFloorServer, type FloorKind } from '../lib/floor-server.js';
 import { openLoop } from '../lib/open-loop.js';
 import { cpuSeconds, privateMiB, rssMiB, sleep } from '../lib/proc.js';
 
@@ -105,6 +106,39 @@ async function fixedRate(ctx: Ctx, mgr: BenchManager, round: number): Promise<vo
   }
 }
 
+/** The floors' figure names: peak at 128 connections, and the uniform open loop at FIXED_RATE. */
+const floorFigure = (kind: FloorKind, what: 'peak' | 'p99'): string =>
+  what === 'peak' ? `bare \`${kind}\` server (floor), 128 clients: throughput` : `bare \`${kind}\` server (floor) at ${FIXED_RATE} req/s, uniform open loop: latency p99`;
+
+/**
+ * The host's floors for the figures above, in the same round, beside the service's processes:
+ * the same answer bytes as `get_password` from a bare `node:http` server and from fastify with one
+ * route, each in a process of its own — peak throughput at 128 connections (autocannon) and p99
+ * at the fixed rate (the uniform open loop). What the manager adds is the rest: authentication,
+ * the envelope and dispatch, its own loop.
+ */
+async function serverFloors(ctx: Ctx, mgr: BenchManager, round: number): Promise<void> {
+  const r = ctx.results;
+  const res = await fetch(`http://127.0.0.1:${mgr.port}/?method=get_password&params=%7B%7D&id=1`, { headers: { authorization: `Bearer ${mgr.token}` } });
+  // The same number of bytes as the manager's answer, not the password itself.
+  const body = JSON.stringify({ result: 'x'.repeat(Math.max(0, (await res.text()).length - 33)), error: null, id: 1 });
+  for (const kind of ['node:http', 'fastify'] as const) {
+    const floor = await startFloorServer(kind, body);
+    try {
+      const peak = await autocannon({ url: floor.url, connections: 128, duration: ctx.config.cannonSeconds });
+      const open = await openLoop(floor.url, {}, FIXED_RATE, ctx.config.cannonSeconds * 2);
+      ctx.log(`  floor ${kind}: ${peak.requests.average.toFixed(0)} req/s at 128 clients; at ${FIXED_RATE} req/s from sent p99 ${open.sentP99.toFixed(2)} ms`);
+      r.record(ITEM, floorFigure(kind, 'peak'), 'req/s', round, peak.requests.average, 0);
+      r.record(ITEM, floorFigure(kind, 'p99'), 'ms', round, open.sentP99, 2);
+    } finally {
+      await floor.stop();
+    }
+  }
+  const fig = (name: string, unit: string, digits?: number): ReturnType<typeof r.figure> => r.figure(ITEM, name, unit, digits);
+  r.ratio(ITEM, '`get_service_info` at 128 clients / a bare `fastify` server: throughput', fig('`get_service_info`, 128 clients: throughput', 'req/s', 0), fig(floorFigure('fastify', 'peak'), 'req/s', 0));
+  r.ratio(ITEM, '`get_service_info` at 1,000 req/s / a bare `node:http` server: open-loop p99', fig(`\`get_service_info\` at ${FIXED_RATE} req/s, uniform open loop: latency p99`, 'ms', 2), fig(floorFigure('node:http', 'p99'), 'ms', 2));
+}
+
 /**
  * One round of item 5: autocannon against the manager's read methods at each concurrency, with
  * the manager's and the master agent's memory and CPU watched meanwhile. autocannon runs in
@@ -150,6 +184,7 @@ export async function controlPlaneRound(ctx: Ctx, mgr: BenchManager, round: numb
     }
     await fixedRate(ctx, mgr, round);
     await scrapeCost(ctx, mgr, mgrPid, round);
+    await serverFloors(ctx, mgr, round);
   } finally {
     sampler.stop();
   }
