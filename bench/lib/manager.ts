@@ -123,8 +123,21 @@ export class BenchManager {
     this.child = null;
   }
 
-  info(): Promise<ServiceInfo> {
-    return this.client.call('get_service_info', {}, { timeoutMs: 10_000 });
+  /** The highest node sequence number any answer of this manager has shown (node-<n>; 0 before any). */
+  highestSeq = 0;
+
+  async info(): Promise<ServiceInfo> {
+    const info = await this.client.call('get_service_info', {}, { timeoutMs: 10_000 });
+    for (const n of info.nodes) this.highestSeq = Math.max(this.highestSeq, Number(/^node-(\d+)$/.exec(n.id)?.[1] ?? 0));
+    return info;
+  }
+
+  /**
+   * The ids the next `count` nodes will get, when nothing else creates nodes meanwhile: the
+   * manager numbers them in sequence, never reusing one (src/manager/core/model.ts, nodeId).
+   */
+  nextIds(count: number): string[] {
+    return Array.from({ length: count }, (_, i) => `node-${this.highestSeq + 1 + i}`);
   }
 
   /**
