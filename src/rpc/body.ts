@@ -1,13 +1,13 @@
-import type { FastifyInstance, preParsingAsyncHookHandler } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { AppError } from '../util/errors.js';
 import { poisoned } from './framing.js';
 
 /**
- * How a server reads request bodies: JSON, strictly (valid UTF-8, no prototype-poisoning keys);
- * multipart is the upload plugin's where it is registered; anything else is refused as an
- * unsupported type. The time a body may take is each POST route's (bodyDeadline).
+ * How a server reads request bodies: JSON, strictly (valid UTF-8, no prototype-poisoning keys),
+ * and within `bodyTimeoutMs` of its headers; multipart is the upload plugin's where it is
+ * registered; anything else is refused as an unsupported type.
  */
-export function installJsonBody(app: FastifyInstance): void {
+export function installJsonBody(app: FastifyInstance, bodyTimeoutMs: number): void {
   // Only JSON and multipart bodies are taken; anything else is refused as an unsupported type.
   app.removeContentTypeParser('text/plain');
   // JSON must be valid UTF-8: a byte that is not would otherwise become U+FFFD, and a password
@@ -35,21 +35,19 @@ export function installJsonBody(app: FastifyInstance): void {
     }
     done(null, value);
   });
-}
-
-/**
- * A route's `preParsing` hook: a JSON body that has not fully arrived `bodyTimeoutMs` after its
- * headers is cut off (the connection is destroyed); a multipart upload keeps the server's long
- * request timeout. Set on the routes that take a body only, so a GET pays no timer.
- */
-export function bodyDeadline(bodyTimeoutMs: number): preParsingAsyncHookHandler {
-  return async (req, _reply, payload) => {
-    if (typeof req.isMultipart === 'function' && req.isMultipart()) return payload;
+  // A JSON body that trickles in is cut off; uploads keep the long request timeout. A callback
+  // hook that returns at once for GET and HEAD (no body): it runs on every request, and a timer,
+  // three listeners and a promise per read cost the manager's CPU under load (issue #17).
+  app.addHook('preParsing', (req, _reply, payload, done) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || (typeof req.isMultipart === 'function' && req.isMultipart())) {
+      done(null, payload);
+      return;
+    }
     const timer = setTimeout(() => req.raw.destroy(), bodyTimeoutMs);
     const clear = (): void => clearTimeout(timer);
     payload.once('end', clear);
     payload.once('close', clear);
     payload.once('error', clear);
-    return payload;
-  };
+    done(null, payload);
+  });
 }

@@ -5,7 +5,7 @@ import type { MethodMap, ParsedParamsOf, ResultOf } from '../protocol/method.js'
 import { httpStatusFor } from '../protocol/envelope.js';
 import { AppError, isAppError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { bodyDeadline, installJsonBody } from './body.js';
+import { installJsonBody } from './body.js';
 import { errorBody, frameworkError, okBody, parseId, parseJson, single, toAppError, type Framing } from './framing.js';
 import { parseParams } from './params.js';
 import { RefusalLog } from './refusal-log.js';
@@ -64,6 +64,8 @@ export interface RpcServerOptions {
   authorize?: (method: string, peer: string | null) => void;
   /** Largest JSON body, in bytes. */
   bodyLimit?: number;
+  /** A JSON body must arrive within this many ms of its headers, on every route that takes one (default 30 s). */
+  bodyTimeoutMs?: number;
   /** Largest uploaded file, in bytes. */
   fileLimit?: number;
   /** Uploads streamed at once; more are refused with BUSY. */
@@ -165,7 +167,7 @@ export async function createRpcServer<M extends MethodMap>(
       done();
     });
   }
-  installJsonBody(app);
+  installJsonBody(app, options.bodyTimeoutMs ?? BODY_TIMEOUT_MS);
 
   // Errors raised before a route runs: body parsing, size limits, content types.
   app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, _req, reply) => {
@@ -224,7 +226,7 @@ export async function createRpcServer<M extends MethodMap>(
   });
 
   for (const [path, handler] of Object.entries(options.openRoutes ?? {})) {
-    app.post(path, { preParsing: bodyDeadline(BODY_TIMEOUT_MS) }, async (req, reply) => {
+    app.post(path, async (req, reply) => {
       const framing: Framing = { id: null, v2: false };
       try {
         const result = await handler(req.body, { remoteAddress: req.ip });
@@ -258,7 +260,7 @@ export async function createRpcServer<M extends MethodMap>(
     });
     // Multipart: fields first (`method`, optional `id`), then the file, streamed to the handler.
     const handleUpload = uploadHandler({ methods, dispatch, fail, ctxOf, maxUploads: options.maxConcurrentUploads ?? DEFAULT_MAX_UPLOADS });
-    posts.post('/', { preParsing: bodyDeadline(BODY_TIMEOUT_MS) }, async (req, reply) => {
+    posts.post('/', async (req, reply) => {
       if (req.isMultipart()) {
         await handleUpload(req, reply);
         return reply;
