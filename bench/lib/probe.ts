@@ -87,6 +87,23 @@ export class WriteProbe {
     return this.gapsOver(from, to, 0)[0]?.ms ?? 0;
   }
 
+  /**
+   * Waits, checking every 250 ms, until the last second of acknowledgements holds no gap over
+   * `quietMs` (the master is quiet: the previous step's tail — files deleted on a disk mounted
+   * with `discard`, a new replica's catch-up — has passed), at least 1 s after the call and at
+   * most `maxMs`. Returns how long it waited, ms, and whether it found the master quiet.
+   */
+  async untilQuiet(quietMs: number, maxMs = 10_000): Promise<{ waitedMs: number; quiet: boolean }> {
+    const t0 = now();
+    await sleep(1000);
+    for (;;) {
+      const t = now();
+      if (this.maxGap(t - 1000, t) <= quietMs && (this.acks.at(-1) ?? 0) > t - quietMs) return { waitedMs: t - t0, quiet: true };
+      if (t - t0 >= maxMs) return { waitedMs: t - t0, quiet: false };
+      await sleep(250);
+    }
+  }
+
   /** The gaps longer than `minMs` that overlap [from, to]: where each began (`now()` ms) and how long it was, longest first. */
   gapsOver(from: number, to: number, minMs: number): Array<{ at: number; ms: number }> {
     const out: Array<{ at: number; ms: number }> = [];
