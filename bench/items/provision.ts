@@ -263,45 +263,31 @@ async function fromReplica(ctx: Ctx, big: BigService, round: number, replicas: 1
   const before = new Set((await mgr.info()).nodes.map((n) => n.id));
   const disk = secondDisk ? await SecondDisk.create(ctx.root, 4) : null;
   try {
-    await copyFromReplica(ctx, big, round, replicas, tag, names, before, disk);
+    const onDisk = mgr.nextIds(replicas + 1);
+    if (disk) for (const id of onDisk) await disk.bindAt(mgr.nodeFiles(id).dir);
+    ctx.log(`  ${tag} ${replicas} replica${replicas > 1 ? 's' : ''} first (untimed)`);
+    await mgr.client.call('add_nodes', { slaves: replicas });
+    await mgr.waitIdle('RUNNING');
+    const added = (await mgr.info()).nodes.filter((n) => !before.has(n.id)).map((n) => n.id);
+    for (const id of added) await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(id).socket);
+    // A donor must be a read endpoint (caught up, seen healthy by the monitor) to be chosen.
+    const serving = async (): Promise<boolean> => (await mgr.info()).nodes.filter((n) => added.includes(n.id) && n.servesReads).length === added.length;
+    for (let i = 0; i < 100 && !(await serving()); i++) await sleep(100);
+    // The binds are let go before the nodes are removed (their directories must be removable).
+    const m = await measureAddOne(ctx, big, `${tag} add_nodes 1, copied from a replica`).finally(() => disk?.release());
+    if (disk && [...added, m.newId].join() !== onDisk.join()) throw new Error(`${tag} the nodes are ${[...added, m.newId].join(', ')}, not ${onDisk.join(', ')} put on the second disk`);
+    const said = m.events.find((e) => e.includes(`provisioning ${m.newId} from a snapshot of`)) ?? '';
+    if (!added.some((id) => said.includes(`of ${id} (a caught-up replica`))) throw new Error(`${tag} expected a copy of ${added.join(' or ')}: ${said}`);
+    const r = ctx.results;
+    r.record(ITEM, names.time, 's', round, (m.t1 - m.t0) / 1000);
+    r.record(ITEM, names.gap, 'ms', round, m.gap, 0);
+    r.record(ITEM, names.baseline, 'ms', round, m.baseline, 0);
+    ctx.log(`  ${tag} ${((m.t1 - m.t0) / 1000).toFixed(2)} s; removing ${[...added, m.newId].join(', ')}`);
+    await mgr.client.call('remove_nodes', { slaves: replicas + 1 });
+    await mgr.waitIdle('RUNNING');
   } finally {
     await disk?.destroy();
   }
-}
-
-async function copyFromReplica(
-  ctx: Ctx,
-  big: BigService,
-  round: number,
-  replicas: 1 | 2,
-  tag: string,
-  names: { time: string; gap: string; baseline: string },
-  before: Set<string>,
-  disk: SecondDisk | null,
-): Promise<void> {
-  const { mgr } = big;
-  const onDisk = mgr.nextIds(replicas + 1);
-  if (disk) for (const id of onDisk) await disk.bindAt(mgr.nodeFiles(id).dir);
-  ctx.log(`  ${tag} ${replicas} replica${replicas > 1 ? 's' : ''} first (untimed)`);
-  await mgr.client.call('add_nodes', { slaves: replicas });
-  await mgr.waitIdle('RUNNING');
-  const added = (await mgr.info()).nodes.filter((n) => !before.has(n.id)).map((n) => n.id);
-  for (const id of added) await waitCaughtUp(big.masterFiles.socket, mgr.nodeFiles(id).socket);
-  // A donor must be a read endpoint (caught up, seen healthy by the monitor) to be chosen.
-  const serving = async (): Promise<boolean> => (await mgr.info()).nodes.filter((n) => added.includes(n.id) && n.servesReads).length === added.length;
-  for (let i = 0; i < 100 && !(await serving()); i++) await sleep(100);
-  // The binds are let go before the nodes are removed (their directories must be removable).
-  const m = await measureAddOne(ctx, big, `${tag} add_nodes 1, copied from a replica`).finally(() => disk?.release());
-  if (disk && [...added, m.newId].join() !== onDisk.join()) throw new Error(`${tag} the nodes are ${[...added, m.newId].join(', ')}, not ${onDisk.join(', ')} put on the second disk`);
-  const said = m.events.find((e) => e.includes(`provisioning ${m.newId} from a snapshot of`)) ?? '';
-  if (!added.some((id) => said.includes(`of ${id} (a caught-up replica`))) throw new Error(`${tag} expected a copy of ${added.join(' or ')}: ${said}`);
-  const r = ctx.results;
-  r.record(ITEM, names.time, 's', round, (m.t1 - m.t0) / 1000);
-  r.record(ITEM, names.gap, 'ms', round, m.gap, 0);
-  r.record(ITEM, names.baseline, 'ms', round, m.baseline, 0);
-  ctx.log(`  ${tag} ${((m.t1 - m.t0) / 1000).toFixed(2)} s; removing ${[...added, m.newId].join(', ')}`);
-  await mgr.client.call('remove_nodes', { slaves: replicas + 1 });
-  await mgr.waitIdle('RUNNING');
 }
 
 /**

@@ -26,9 +26,9 @@ export class SecondDisk {
     await mkdir(mountPoint, { recursive: true });
     const disk = new SecondDisk(image, mountPoint);
     try {
-      await must('truncate', ['-s', `${sizeGiB}G`, image]);
-      await must('mkfs.ext4', ['-q', '-F', image]);
-      await must('mount', ['-o', 'loop', image, mountPoint]);
+      await runCmd('truncate', ['-s', `${sizeGiB}G`, image]);
+      await runCmd('mkfs.ext4', ['-q', '-F', image]);
+      await runCmd('mount', ['-o', 'loop', image, mountPoint]);
     } catch (e) {
       await disk.destroy();
       throw e;
@@ -41,7 +41,7 @@ export class SecondDisk {
     const src = join(this.mountPoint, `d${this.binds.length}`);
     await mkdir(src, { mode: 0o711 });
     await mkdir(path, { recursive: true, mode: 0o711 });
-    await must('mount', ['--bind', src, path]);
+    await runCmd('mount', ['--bind', src, path]);
     this.binds.push(path);
   }
 
@@ -59,11 +59,6 @@ export class SecondDisk {
     await tryRun('umount', ['-l', this.mountPoint]);
     await rm(this.image, { force: true });
   }
-}
-
-/** Runs a command; throws with its last lines when it fails. */
-async function must(cmd: string, args: string[]): Promise<void> {
-  await runCmd(cmd, args);
 }
 
 /** Runs a command of a clean-up; a failure is left (the next step or the run's end cleans up). */
