@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { APP_PASSWORD, APP_USER, connectApp, eventually, scalar } from '../helpers/sql.js';
 import { templateKey } from '../../src/engine/mariadb/datadir-template.js';
+import { hostTemplate } from '../../src/engine/mariadb/host-template.js';
 import { warmUpHostTemplate } from '../../src/app/template-warm-up.js';
 import { createLogger } from '../../src/util/logger.js';
 import { databaseOsUser } from '../../src/util/os-user.js';
@@ -132,5 +133,43 @@ describe('new servers copy the host data-directory template (real mariadbd)', ()
     }
     expect(readdirSync(closed)).toEqual(['templates']);
     expect(readdirSync(join(closed, 'templates'))).toEqual([]);
+  });
+
+  it('is made in a RAM-backed directory, copied whole to disk, and nothing of it or of makers that died is left there', async () => {
+    const root = newRoot();
+    // A directory on disk stands in for /dev/shm: the path through it is the same.
+    const scratch = mkdtempSync(join(tmpdir(), 'cps-template-scratch-'));
+    roots.push(scratch);
+    const dead = spawnSync('true').pid!;
+    mkdirSync(join(scratch, `cps-template-${dead}-abc123`, 'data'), { recursive: true });
+    writeFileSync(join(scratch, `cps-template-${dead}-abc123`, 'data', 'ibdata1'), Buffer.alloc(4096));
+    mkdirSync(join(scratch, `cps-template-${process.pid}-live01`));
+    mkdirSync(join(scratch, 'unrelated'));
+    const user = databaseOsUser();
+    expect(await hostTemplate(root, user, () => scratch).prepare()).toBe(true);
+    // The dead maker's copy went; a live process's and what is not a maker's stayed; this one's went.
+    expect(readdirSync(scratch).sort()).toEqual([`cps-template-${process.pid}-live01`, 'unrelated']);
+    const data = join(root, templateKey(), 'data');
+    expect(existsSync(join(root, templateKey(), 'ready'))).toBe(true);
+    // Whole: the system tablespace, the redo log at its full length, the system schemas, the database user's.
+    expect(statSync(join(data, 'ib_logfile0')).size).toBe(96 * 1024 * 1024);
+    expect(statSync(join(data, 'ibdata1')).size).toBeGreaterThan(0);
+    for (const schema of ['mysql', 'sys', 'performance_schema']) expect(statSync(join(data, schema)).isDirectory()).toBe(true);
+    expect(existsSync(join(data, 'mysql', 'global_priv.MAI'))).toBe(true);
+    expect(statSync(join(data, 'mysql')).uid).toBe(user.uid);
+    // And a server runs from a copy of it.
+    const a = await AgentProcess.start({ templateDir: root });
+    agents.push(a);
+    await a.client.call('init_server', { serverId: 21 });
+    expect(datadirOf(a)).toBe('copied');
+    const s = await eventually(() => a.client.call('get_status', {}), (x) => x.mysqld.state === 'running', 10_000);
+    expect(s.mysqld.state).toBe('running');
+  });
+
+  it('is made on disk when the RAM-backed directory cannot be used', async () => {
+    const root = newRoot();
+    expect(await hostTemplate(root, databaseOsUser(), () => '/nonexistent-cps-scratch').prepare()).toBe(true);
+    expect(readdirSync(root)).toEqual([templateKey()]);
+    expect(existsSync(join(root, templateKey(), 'data', 'mysql', 'global_priv.MAI'))).toBe(true);
   });
 });

@@ -1,11 +1,13 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertTraversable, type OsUser } from '../../util/os-user.js';
 import { isAlive, run, sleep } from '../../util/proc.js';
+import { syncTree } from '../../util/sync-tree.js';
 import { layoutOf, prepareInstanceDirs, type Layout } from './layout.js';
 import { writeOptionFile } from './my-cnf.js';
 import { programs } from './programs.js';
+import { ramScratchRoot } from './ram-scratch.js';
 
 /**
  * Bumped when the option file's settings that shape a new data directory change (the format of
@@ -19,6 +21,10 @@ const POLL_MS = 50;
 
 /** A lock directory without a pid this old (ms) was left by a process that died while taking it. */
 const PIDLESS_LOCK_MS = 10_000;
+
+/** Names of the RAM-backed directories a maker works in: `cps-template-<its pid>-<random>`. */
+const SCRATCH_PREFIX = 'cps-template-';
+const SCRATCH_NAME = /^cps-template-(\d+)-/;
 
 /**
  * Makes a new data directory at `datadir` with `mariadb-install-db`, read with the option file
@@ -70,12 +76,14 @@ export class DatadirTemplate {
   /**
    * `root`: the directory holding the host's templates (shared by every node of the host);
    * `render`: the option file of an instance laid out in the directory given (the template is
-   * made as an instance of its own: its log, socket and pid file are never a node's).
+   * made as an instance of its own: its log, socket and pid file are never a node's);
+   * `scratch`: the RAM-backed directory to make it in first, or null for none (ram-scratch.ts).
    */
   constructor(
     private readonly root: string,
     private readonly dbUser: OsUser,
     private readonly render: (layout: Layout) => string,
+    private readonly scratch: () => string | null = ramScratchRoot,
   ) {}
 
   private get dir(): string {
@@ -111,7 +119,7 @@ export class DatadirTemplate {
       const layout = layoutOf(tmp);
       await prepareInstanceDirs(layout, this.dbUser);
       await writeOptionFile(layout.cnf, this.render(layout));
-      await installDatadir(layout.cnf, this.dbUser, layout.data);
+      await this.install(layout);
       await writeFile(join(tmp, 'ready'), `${new Date().toISOString()}\n`);
       await rm(this.dir, { recursive: true, force: true });
       await rename(tmp, this.dir);
@@ -120,6 +128,42 @@ export class DatadirTemplate {
       await rm(tmp, { recursive: true, force: true });
       await rm(lock, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Makes the template's data directory at `layout.data`: in a RAM-backed directory when the host
+   * has one with room (ram-scratch.ts), then copied to `layout.data` and flushed to disk; on the
+   * disk itself when it has none, or when making it there failed. Why: measured 2026-12-08
+   * (2 vCPU, ext4 without a journal on a virtio disk, ten runs each way), `mariadb-install-db`
+   * took 0.85–0.96 s on the disk and 1.85–1.93 s in four runs of ten — InnoDB, creating the new
+   * system tablespace, waited on a condition that its page cleaner thread answered only when its
+   * one-second timed wait ended (seen with strace and gdb) — and 0.57–0.61 s on tmpfs, never
+   * stalled; the copy to disk and its fsyncs add ~0.1 s. Throws ENGINE_FAILED as installDatadir.
+   */
+  private async install(layout: Layout): Promise<void> {
+    const scratchRoot = this.scratch();
+    if (scratchRoot !== null) {
+      await removeDeadScratch(scratchRoot);
+      let dir: string | null = null;
+      try {
+        dir = await mkdtemp(join(scratchRoot, `${SCRATCH_PREFIX}${process.pid}-`));
+        await chmod(dir, 0o711);
+        const ram = layoutOf(dir);
+        await prepareInstanceDirs(ram, this.dbUser);
+        await writeOptionFile(ram.cnf, this.render(ram));
+        await installDatadir(ram.cnf, this.dbUser, ram.data);
+        // Owners and modes kept; the redo log's zeros left as holes (copyDatadir allocates them per node).
+        await run('cp', ['-a', '--sparse=always', ram.data, layout.data]);
+        await syncTree(layout.data);
+        return;
+      } catch {
+        // Made on the disk below: what failed in RAM (no room after all, no such directory) need not fail there.
+        await rm(layout.data, { recursive: true, force: true });
+      } finally {
+        if (dir !== null) await rm(dir, { recursive: true, force: true });
+      }
+    }
+    await installDatadir(layout.cnf, this.dbUser, layout.data);
   }
 
   /**
@@ -174,5 +218,17 @@ export class DatadirTemplate {
         return false;
       }
     }
+  }
+}
+
+/** Removes what makers that died left in the RAM-backed directory (each is ~114 MiB of memory). Never throws. */
+async function removeDeadScratch(scratchRoot: string): Promise<void> {
+  try {
+    for (const name of await readdir(scratchRoot)) {
+      const pid = SCRATCH_NAME.exec(name)?.[1];
+      if (pid !== undefined && !isAlive(Number(pid))) await rm(join(scratchRoot, name), { recursive: true, force: true });
+    }
+  } catch {
+    // a directory that cannot be read or cleaned: its leftovers stay, the template is still made
   }
 }
