@@ -1,7 +1,8 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { APP_PASSWORD, APP_USER, connectApp, eventually, scalar } from '../helpers/sql.js';
@@ -171,5 +172,28 @@ describe('new servers copy the host data-directory template (real mariadbd)', ()
     expect(await hostTemplate(root, databaseOsUser(), () => '/nonexistent-cps-scratch').prepare()).toBe(true);
     expect(readdirSync(root)).toEqual([templateKey()]);
     expect(existsSync(join(root, templateKey(), 'data', 'mysql', 'global_priv.MAI'))).toBe(true);
+  });
+
+  it('a manager that cannot start (its port taken) makes its host template whole before it exits, leaving nothing half-made', async () => {
+    const dataDir = newRoot();
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const child = spawn(process.execPath, [resolve('dist/cli/main.js'), 'manager', '--port', String(port), '--data-dir', dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      expect(code).toBe(1);
+      expect(stderr).toContain('EADDRINUSE');
+      // The warm-up began before the listen failed; the exit waited for it.
+      const templates = join(dataDir, 'datadir-templates');
+      expect(readdirSync(templates)).toEqual([templateKey()]);
+      expect(existsSync(join(templates, templateKey(), 'ready'))).toBe(true);
+      const shm = existsSync('/dev/shm') ? readdirSync('/dev/shm') : [];
+      expect(shm.filter((n) => n.startsWith(`cps-template-${child.pid}-`))).toEqual([]);
+    } finally {
+      holder.close();
+    }
   });
 });
