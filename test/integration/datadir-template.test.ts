@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -146,10 +146,22 @@ describe('new servers copy the host data-directory template (real mariadbd)', ()
     writeFileSync(join(scratch, `cps-template-${dead}-abc123`, 'data', 'ibdata1'), Buffer.alloc(4096));
     mkdirSync(join(scratch, `cps-template-${process.pid}-live01`));
     mkdirSync(join(scratch, 'unrelated'));
+    // A dead maker's name on a link, or on what another user owns, is not this maker's to remove.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'cps-template-elsewhere-'));
+    roots.push(elsewhere);
+    writeFileSync(join(elsewhere, 'keep'), 'x');
+    symlinkSync(elsewhere, join(scratch, `cps-template-${dead}-link01`));
+    const others = process.getuid?.() === 0 ? join(scratch, `cps-template-${dead}-other1`) : null;
+    if (others !== null) {
+      mkdirSync(others);
+      chownSync(others, 65534, 65534);
+    }
     const user = databaseOsUser();
     expect(await hostTemplate(root, user, () => scratch).prepare()).toBe(true);
     // The dead maker's copy went; a live process's and what is not a maker's stayed; this one's went.
-    expect(readdirSync(scratch).sort()).toEqual([`cps-template-${process.pid}-live01`, 'unrelated']);
+    const kept = [`cps-template-${dead}-link01`, ...(others !== null ? [`cps-template-${dead}-other1`] : []), `cps-template-${process.pid}-live01`, 'unrelated'];
+    expect(readdirSync(scratch).sort()).toEqual(kept.sort());
+    expect(readFileSync(join(elsewhere, 'keep'), 'utf8')).toBe('x');
     const data = join(root, templateKey(), 'data');
     expect(existsSync(join(root, templateKey(), 'ready'))).toBe(true);
     // Whole: the system tablespace, the redo log at its full length, the system schemas, the database user's.

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertTraversable, type OsUser } from '../../util/os-user.js';
 import { isAlive, run, sleep } from '../../util/proc.js';
@@ -221,12 +221,19 @@ export class DatadirTemplate {
   }
 }
 
-/** Removes what makers that died left in the RAM-backed directory (each is ~114 MiB of memory). Never throws. */
+/**
+ * Removes what makers that died left in the RAM-backed directory (each is ~114 MiB of memory):
+ * only directories (not links) that this process's user owns, as a maker makes them — others
+ * may write in /dev/shm, and nothing of theirs is removed. Never throws.
+ */
 async function removeDeadScratch(scratchRoot: string): Promise<void> {
   try {
+    const uid = process.getuid?.() ?? -1;
     for (const name of await readdir(scratchRoot)) {
       const pid = SCRATCH_NAME.exec(name)?.[1];
-      if (pid !== undefined && !isAlive(Number(pid))) await rm(join(scratchRoot, name), { recursive: true, force: true });
+      if (pid === undefined || isAlive(Number(pid))) continue;
+      const st = await lstat(join(scratchRoot, name));
+      if (st.isDirectory() && st.uid === uid) await rm(join(scratchRoot, name), { recursive: true, force: true });
     }
   } catch {
     // a directory that cannot be read or cleaned: its leftovers stay, the template is still made
