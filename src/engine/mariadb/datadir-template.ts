@@ -131,39 +131,44 @@ export class DatadirTemplate {
   }
 
   /**
-   * Makes the template's data directory at `layout.data`: in a RAM-backed directory when the host
-   * has one with room (ram-scratch.ts), then copied to `layout.data` and flushed to disk; on the
-   * disk itself when it has none, or when making it there failed. Why: measured 2026-12-08
-   * (2 vCPU, ext4 without a journal on a virtio disk, ten runs each way), `mariadb-install-db`
-   * took 0.85–0.96 s on the disk and 1.85–1.93 s in four runs of ten — InnoDB, creating the new
-   * system tablespace, waited on a condition that its page cleaner thread answered only when its
-   * one-second timed wait ended (seen with strace and gdb) — and 0.57–0.61 s on tmpfs, never
-   * stalled; the copy to disk and its fsyncs add ~0.1 s. Throws ENGINE_FAILED as installDatadir.
+   * Makes the template's data directory at `layout.data` and flushes it to disk (fsync of every
+   * file and directory, before the caller marks it ready): made in a RAM-backed directory and
+   * copied when the host has one with room (ram-scratch.ts), else on the disk itself, as it is when
+   * making it in RAM failed. Why RAM: measured 2026-12-08 (2 vCPU, ext4 without a journal on a
+   * virtio disk, ten runs each way), `mariadb-install-db` took 0.85–0.96 s on the disk and
+   * 1.85–1.93 s in four runs of ten — InnoDB, creating the new system tablespace, waited on a
+   * condition that its page cleaner thread answered only when its one-second timed wait ended
+   * (seen with strace and gdb) — and 0.57–0.61 s on tmpfs, never stalled; the copy to disk and
+   * its fsyncs add ~0.1 s. Throws ENGINE_FAILED as installDatadir.
    */
   private async install(layout: Layout): Promise<void> {
+    if (!(await this.installInRam(layout))) await installDatadir(layout.cnf, this.dbUser, layout.data);
+    await syncTree(layout.data);
+  }
+
+  /** install's RAM path: true when `layout.data` holds the copy; false (nothing left at `layout.data`) when there is no room or making it there failed. */
+  private async installInRam(layout: Layout): Promise<boolean> {
     const scratchRoot = this.scratch();
-    if (scratchRoot !== null) {
-      await removeDeadScratch(scratchRoot);
-      let dir: string | null = null;
-      try {
-        dir = await mkdtemp(join(scratchRoot, `${SCRATCH_PREFIX}${process.pid}-`));
-        await chmod(dir, 0o711);
-        const ram = layoutOf(dir);
-        await prepareInstanceDirs(ram, this.dbUser);
-        await writeOptionFile(ram.cnf, this.render(ram));
-        await installDatadir(ram.cnf, this.dbUser, ram.data);
-        // Owners and modes kept; the redo log's zeros left as holes (copyDatadir allocates them per node).
-        await run('cp', ['-a', '--sparse=always', ram.data, layout.data]);
-        await syncTree(layout.data);
-        return;
-      } catch {
-        // Made on the disk below: what failed in RAM (no room after all, no such directory) need not fail there.
-        await rm(layout.data, { recursive: true, force: true });
-      } finally {
-        if (dir !== null) await rm(dir, { recursive: true, force: true });
-      }
+    if (scratchRoot === null) return false;
+    await removeDeadScratch(scratchRoot);
+    let dir: string | null = null;
+    try {
+      dir = await mkdtemp(join(scratchRoot, `${SCRATCH_PREFIX}${process.pid}-`));
+      await chmod(dir, 0o711);
+      const ram = layoutOf(dir);
+      await prepareInstanceDirs(ram, this.dbUser);
+      await writeOptionFile(ram.cnf, this.render(ram));
+      await installDatadir(ram.cnf, this.dbUser, ram.data);
+      // Owners and modes kept; the redo log's zeros left as holes (copyDatadir allocates them per node).
+      await run('cp', ['-a', '--sparse=always', ram.data, layout.data]);
+      return true;
+    } catch {
+      // Made on the disk instead: what failed in RAM (no room after all, no such directory) need not fail there.
+      await rm(layout.data, { recursive: true, force: true });
+      return false;
+    } finally {
+      if (dir !== null) await rm(dir, { recursive: true, force: true });
     }
-    await installDatadir(layout.cnf, this.dbUser, layout.data);
   }
 
   /**

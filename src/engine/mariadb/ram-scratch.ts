@@ -12,8 +12,11 @@ export const SCRATCH_MIN_FREE_BYTES = 512 * 1024 * 1024;
 
 /** The facts of statfs(2) the choice below reads: the filesystem's type, its free blocks (for unprivileged users) and their size in bytes. */
 export interface FsFacts {
+  /** The filesystem's magic number (`f_type`): TMPFS_MAGIC for tmpfs. */
   type: number;
+  /** Free blocks an unprivileged user may take (`f_bavail`). */
   bavail: number;
+  /** A block's size in bytes (`f_bsize`). */
   bsize: number;
 }
 
