@@ -16,7 +16,10 @@ export async function warmUpHostTemplate(root: string, dbUser: OsUser, logger: L
     const template = hostTemplate(root, dbUser);
     if (template.ready) return;
     const started = Date.now();
-    if (await template.prepare()) logger.info({ root, ms: Date.now() - started }, 'data-directory template made');
+    if (await template.prepare()) {
+      // madeIn 'disk' with a ramError: /dev/shm could not be used, and every new host's first service pays for it (docs/agent.md).
+      logger.info({ root, ms: Date.now() - started, madeIn: template.madeIn, ...(template.ramError !== null ? { ramError: template.ramError } : {}) }, 'data-directory template made');
+    }
   } catch (err) {
     logger.warn({ root, err: messageOf(err) }, 'cannot make the data-directory template; new servers run mariadb-install-db');
   }

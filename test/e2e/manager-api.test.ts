@@ -70,7 +70,10 @@ describe('manager API: bad calls change nothing; dumps round-trip; passwords cha
     const ready = join(m.dataDir, 'datadir-templates', templateKey(), 'ready');
     const made = await eventually(async () => existsSync(ready), (x) => x, 30_000);
     expect(made).toBe(true);
-    expect(m.logs).toContain('data-directory template made');
+    // Logged once the template is in place: the line reaches the test through a pipe, after the
+    // file is visible (no order between the two), so it is waited for too.
+    const logged = await eventually(async () => m.logs.includes('data-directory template made'), (x) => x, 10_000);
+    expect(logged).toBe(true);
   });
 
   it('starts, then refuses add_nodes parameters it does not understand', async () => {

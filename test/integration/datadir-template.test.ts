@@ -8,6 +8,7 @@ import { AgentProcess } from '../helpers/agent-process.js';
 import { APP_PASSWORD, APP_USER, connectApp, eventually, scalar } from '../helpers/sql.js';
 import { templateKey } from '../../src/engine/mariadb/datadir-template.js';
 import { hostTemplate } from '../../src/engine/mariadb/host-template.js';
+import { ramScratchRoot } from '../../src/engine/mariadb/ram-scratch.js';
 import { warmUpHostTemplate } from '../../src/app/template-warm-up.js';
 import { createLogger } from '../../src/util/logger.js';
 import { databaseOsUser } from '../../src/util/os-user.js';
@@ -89,6 +90,8 @@ describe('new servers copy the host data-directory template (real mariadbd)', ()
     expect(readdirSync(root)).toEqual([templateKey()]);
     expect(existsSync(join(root, templateKey(), 'ready'))).toBe(true);
     expect(lines.filter((l) => l.includes('data-directory template made'))).toHaveLength(1);
+    const made = JSON.parse(lines.find((l) => l.includes('data-directory template made'))!) as { madeIn?: string };
+    expect(made.madeIn).toBe(ramScratchRoot() !== null ? 'ram' : 'disk');
     await warmUpHostTemplate(root, databaseOsUser(), logger);
     expect(lines.filter((l) => l.includes('data-directory template made'))).toHaveLength(1);
     const a = await AgentProcess.start({ templateDir: root });
@@ -130,7 +133,8 @@ describe('new servers copy the host data-directory template (real mariadbd)', ()
     for (const a of two) {
       const s = await eventually(() => a.client.call('get_status', {}), (x) => x.mysqld.state === 'running', 10_000);
       expect(s.mysqld.state).toBe('running');
-      expect(a.logs).toContain('cannot make the data-directory template');
+      // Its log reaches the test through a pipe, with no order against the RPC answer: waited for.
+      expect(await eventually(async () => a.logs.includes('cannot make the data-directory template'), (x) => x, 10_000)).toBe(true);
     }
     expect(readdirSync(closed)).toEqual(['templates']);
     expect(readdirSync(join(closed, 'templates'))).toEqual([]);
@@ -141,6 +145,8 @@ describe('new servers copy the host data-directory template (real mariadbd)', ()
     // A directory on disk stands in for /dev/shm: the path through it is the same.
     const scratch = mkdtempSync(join(tmpdir(), 'cps-template-scratch-'));
     roots.push(scratch);
+    // Passable by the database's OS user, as /dev/shm is (mode 1777).
+    chmodSync(scratch, 0o711);
     const dead = spawnSync('true').pid!;
     mkdirSync(join(scratch, `cps-template-${dead}-abc123`, 'data'), { recursive: true });
     writeFileSync(join(scratch, `cps-template-${dead}-abc123`, 'data', 'ibdata1'), Buffer.alloc(4096));
@@ -157,7 +163,9 @@ describe('new servers copy the host data-directory template (real mariadbd)', ()
       chownSync(others, 65534, 65534);
     }
     const user = databaseOsUser();
-    expect(await hostTemplate(root, user, () => scratch).prepare()).toBe(true);
+    const made = hostTemplate(root, user, () => scratch);
+    expect(await made.prepare()).toBe(true);
+    expect([made.madeIn, made.ramError]).toEqual(['ram', null]);
     // The dead maker's copy went; a live process's and what is not a maker's stayed; this one's went.
     const kept = [`cps-template-${dead}-link01`, ...(others !== null ? [`cps-template-${dead}-other1`] : []), `cps-template-${process.pid}-live01`, 'unrelated'];
     expect(readdirSync(scratch).sort()).toEqual(kept.sort());
@@ -181,7 +189,11 @@ describe('new servers copy the host data-directory template (real mariadbd)', ()
 
   it('is made on disk when the RAM-backed directory cannot be used', async () => {
     const root = newRoot();
-    expect(await hostTemplate(root, databaseOsUser(), () => '/nonexistent-cps-scratch').prepare()).toBe(true);
+    const made = hostTemplate(root, databaseOsUser(), () => '/nonexistent-cps-scratch');
+    expect(await made.prepare()).toBe(true);
+    // Said, not hidden: where it was made, and why not in RAM.
+    expect(made.madeIn).toBe('disk');
+    expect(made.ramError).toContain('ENOENT');
     expect(readdirSync(root)).toEqual([templateKey()]);
     expect(existsSync(join(root, templateKey(), 'data', 'mysql', 'global_priv.MAI'))).toBe(true);
   });

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { messageOf } from '../../util/errors.js';
 import { assertTraversable, type OsUser } from '../../util/os-user.js';
 import { isAlive, run, sleep } from '../../util/proc.js';
 import { syncTree } from '../../util/sync-tree.js';
@@ -86,6 +87,12 @@ export class DatadirTemplate {
     private readonly scratch: () => string | null = ramScratchRoot,
   ) {}
 
+  /** Where this object last made the template's data directory ('ram' through the scratch directory, 'disk'), or null before it made one. */
+  madeIn: 'ram' | 'disk' | null = null;
+
+  /** Why its last attempt to make it in RAM failed (the error's message), or null. */
+  ramError: string | null = null;
+
   private get dir(): string {
     return join(this.root, this.key);
   }
@@ -142,13 +149,16 @@ export class DatadirTemplate {
    * its fsyncs add ~0.1 s. Throws ENGINE_FAILED as installDatadir.
    */
   private async install(layout: Layout): Promise<void> {
-    if (!(await this.installInRam(layout))) await installDatadir(layout.cnf, this.dbUser, layout.data);
+    const inRam = await this.installInRam(layout);
+    if (!inRam) await installDatadir(layout.cnf, this.dbUser, layout.data);
     await syncTree(layout.data);
+    this.madeIn = inRam ? 'ram' : 'disk';
   }
 
   /** install's RAM path: true when `layout.data` holds the copy; false (nothing left at `layout.data`) when there is no room or making it there failed. */
   private async installInRam(layout: Layout): Promise<boolean> {
     const scratchRoot = this.scratch();
+    this.ramError = null;
     if (scratchRoot === null) return false;
     await removeDeadScratch(scratchRoot);
     let dir: string | null = null;
@@ -162,8 +172,9 @@ export class DatadirTemplate {
       // Owners and modes kept; the redo log's zeros left as holes (copyDatadir allocates them per node).
       await run('cp', ['-a', '--sparse=always', ram.data, layout.data]);
       return true;
-    } catch {
+    } catch (err) {
       // Made on the disk instead: what failed in RAM (no room after all, no such directory) need not fail there.
+      this.ramError = messageOf(err);
       await rm(layout.data, { recursive: true, force: true });
       return false;
     } finally {
