@@ -100,21 +100,41 @@ export async function coldStartRound(ctx: Ctx, round: number, keep: boolean): Pr
   return mgr;
 }
 
+/**
+ * Marks of a new host's `startup --slaves 2`, each from the call (they overlap: the template is
+ * made while the agents start): from the manager's log ('data-directory template made') and the
+ * agents' logs (the last of the three first 'agent listening' and first 'server running').
+ */
+const NEW_HOST_MARKS = [
+  'new host: call → the template whole (made since the manager started)',
+  'new host: call → the three agents listening',
+  'new host: call → the three servers running',
+  "new host: the three servers running → client sees RUNNING (the manager's steps)",
+] as const;
+
 /** `startup {slaves: 2}` on a new manager: its replicas start empty and replicate the master from its first transaction (issue #17), no snapshot. */
 async function startupWithReplicas(ctx: Ctx, round: number): Promise<void> {
   const mgr = await BenchManager.create(ctx, `cold-direct${round}`);
-  /** `startup --slaves 2` from the call to RUNNING with 3 nodes, recorded as `figure`. */
-  const timedStartup = async (label: string, figure: string): Promise<void> => {
+  /** `startup --slaves 2` from the call to RUNNING with 3 nodes, recorded as `figure`; returns the call's and RUNNING's wall-clock ms. */
+  const timedStartup = async (label: string, figure: string): Promise<{ w0: number; w1: number; ids: string[] }> => {
     await runCmd('sync', []);
     ctx.log(`  ${label}`);
+    const w0 = Date.now();
     const t0 = now();
     await mgr.client.call('startup', { slaves: 2 });
     const done = await mgr.waitIdle('RUNNING');
     if (done.info.nodes.length !== 3) throw new Error(`expected 3 nodes, found ${done.info.nodes.length}`);
     ctx.results.record(ITEM, figure, 's', round, (done.at - t0) / 1000);
+    return { w0, w1: w0 + (done.at - t0), ids: done.info.nodes.map((n) => n.id) };
   };
   try {
-    await timedStartup('startup --slaves 2', '`startup --slaves 2` → RUNNING with 3 nodes (replicas replicate from the first transaction, no snapshot)');
+    const first = await timedStartup('startup --slaves 2', '`startup --slaves 2` → RUNNING with 3 nodes (replicas replicate from the first transaction, no snapshot)');
+    const logs = first.ids.map((id) => mgr.nodeFiles(id).agentLog);
+    const listening = maxOf(logs.map((l) => firstLogLine(l, 'agent listening')?.time ?? null));
+    const running = maxOf(logs.map((l) => firstLogLine(l, 'server running')?.time ?? null));
+    const template = firstLogLine(join(mgr.dataDir, 'manager.log'), 'data-directory template made')?.time ?? Number.NaN;
+    const marks = [template - first.w0, listening - first.w0, running - first.w0, first.w1 - running];
+    for (let i = 0; i < NEW_HOST_MARKS.length; i++) ctx.results.record(ITEM, `· ${NEW_HOST_MARKS[i]}`, 's', round, Number.isFinite(marks[i]!) ? marks[i]! / 1000 : Number.NaN);
     // The same again once the host has its data-directory template (made during the first
     // startup): what every later service of a host pays.
     await mgr.client.call('shutdown', {});
