@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BACKUP_ID_PATTERN, type BackupFacts, type BackupManifest } from '../protocol/backups.js';
 import { AppError } from '../util/errors.js';
 import { readJsonFile, writeJsonFile } from '../util/json-file.js';
+import { syncFile } from '../util/sync-tree.js';
 import type { BackupStore, BackupWriter } from './backup-store.js';
 
 const DATA = 'data';
@@ -75,12 +76,7 @@ export class FsBackupStore implements BackupStore {
           await abort();
           throw new AppError('WRONG_STATE', `backup ${id}: writing it failed (${(e as Error).message}); nothing was kept`);
         }
-        const fh = await open(join(dir, PART), 'r');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        await syncFile(join(dir, PART));
         await rename(join(dir, PART), join(dir, DATA));
         const manifest: BackupManifest = { ...facts, id, bytes, sha256: hash.digest('hex') };
         await writeJsonFile(join(dir, MANIFEST), manifest);

@@ -10,12 +10,13 @@ import { join } from 'node:path';
 export async function syncTree(path: string): Promise<void> {
   for (const e of await readdir(path, { withFileTypes: true })) {
     if (e.isDirectory()) await syncTree(join(path, e.name));
-    else if (e.isFile()) await syncOne(join(path, e.name));
+    else if (e.isFile()) await syncFile(join(path, e.name));
   }
-  await syncOne(path);
+  await syncFile(path);
 }
 
-async function syncOne(path: string): Promise<void> {
+/** fsync(2) of one file or directory at `path` (opened read-only, closed after). Throws what open or fsync throws. */
+export async function syncFile(path: string): Promise<void> {
   const fh = await open(path, 'r');
   try {
     await fh.sync();
